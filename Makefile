@@ -1,0 +1,44 @@
+# neurolink — every target creates and uses its own virtual environment in .venv.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install test check lint types demo bench completions clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install neurolink with its test tools
+	@echo "installed: $(BIN)/neurolink"
+
+test: $(STAMP) ## Run the whole test suite (starts its own redis-server)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff lint + format check
+	$(BIN)/ruff check neurolink_cli tests bench
+	$(BIN)/ruff format --check neurolink_cli tests bench
+
+types: $(STAMP) ## mypy on the package
+	$(BIN)/mypy neurolink_cli
+
+check: lint types test ## What CI runs: lint, types, tests
+
+demo: $(STAMP) ## Load sample conversations into a store and show list + export
+	$(BIN)/python -m neurolink_cli.demo
+
+bench: $(STAMP) ## Time export against the Redis ceiling (N=20000 T=20 by default)
+	$(BIN)/python bench/bench_export.py $(BENCH_ARGS)
+
+completions: $(STAMP) ## Regenerate shell completions from the Click tree
+	$(BIN)/python -m neurolink_cli.completions completions
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

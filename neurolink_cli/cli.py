@@ -1,0 +1,193 @@
+"""The root command: global options, the AppContext, and the edge where errors become exits.
+
+Subcommands are loaded lazily (Click's LazyGroup recipe) so ``neurolink --help`` and
+``neurolink memory list`` never import litellm or prompt_toolkit. The root callback loads
+``.env`` (never overriding the real environment), resolves :class:`Settings` once and puts
+an :class:`AppContext` in ``ctx.obj``; it opens no connection. Every exception is turned into
+one line on stderr and the exit code of CONTRACT §1 in :meth:`RootGroup.invoke` (a traceback
+only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from . import __version__
+from .appcontext import AppContext
+from .errors import EXIT_ERROR, EXIT_INTERRUPTED, NeurolinkError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when they are run or listed in help."""
+
+    def __init__(
+        self, *args: Any, lazy_subcommands: dict[str, str] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands = lazy_subcommands or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_subcommands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_subcommands:
+            module_name, attr = self.lazy_subcommands[cmd_name].split(":")
+            module = importlib.import_module(module_name)
+            command: click.Command = getattr(module, attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+class RootGroup(LazyGroup):
+    """Maps every failure to one line on stderr and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NeurolinkError as exc:
+            _fail(ctx, exc, str(exc), exc.exit_code)
+        except KeyboardInterrupt as exc:
+            _fail(ctx, exc, "interrupted", EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader went away (``| head``): stop quietly, no traceback, exit 1.
+            _silence_stdout()
+            ctx.exit(EXIT_ERROR)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            mapped = _translate_store_error(ctx, exc)
+            if mapped is not None:
+                _fail(ctx, exc, str(mapped), mapped.exit_code)
+            _fail(
+                ctx,
+                exc,
+                f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)",
+                EXIT_ERROR,
+            )
+
+
+def _translate_store_error(ctx: click.Context, exc: Exception) -> NeurolinkError | None:
+    if not type(exc).__module__.startswith("redis"):
+        return None
+    from .connection import translate
+
+    app = ctx.find_object(AppContext)
+    return translate(exc, app.redis_url if app else "redis://")
+
+
+def _fail(ctx: click.Context, exc: BaseException, message: str, code: int) -> None:
+    app = ctx.find_object(AppContext)
+    if app is not None and app.settings.debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    click.echo(
+        f"neurolink: error: {message}" if code != EXIT_INTERRUPTED else "neurolink: interrupted",
+        err=True,
+    )
+    ctx.exit(code)
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+@click.group(
+    cls=RootGroup,
+    lazy_subcommands={
+        "loop": "neurolink_cli.commands.loop:loop",
+        "memory": "neurolink_cli.commands.memory:memory",
+    },
+    context_settings=CONTEXT_SETTINGS,
+)
+@click.option(
+    "--redis-url",
+    metavar="URL",
+    help="Redis to use: redis://, rediss:// (TLS) or "
+    "unix://. Default: REDIS_URL, REDIS_HOST/PORT, the config file, else the embedded store.",
+)
+@click.option("--key-prefix", metavar="P", help="Prefix of every native key [default: neurolink].")
+@click.option(
+    "--env-file",
+    metavar="F",
+    type=click.Path(dir_okay=False),
+    help="Load variables from this file instead of ./.env (never overriding the environment).",
+)
+@click.option(
+    "--tls-ca-cert",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="CA certificate to verify a rediss:// server with.",
+)
+@click.option(
+    "--tls-cert",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Client certificate for rediss:// (with --tls-key).",
+)
+@click.option(
+    "--tls-key",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Client private key for rediss://.",
+)
+@click.option(
+    "--tls-insecure",
+    is_flag=True,
+    default=None,
+    help="Do not verify the rediss:// server certificate (unsafe).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(
+    __version__, "--version", "-V", prog_name="neurolink", message="%(prog)s %(version)s"
+)
+@click.pass_context
+def main(
+    ctx: click.Context,
+    redis_url: str | None,
+    key_prefix: str | None,
+    env_file: str | None,
+    tls_ca_cert: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_insecure: bool | None,
+    debug: bool,
+) -> None:
+    """neurolink: chat with any LLM, keep every turn in Redis, export the history.
+
+    \b
+      neurolink loop --model gpt-4o-mini          chat; every turn lands in Redis
+      neurolink memory list                       the sessions, newest first
+      neurolink memory export --session-id ID     one session as JSON (or csv, jsonl, markdown)
+      neurolink memory export-all --output DIR    every session, one file each + manifest.json
+
+    Configuration: flags > environment > ./.env > ./.neurolink.toml or
+    $XDG_CONFIG_HOME/neurolink/config.toml > defaults. See README.md.
+    """
+    if os.environ.get("NO_COLOR"):
+        ctx.color = False
+    flags = {
+        "redis_url": redis_url,
+        "key_prefix": key_prefix,
+        "tls_ca_cert": tls_ca_cert,
+        "tls_cert": tls_cert,
+        "tls_key": tls_key,
+        "tls_insecure": tls_insecure,
+        "debug": debug or None,
+    }
+    ctx.obj = AppContext.create(flags, env_file=env_file)
+    ctx.call_on_close(ctx.obj.close)

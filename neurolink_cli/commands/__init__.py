@@ -1,0 +1,1 @@
+"""Thin Click modules: options, then one call into the core."""

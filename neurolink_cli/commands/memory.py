@@ -1,0 +1,390 @@
+"""``neurolink memory ...``: list, export, export-all, delete (the history in Redis)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from ..appcontext import AppContext
+from ..errors import BadInput, PartialFailure, SessionNotFound
+from ..timeutil import now_ms, parse_duration, parse_time
+from ..validate import check_session_id
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def _time(value: str | None, option: str) -> int | None:
+    return None if value is None else parse_time(value, option=option)
+
+
+def time_options(func: Any) -> Any:
+    func = click.option(
+        "--end-time",
+        "--until",
+        "end_time",
+        metavar="T",
+        help="Only turns before T (exclusive): ISO 8601 or a duration ago (30m, 7d).",
+    )(func)
+    func = click.option(
+        "--start-time",
+        "--since",
+        "start_time",
+        metavar="T",
+        help="Only turns at or after T: ISO 8601 or a duration ago (24h, 2w).",
+    )(func)
+    return func
+
+
+def export_filter_options(func: Any) -> Any:
+    func = click.option(
+        "--no-csv-guard",
+        is_flag=True,
+        help="Do not prefix ' to CSV cells starting with = + - @ (formula guard).",
+    )(func)
+    func = click.option(
+        "--redact-pattern",
+        "redact_patterns",
+        metavar="REGEX",
+        multiple=True,
+        help="Also redact what this regular expression matches (repeatable).",
+    )(func)
+    func = click.option(
+        "--redact",
+        is_flag=True,
+        help="Replace e-mails, phones, card numbers, IPs, API keys in content "
+        "with [REDACTED:<kind>] (the stored data is not changed).",
+    )(func)
+    func = time_options(func)
+    func = click.option(
+        "--include-metadata/--no-include-metadata",
+        default=True,
+        show_default=True,
+        help="Keep session metadata and per-turn model/provider/tokens.",
+    )(func)
+    return func
+
+
+def _export_options(
+    fmt: str,
+    include_metadata: bool,
+    start_time: str | None,
+    end_time: str | None,
+    redact: bool,
+    redact_patterns: tuple[str, ...],
+    no_csv_guard: bool,
+    user_id: str | None = None,
+) -> Any:
+    from ..export.transform import ExportOptions
+
+    start = _time(start_time, "--start-time")
+    end = _time(end_time, "--end-time")
+    if start is not None and end is not None and start >= end:
+        raise BadInput("--start-time must be before --end-time")
+    redactor = None
+    if redact or redact_patterns:
+        from ..export.redact import make_redactor
+
+        redactor = make_redactor(redact_patterns, builtin=redact)
+    return ExportOptions(
+        format=fmt,
+        include_metadata=include_metadata,
+        start_ms=start,
+        end_ms=end,
+        redact=redactor,
+        csv_guard=not no_csv_guard,
+        user_id=user_id,
+    )
+
+
+@click.group()
+def memory() -> None:
+    """List, export and delete the conversation history kept in Redis.
+
+    Works on sessions written by neurolink and by the TypeScript SDK @juspay/neurolink.
+    Data goes to stdout, messages to stderr.
+    """
+
+
+@memory.command("list")
+@click.option("--user-id", metavar="U", help="Only this user's sessions.")
+@click.option(
+    "--since", metavar="T", help="Only sessions updated at or after T (ISO 8601 or 7d...)."
+)
+@click.option("--until", metavar="T", help="Only sessions updated before T.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="At most N sessions, newest first; 0 for all.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "jsonl"]),
+    help="Output format [default: table on a terminal, jsonl when piped].",
+)
+@pass_app
+def memory_list(
+    app: AppContext,
+    user_id: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    fmt: str | None,
+) -> None:
+    """List sessions, most recently updated first.
+
+    \b
+    Example:
+      neurolink memory list --since 7d --limit 20
+      neurolink memory list --format json | jq '.[].sessionId'
+    """
+    from ..listing import print_sessions
+
+    since_ms, until_ms = _time(since, "--since"), _time(until, "--until")
+    rows = app.repository().list(since_ms=since_ms, until_ms=until_ms, user_id=user_id, limit=limit)
+    for bad in app.repository().warnings:
+        app.warn(f"skipped {bad.key or bad.session_id}: {bad.reason}")
+    print_sessions(rows, fmt or ("table" if sys.stdout.isatty() else "jsonl"))
+
+
+@memory.command("export")
+@click.option("--session-id", required=True, metavar="ID", help="The session to export.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv", "jsonl", "markdown"]),
+    default="json",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--output",
+    "-o",
+    metavar="FILE|-",
+    default="-",
+    help="Write to FILE (atomically, mode 0600) instead of stdout.",
+)
+@export_filter_options
+@pass_app
+def memory_export(
+    app: AppContext,
+    session_id: str,
+    fmt: str,
+    output: str,
+    include_metadata: bool,
+    start_time: str | None,
+    end_time: str | None,
+    redact: bool,
+    redact_patterns: tuple[str, ...],
+    no_csv_guard: bool,
+) -> None:
+    """Export one session as JSON, CSV, JSONL or Markdown.
+
+    A session with no turn in the time range is exported with empty turns.
+
+    \b
+    Example:
+      neurolink memory export --session-id s-123 > s-123.json
+      neurolink memory export --session-id s-123 --format csv --since 24h -o s-123.csv
+    """
+    from ..export.run import export_one
+    from ..output import open_output
+
+    check_session_id(session_id)
+    opts = _export_options(
+        fmt, include_metadata, start_time, end_time, redact, redact_patterns, no_csv_guard
+    )
+    repo = app.repository()
+    with open_output(output) as out:
+        export_one(repo, session_id, opts, out)
+
+
+@memory.command("export-all")
+@click.option(
+    "--output",
+    "-o",
+    metavar="DIR",
+    help="Write one file per session and manifest.json into DIR (else JSONL/CSV on stdout).",
+)
+@click.option(
+    "--resume", is_flag=True, help="With --output: skip sessions an earlier run completed."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv", "jsonl"]),
+    default="json",
+    show_default=True,
+    help="File format (on stdout json means one document per line).",
+)
+@export_filter_options
+@click.option("--user-id", metavar="U", help="Only this user's sessions.")
+@click.option(
+    "--full-scan",
+    is_flag=True,
+    help="Find native sessions by SCAN over every primary instead of the index (audits).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1, max=64),
+    default=1,
+    show_default=True,
+    help="Parallel readers (one per Redis Cluster primary is useful).",
+)
+@pass_app
+def memory_export_all(
+    app: AppContext,
+    output: str | None,
+    resume: bool,
+    fmt: str,
+    include_metadata: bool,
+    start_time: str | None,
+    end_time: str | None,
+    redact: bool,
+    redact_patterns: tuple[str, ...],
+    no_csv_guard: bool,
+    user_id: str | None,
+    full_scan: bool,
+    jobs: int,
+) -> None:
+    """Export every session: JSONL (or one CSV) on stdout, or one file each into a directory.
+
+    Sessions with no turn in the time range are left out (listed as skipped in the
+    manifest). Sessions that cannot be read are reported and the export goes on; the exit
+    status is then 1.
+
+    \b
+    Example:
+      neurolink memory export-all --output ./exports/            # nightly archive
+      neurolink memory export-all --since 24h | jq -c '{sessionId, n: (.turns|length)}'
+    """
+    from ..export.run import export_all
+    from ..progress import export_progress
+
+    if resume and not output:
+        raise BadInput("--resume needs --output DIR (it continues a directory export)")
+    opts = _export_options(
+        fmt, include_metadata, start_time, end_time, redact, redact_patterns, no_csv_guard, user_id
+    )
+    repo = app.repository()
+    with export_progress(repo.count_estimate) as progress:
+        out = None if output else sys.stdout.buffer
+        report = export_all(
+            repo,
+            opts,
+            out,
+            directory=output,
+            resume=resume,
+            full_scan=full_scan,
+            progress=progress,
+            warn=app.warn,
+        )
+    summary = f"exported {report.exported} sessions ({report.turns} turns)"
+    if report.resumed:
+        summary += f", {report.resumed} already done"
+    if report.skipped:
+        summary += f", skipped {report.skipped} with no turn in range"
+    if output:
+        summary += f" to {output}"
+    if report.failed or report.warnings:
+        n = len(report.failed) + len(report.warnings)
+        raise PartialFailure(
+            f"{summary}; {n} sessions had problems (see above"
+            + (" and manifest.json)" if output else ")")
+        )
+    if output or sys.stderr.isatty():
+        app.note(summary)
+
+
+@memory.command("delete")
+@click.option(
+    "--session-id",
+    "session_ids",
+    multiple=True,
+    metavar="ID",
+    help="Delete this session (repeatable).",
+)
+@click.option("--all", "delete_all", is_flag=True, help="Delete every session under the prefix.")
+@click.option(
+    "--older-than", metavar="DURATION", help="Delete sessions not updated for DURATION (30d, 2w)."
+)
+@click.option(
+    "--user-id", metavar="U", help="Only this user's sessions (with --all or --older-than)."
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be deleted, delete nothing.")
+@click.option(
+    "--yes", "-y", is_flag=True, help="Do not ask for confirmation (required without a terminal)."
+)
+@pass_app
+def memory_delete(
+    app: AppContext,
+    session_ids: tuple[str, ...],
+    delete_all: bool,
+    older_than: str | None,
+    user_id: str | None,
+    dry_run: bool,
+    yes: bool,
+) -> None:
+    """Delete sessions (their turns, metadata and index entry).
+
+    Asks for confirmation on a terminal; without one, --yes is required.
+
+    \b
+    Example:
+      neurolink memory delete --session-id s-123
+      neurolink memory delete --older-than 90d --dry-run
+    """
+    chosen = sum([bool(session_ids), delete_all, older_than is not None])
+    if chosen != 1:
+        raise BadInput("choose exactly one of --session-id ID, --all or --older-than DURATION")
+    if user_id and session_ids:
+        raise BadInput("--user-id goes with --all or --older-than, not with --session-id")
+    for sid in session_ids:
+        check_session_id(sid)
+    cutoff = now_ms() - parse_duration(older_than) if older_than else None
+    if not dry_run and not yes and not sys.stdin.isatty():
+        raise BadInput(
+            "refusing to delete without confirmation: no terminal to ask on; "
+            "add --yes (or --dry-run to see what would go)"
+        )
+    repo = app.repository()
+    missing: list[str] = []
+    if session_ids:
+        targets: list[str] | None = []
+        for sid in dict.fromkeys(session_ids):
+            (targets if repo.exists(sid) else missing).append(sid)  # type: ignore[union-attr]
+    elif cutoff is not None:
+        targets = list(repo.ids_updated_before(cutoff, user_id))
+    elif user_id:
+        targets = [r.session_id for r in repo.list(user_id=user_id, limit=0)]
+    else:
+        targets = None  # every session: counted for the prompt, removed by SCAN
+
+    if dry_run:
+        rows = targets if targets is not None else [r.session_id for r in repo.list(limit=0)]
+        for sid in rows:
+            sys.stdout.write(sid + "\n")
+        app.note(f"dry run: {len(rows)} sessions would be deleted")
+    elif targets is None:
+        if not yes:
+            click.confirm(
+                f"Delete all sessions under prefix {app.settings.key_prefix!r} "
+                f"at {app.shown_url()}?",
+                abort=True,
+                err=True,
+            )
+        app.note(f"deleted {repo.delete_all()} sessions")
+    elif targets:
+        if not yes:
+            shown = targets[0] if len(targets) == 1 else f"{len(targets)} sessions"
+            click.confirm(f"Delete {shown} at {app.shown_url()}?", abort=True, err=True)
+        deleted = sum(repo.delete(sid) for sid in targets)
+        app.note(f"deleted {deleted} sessions")
+    elif not missing:
+        app.note("no session matched; nothing deleted")
+    if missing:
+        raise SessionNotFound(*missing)

@@ -1,0 +1,235 @@
+"""Formatters: a document in, bytes out, one session at a time.
+
+Every writer has the same shape: ``write(doc)`` for each session, then ``close()``. They
+write bytes to a binary stream (``sys.stdout.buffer`` or a file), never through
+``click.echo``. JSON and JSONL splice a document's raw stored turns when it still has them
+(see :class:`~neurolink_cli.models.SessionDoc`); CSV and Markdown read parsed turns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import IO, Any
+
+import orjson
+
+from ..models import SessionDoc
+
+FORMATS = ("json", "jsonl", "csv", "markdown")
+EXTENSIONS = {"json": "json", "jsonl": "jsonl", "csv": "csv", "markdown": "md"}
+
+CSV_HEADER = (
+    "sessionId",
+    "userId",
+    "index",
+    "role",
+    "timestamp",
+    "provider",
+    "model",
+    "promptTokens",
+    "completionTokens",
+    "content",
+)
+CSV_HEADER_BARE = ("sessionId", "userId", "index", "role", "timestamp", "content")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def doc_compact(doc: SessionDoc, include_metadata: bool = True) -> bytes:
+    """The document as one line of compact JSON (no newline), keys in contract order."""
+    if include_metadata and doc.raw_turns is not None and doc.raw_turns_look_sound():
+        head = orjson.dumps(doc.head())
+        parts = [
+            head[:-1],
+            b',"turns":[',
+            b",".join(doc.raw_turns),
+            b'],"metadata":',
+            orjson.dumps(doc.metadata),
+        ]
+        for key, value in doc.extra.items():
+            if key not in ("sessionId", "userId", "createdAt", "updatedAt", "turns", "metadata"):
+                parts += [b",", orjson.dumps(key), b":", orjson.dumps(value)]
+        parts.append(b"}")
+        return b"".join(parts)
+    return orjson.dumps(doc.as_dict(include_metadata))
+
+
+def doc_pretty(doc: SessionDoc, include_metadata: bool = True) -> bytes:
+    """The document as indented JSON with a final newline (``--format json``)."""
+    return orjson.dumps(doc.as_dict(include_metadata), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def guard_cell(value: str) -> str:
+    """Prefix ``'`` to a cell a spreadsheet would run as a formula (CONTRACT §5)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return value
+    return orjson.dumps(value).decode()
+
+
+def turn_content_text(turn: dict[str, Any]) -> str:
+    """A turn's content as text for CSV and Markdown (non-string content as JSON)."""
+    content = turn.get("content")
+    if isinstance(content, str) and content:
+        return content
+    # Tool turns of the upstream layout may keep their payload outside ``content``.
+    for key in ("result", "args"):
+        if turn.get(key) not in (None, "", {}, []):
+            return orjson.dumps(turn[key]).decode()
+    if content is None or isinstance(content, str):
+        return content or ""
+    return orjson.dumps(content).decode()
+
+
+def csv_rows(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[list[Any]]:
+    rows = []
+    for turn in doc.turns:
+        tokens: dict[str, Any] = turn["tokens"] if isinstance(turn.get("tokens"), dict) else {}
+        if include_metadata:
+            row = [
+                doc.session_id,
+                doc.user_id,
+                turn.get("index"),
+                turn.get("role"),
+                turn.get("timestamp"),
+                turn.get("provider"),
+                turn.get("model"),
+                tokens.get("prompt"),
+                tokens.get("completion"),
+                turn_content_text(turn),
+            ]
+        else:
+            row = [
+                doc.session_id,
+                doc.user_id,
+                turn.get("index"),
+                turn.get("role"),
+                turn.get("timestamp"),
+                turn_content_text(turn),
+            ]
+        cells = [_cell(v) for v in row]
+        if guard:
+            cells = [guard_cell(c) if isinstance(c, str) else c for c in cells]
+        rows.append(cells)
+    return rows
+
+
+class JsonlWriter:
+    """One compact JSON document per line."""
+
+    def __init__(self, out: IO[bytes], include_metadata: bool = True) -> None:
+        self.out = out
+        self.include_metadata = include_metadata
+
+    def write(self, doc: SessionDoc) -> None:
+        self.out.write(doc_compact(doc, self.include_metadata) + b"\n")
+
+    def close(self) -> None:
+        self.out.flush()
+
+
+class JsonWriter(JsonlWriter):
+    """One indented JSON document (a single session)."""
+
+    def write(self, doc: SessionDoc) -> None:
+        self.out.write(doc_pretty(doc, self.include_metadata))
+
+
+class CsvWriter:
+    """RFC 4180 CSV, one row per turn, one header for the whole stream."""
+
+    def __init__(self, out: IO[bytes], include_metadata: bool = True, guard: bool = True) -> None:
+        self.out = out
+        self.include_metadata = include_metadata
+        self.guard = guard
+        self._buf = io.StringIO()
+        self._csv = csv.writer(self._buf, lineterminator="\r\n")
+        self._csv.writerow(CSV_HEADER if include_metadata else CSV_HEADER_BARE)
+
+    def write(self, doc: SessionDoc) -> None:
+        self._csv.writerows(csv_rows(doc, self.include_metadata, self.guard))
+        if self._buf.tell() > 1 << 16:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.out.write(self._buf.getvalue().encode("utf-8", "surrogatepass"))
+        self._buf.seek(0)
+        self._buf.truncate()
+
+    def close(self) -> None:
+        self._flush()
+        self.out.flush()
+
+
+class MarkdownWriter:
+    """A readable transcript: title, a metadata block, one section per turn."""
+
+    def __init__(self, out: IO[bytes], include_metadata: bool = True) -> None:
+        self.out = out
+        self.include_metadata = include_metadata
+
+    def write(self, doc: SessionDoc) -> None:
+        self.out.write(render_markdown(doc, self.include_metadata).encode("utf-8", "surrogatepass"))
+
+    def close(self) -> None:
+        self.out.flush()
+
+
+def render_markdown(doc: SessionDoc, include_metadata: bool = True) -> str:
+    title = doc.metadata.get("title") if include_metadata else None
+    lines = [f"# {title or 'Conversation ' + doc.session_id}", ""]
+    facts = [
+        ("Session", doc.session_id),
+        ("User", doc.user_id),
+        ("Created", doc.created_at),
+        ("Updated", doc.updated_at),
+    ]
+    if include_metadata:
+        md = doc.metadata
+        facts += [
+            ("Provider", md.get("provider")),
+            ("Model", md.get("model")),
+            ("Turns", md.get("totalTurns")),
+            ("Tools used", ", ".join(map(str, md.get("toolsUsed") or [])) or None),
+        ]
+    for label, value in facts:
+        if value not in (None, ""):
+            lines.append(f"- **{label}:** {value}")
+    lines.append("")
+    for turn in doc.turns:
+        role = str(turn.get("role", "?"))
+        heading = f"## {turn.get('index')}. {role.replace('_', ' ').title()}"
+        details = [str(turn.get("timestamp") or "")]
+        if include_metadata and turn.get("model"):
+            details.append(str(turn["model"]))
+        if include_metadata and turn.get("interrupted"):
+            details.append("interrupted")
+        lines += [
+            heading,
+            "",
+            f"*{' · '.join(d for d in details if d)}*",
+            "",
+            turn_content_text(turn),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def make_writer(
+    fmt: str, out: IO[bytes], include_metadata: bool = True, csv_guard: bool = True
+) -> Any:
+    """The writer for ``fmt``."""
+    if fmt == "jsonl":
+        return JsonlWriter(out, include_metadata)
+    if fmt == "json":
+        return JsonWriter(out, include_metadata)
+    if fmt == "csv":
+        return CsvWriter(out, include_metadata, csv_guard)
+    if fmt == "markdown":
+        return MarkdownWriter(out, include_metadata)
+    raise ValueError(fmt)

@@ -1,0 +1,81 @@
+"""Changes applied to a document before it is formatted: time window and redaction.
+
+A document whose turns are left untouched keeps its raw stored bytes (the fast path);
+any change goes through :attr:`SessionDoc.turns`, which parses them once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..models import SessionDoc
+from ..timeutil import ms_to_rfc3339, stored_to_ms
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What the user asked of an export, independent of where the bytes go."""
+
+    format: str = "json"
+    include_metadata: bool = True
+    start_ms: int | None = None  # inclusive
+    end_ms: int | None = None  # exclusive
+    redact: Callable[[str], str] | None = None
+    csv_guard: bool = True
+    user_id: str | None = None
+    filters_shown: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_time_window(self) -> bool:
+        return self.start_ms is not None or self.end_ms is not None
+
+    def filters(self) -> dict[str, Any]:
+        """The filters as recorded in a manifest."""
+        return {
+            "startTime": ms_to_rfc3339(self.start_ms) if self.start_ms is not None else None,
+            "endTime": ms_to_rfc3339(self.end_ms) if self.end_ms is not None else None,
+            "userId": self.user_id,
+            "includeMetadata": self.include_metadata,
+            "redact": self.redact is not None,
+            **self.filters_shown,
+        }
+
+
+def in_window(turn: dict[str, Any], start_ms: int | None, end_ms: int | None) -> bool:
+    """True when the turn's timestamp is in [start, end); unreadable timestamps are out."""
+    ts = stored_to_ms(turn.get("timestamp"))
+    if ts is None:
+        return False
+    if start_ms is not None and ts < start_ms:
+        return False
+    return not (end_ms is not None and ts >= end_ms)
+
+
+def apply(doc: SessionDoc, opts: ExportOptions) -> SessionDoc:
+    """The document as it is to be exported: turns in the window, content redacted."""
+    if opts.has_time_window:
+        doc.turns = [t for t in doc.turns if in_window(t, opts.start_ms, opts.end_ms)]
+    if opts.redact is not None:
+        doc.turns = [redact_turn(t, opts.redact) for t in doc.turns]
+    return doc
+
+
+def redact_turn(turn: dict[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
+    """A copy of ``turn`` with every string inside its content (and tool payloads) redacted."""
+    out = dict(turn)
+    for key in ("content", "toolCalls", "args", "result"):
+        if key in out:
+            out[key] = _redact_value(out[key], redact)
+    return out
+
+
+def _redact_value(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redact_value(v, redact) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact_value(v, redact) for k, v in value.items()}
+    return value

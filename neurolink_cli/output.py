@@ -1,0 +1,51 @@
+"""Where export bytes go: stdout, or a file replaced atomically (mode 0600)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from .errors import NeurolinkError
+
+
+@contextlib.contextmanager
+def open_output(target: str) -> Iterator[IO[bytes]]:
+    """``-`` is stdout; a path is written to a temporary file beside it, renamed on success.
+
+    On any failure the temporary file is removed and nothing appears under ``target``.
+    """
+    if target == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    path = Path(target)
+    if path.is_dir():
+        raise NeurolinkError(f"cannot write {path}: it is a directory; give a file name")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise NeurolinkError(
+            f"cannot write {path}: {exc.strerror or exc}; check the directory "
+            "exists and is writable"
+        ) from None
+    ok = False
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        ok = True
+    except OSError as exc:
+        raise NeurolinkError(
+            f"cannot write {path}: {exc.strerror or exc}; check free space and permissions"
+        ) from None
+    finally:
+        if not ok:
+            with contextlib.suppress(OSError):
+                tmp.unlink()

@@ -1,0 +1,11 @@
+"""The repository layer: every read and write of conversation history goes through here.
+
+- :mod:`.native`   the layout of CONTRACT §3 (a LIST of turns + a HASH per session, a ZSET index).
+- :mod:`.upstream` the layout of the TypeScript SDK ``@juspay/neurolink`` (CONTRACT §4).
+- :mod:`.memory`   an in-process store for ``loop --store memory`` (nothing is persisted).
+- :mod:`.repository` one façade over the native and upstream layouts that the commands use:
+  list, get, iterate and delete sessions of either layout as one collection.
+
+Stores take a ready redis client (built by :func:`neurolink_cli.connection.make_client`);
+their constructors do no I/O.
+"""

@@ -1,0 +1,512 @@
+"""The native layout (CONTRACT §3) over redis-py.
+
+Keys, for prefix ``P`` and session id ``ID`` (the braces are literal: a Cluster hash tag)::
+
+    P:session:{ID}:turns      LIST  one turn JSON object per element, oldest first
+    P:session:{ID}:metadata   HASH  sessionId userId createdAt updatedAt provider model
+                                    totalTurns toolsUsed title nextIndex [meta.* doc.*]
+    P:sessions                ZSET  member = id, score = updatedAt in epoch ms
+
+Writing. :meth:`NativeStore.append_turn` runs one Lua script on the session's two keys: it
+allocates the index from the hash counter ``nextIndex`` (HINCRBY, so indexes stay unique
+and contiguous with any number of writers), prepends ``"index":N`` to the turn JSON the
+client serialised, RPUSHes it, trims to ``maxTurnsPerSession`` (oldest dropped, never
+renumbered), updates the metadata and refreshes the TTL of both keys. The index ZSET is
+updated right after with ``ZADD GT`` (in a Cluster it lives in another slot).
+
+Reading. Sessions are discovered through the index in pages (ZRANGEBYSCORE with keyset
+pagination, never KEYS), or by SCAN over every primary for ``--full-scan``; their keys are
+read in pipelined batches (HGETALL + LRANGE per session). Index members whose keys are gone
+(expired, deleted) are pruned when met, with a compare-and-delete script so a session that
+is being written again is never removed from the index. Turns are returned as the stored
+bytes (``SessionDoc.raw_turns``) so an unfiltered export can splice them unparsed.
+
+Extra fields kept by ``memory import``: metadata fields beyond the standard ones are stored
+JSON-encoded as ``meta.<name>``, further top-level document fields as ``doc.<name>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from array import array
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from ..models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
+from ..timeutil import now_ms, stored_to_ms
+
+APPEND_SCRIPT = """
+local turns, meta = KEYS[1], KEYS[2]
+local idx = redis.call('HINCRBY', meta, 'nextIndex', 1) - 1
+local turn = '{"index":' .. idx .. ',' .. string.sub(ARGV[1], 2)
+local n = redis.call('RPUSH', turns, turn)
+local maxT = tonumber(ARGV[8])
+if maxT > 0 and n > maxT then
+  redis.call('LTRIM', turns, -maxT, -1)
+  n = maxT
+end
+redis.call('HSETNX', meta, 'sessionId', ARGV[2])
+redis.call('HSETNX', meta, 'createdAt', ARGV[4])
+if ARGV[3] ~= '' then redis.call('HSET', meta, 'userId', ARGV[3]) end
+redis.call('HSET', meta, 'updatedAt', ARGV[4], 'totalTurns', n)
+if ARGV[5] ~= '' then redis.call('HSET', meta, 'provider', ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('HSET', meta, 'model', ARGV[6]) end
+if ARGV[7] ~= '' then
+  local cur = redis.call('HGET', meta, 'toolsUsed')
+  local have = {}
+  if cur then
+    local ok, decoded = pcall(cjson.decode, cur)
+    if ok and type(decoded) == 'table' then have = decoded end
+  end
+  local seen = {}
+  for _, t in ipairs(have) do seen[t] = true end
+  for _, t in ipairs(cjson.decode(ARGV[7])) do
+    if not seen[t] then table.insert(have, t); seen[t] = true end
+  end
+  if #have == 0 then
+    redis.call('HSET', meta, 'toolsUsed', '[]')
+  else
+    redis.call('HSET', meta, 'toolsUsed', cjson.encode(have))
+  end
+else
+  redis.call('HSETNX', meta, 'toolsUsed', '[]')
+end
+local ttl = tonumber(ARGV[9])
+if ttl > 0 then
+  redis.call('EXPIRE', turns, ttl)
+  redis.call('EXPIRE', meta, ttl)
+end
+return idx
+"""
+
+# Remove an index member only if its score is still the one we saw when its keys were gone.
+PRUNE_SCRIPT = """
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) == tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+STANDARD_META = ("provider", "model", "totalTurns", "toolsUsed", "title")
+HEAD_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt")
+SUMMARY_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt", "totalTurns", "model", "title")
+
+
+def _s(value: bytes | str | None) -> str | None:
+    if value is None:
+        return None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _int(value: Any, default: int | None = None) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class NativeStore:
+    """Reads and writes sessions of the native layout under one key prefix."""
+
+    source = SOURCE_NATIVE
+
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = "neurolink",
+        *,
+        max_turns: int = 100,
+        ttl: int = 0,
+        batch_size: int = 250,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.max_turns = max_turns
+        self.ttl = ttl
+        self.batch_size = batch_size
+        self.index_key = f"{prefix}:sessions"
+        self._append = client.register_script(APPEND_SCRIPT)
+        self._prune = client.register_script(PRUNE_SCRIPT)
+
+    # -- keys ---------------------------------------------------------------------------
+    def turns_key(self, session_id: str) -> str:
+        return f"{self.prefix}:session:{{{session_id}}}:turns"
+
+    def meta_key(self, session_id: str) -> str:
+        return f"{self.prefix}:session:{{{session_id}}}:metadata"
+
+    # -- writing ------------------------------------------------------------------------
+    def append_turn(
+        self,
+        session_id: str,
+        turn: dict[str, Any],
+        *,
+        user_id: str | None = None,
+        tools_used: Iterable[str] = (),
+    ) -> int:
+        """Store one turn (without ``index``) and its metadata update atomically; return its index.
+
+        ``turn`` must start with ``role`` (see :func:`neurolink_cli.models.make_turn`).
+        """
+        body = orjson.dumps({k: v for k, v in turn.items() if k != "index"})
+        tools = list(tools_used)
+        timestamp = str(turn["timestamp"])
+        idx = self._append(
+            keys=[self.turns_key(session_id), self.meta_key(session_id)],
+            args=[
+                body,
+                session_id,
+                user_id or "",
+                timestamp,
+                turn.get("provider") or "",
+                turn.get("model") or "",
+                orjson.dumps(tools) if tools else "",
+                self.max_turns,
+                self.ttl,
+            ],
+        )
+        score = stored_to_ms(timestamp) or now_ms()
+        self.client.zadd(self.index_key, {session_id: score}, gt=True)
+        return int(idx)
+
+    def write_session(self, doc: SessionDoc, *, replace: bool = False) -> None:
+        """Write a whole document (used by import): turns as given, metadata, extras, index."""
+        meta: dict[str, Any] = {"sessionId": doc.session_id}
+        for key, value in doc.head().items():
+            if key != "sessionId" and value is not None:
+                meta[key] = value
+        turns = doc.turns
+        md = dict(doc.metadata or {})
+        for key in ("provider", "model", "title"):
+            if md.get(key) is not None:
+                meta[key] = str(md[key])
+        meta["totalTurns"] = _int(md.get("totalTurns"), len(turns))
+        meta["toolsUsed"] = orjson.dumps(md.get("toolsUsed") or [])
+        for key, value in md.items():
+            if key not in STANDARD_META:
+                meta[f"meta.{key}"] = orjson.dumps(value)
+        for key, value in doc.extra.items():
+            meta[f"doc.{key}"] = orjson.dumps(value)
+        next_index = max((_index_of(t) for t in turns), default=-1) + 1
+        meta["nextIndex"] = max(next_index, len(turns))
+        tkey, mkey = self.turns_key(doc.session_id), self.meta_key(doc.session_id)
+        pipe = self.client.pipeline(transaction=True)
+        if replace:
+            pipe.delete(tkey, mkey)
+        if turns:
+            pipe.rpush(tkey, *[orjson.dumps(t) for t in turns])
+        pipe.hset(mkey, mapping=meta)
+        if self.ttl > 0:
+            pipe.expire(tkey, self.ttl)
+            pipe.expire(mkey, self.ttl)
+        pipe.execute()
+        score = stored_to_ms(doc.updated_at) or now_ms()
+        self.client.zadd(self.index_key, {doc.session_id: score})
+
+    # -- reading ------------------------------------------------------------------------
+    def exists(self, session_id: str) -> bool:
+        return bool(self.client.exists(self.meta_key(session_id), self.turns_key(session_id)))
+
+    def get(self, session_id: str) -> SessionDoc | Unreadable | None:
+        """One session's document, or None when neither of its keys exists."""
+        return self.fetch_many([session_id])[0]
+
+    def fetch_many(
+        self,
+        session_ids: list[str],
+        scores: list[float] | None = None,
+    ) -> list[SessionDoc | Unreadable | None]:
+        """Read sessions in one pipelined round trip; None for a session whose keys are gone,
+        :class:`Unreadable` for one whose keys are not of the layout's types.
+
+        With ``scores`` (their index scores), members found gone are pruned from the index.
+        """
+        pipe = self.client.pipeline(transaction=False)
+        for sid in session_ids:
+            pipe.hgetall(self.meta_key(sid))
+            pipe.lrange(self.turns_key(sid), 0, -1)
+        replies = pipe.execute(raise_on_error=False)
+        docs: list[SessionDoc | Unreadable | None] = []
+        for i, sid in enumerate(session_ids):
+            meta, turns = replies[2 * i], replies[2 * i + 1]
+            if isinstance(meta, Exception) or isinstance(turns, Exception):
+                bad, key = (
+                    (meta, self.meta_key(sid))
+                    if isinstance(meta, Exception)
+                    else (turns, self.turns_key(sid))
+                )
+                if "WRONGTYPE" not in str(bad):
+                    raise bad
+                docs.append(Unreadable(sid, f"key {key} is not of the expected type", key))
+                continue
+            if not meta and not turns:
+                if scores is not None:
+                    self._prune_member(sid, scores[i])
+                docs.append(None)
+                continue
+            docs.append(self._doc(sid, meta, turns))
+        return docs
+
+    def _doc(self, session_id: str, meta: dict[bytes, bytes], raw_turns: list[bytes]) -> SessionDoc:
+        m = {_s(k): _s(v) for k, v in meta.items()}
+        problems = []
+        mkey = self.meta_key(session_id)
+        tools: Any = []
+        if m.get("toolsUsed"):
+            try:
+                tools = orjson.loads(m["toolsUsed"])  # type: ignore[arg-type]
+            except orjson.JSONDecodeError:
+                tools = None
+            if not isinstance(tools, list):
+                problems.append(f"field toolsUsed of {mkey} is not a JSON array")
+                tools = []
+        total = _int(m.get("totalTurns"))
+        if total is None:
+            if m.get("totalTurns") is not None:
+                problems.append(f"field totalTurns of {mkey} is not a number")
+            total = len(raw_turns)
+        if not meta:
+            problems.append(f"metadata hash {mkey} is missing")
+        metadata: dict[str, Any] = {
+            "provider": m.get("provider"),
+            "model": m.get("model"),
+            "totalTurns": total,
+            "toolsUsed": tools,
+        }
+        if m.get("title") is not None:
+            metadata["title"] = m["title"]
+        extra: dict[str, Any] = {}
+        for key, value in m.items():
+            if key is None or value is None:
+                continue
+            if key.startswith("meta."):
+                metadata[key[5:]] = _loads_or_str(value)
+            elif key.startswith("doc."):
+                extra[key[4:]] = _loads_or_str(value)
+        return SessionDoc(
+            session_id=m.get("sessionId") or session_id,
+            user_id=m.get("userId"),
+            created_at=m.get("createdAt"),
+            updated_at=m.get("updatedAt"),
+            metadata=metadata,
+            raw_turns=raw_turns,
+            extra=extra,
+            problems=problems,
+        )
+
+    def _prune_member(self, session_id: str, score: float) -> None:
+        # Read-only ACL users cannot prune; reading must go on.
+        with contextlib.suppress(Exception):
+            self._prune(keys=[self.index_key], args=[session_id, score])
+
+    def index_pages(
+        self, *, since_ms: int | None = None, until_ms: int | None = None, page: int = 500
+    ) -> Iterator[list[tuple[str, float]]]:
+        """Index members, oldest update first, in pages, each member at most once.
+
+        Keyset pagination over the score (ties by offset), so sessions updated during the
+        walk neither shift others out of a page nor get skipped. The walk covers members
+        with a score up to the moment it started; then one more pass takes the members
+        updated or created meanwhile that the first pass did not already yield (remembered
+        as 8-byte digests: a few hundred KB per 100,000 sessions).
+        """
+        lo: float | str = since_ms if since_ms is not None else "-inf"
+        start = now_ms()
+        hi_first: float = start if until_ms is None else min(start, until_ms - 1)
+        seen = array("Q")
+        for rows in self._walk(lo, hi_first, page):
+            seen.extend(_digest(sid) for sid, _ in rows)
+            yield rows
+        if until_ms is not None and until_ms - 1 <= start:
+            return
+        hi_second = now_ms() if until_ms is None else until_ms - 1
+        seen_set = frozenset(seen)
+        del seen
+        for rows in self._walk(f"({start}", hi_second, page):
+            fresh = [(sid, sc) for sid, sc in rows if _digest(sid) not in seen_set]
+            if fresh:
+                yield fresh
+
+    def _walk(self, lo: float | str, hi: float, page: int) -> Iterator[list[tuple[str, float]]]:
+        cur: float | str = lo
+        offset = 0
+        while True:
+            rows = self.client.zrangebyscore(
+                self.index_key, cur, hi, start=offset, num=page, withscores=True
+            )
+            if not rows:
+                return
+            out = [(_s(m) or "", float(sc)) for m, sc in rows]
+            yield out
+            if len(rows) < page:
+                return
+            last = out[-1][1]
+            if isinstance(cur, int | float) and last == cur:
+                offset += len(out)
+            else:
+                cur = last
+                offset = sum(1 for _, sc in out if sc == last)
+
+    def iter_docs(
+        self,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> Iterator[SessionDoc | Unreadable]:
+        """Every session through the index, oldest update first, in pipelined batches."""
+        for rows in self.index_pages(since_ms=since_ms, until_ms=until_ms, page=self.batch_size):
+            ids = [sid for sid, _ in rows]
+            for doc in self.fetch_many(ids, [sc for _, sc in rows]):
+                if doc is not None:
+                    yield doc
+
+    def scan_ids(self) -> Iterator[list[str]]:
+        """Session ids found by SCAN over every primary (``--full-scan``), in batches."""
+        pattern = _glob_escape(f"{self.prefix}:session:{{") + "*"
+        seen_batch: list[str] = []
+        for key in _scan_iter(self.client, pattern):
+            k = _s(key) or ""
+            if not k.endswith("}:metadata") and not k.endswith("}:turns"):
+                continue
+            inner = k[len(self.prefix) + len(":session:{") : k.rindex("}:")]
+            if k.endswith("}:turns") and self.client.exists(self.meta_key(inner)):
+                continue  # counted through its metadata key
+            seen_batch.append(inner)
+            if len(seen_batch) >= self.batch_size:
+                yield seen_batch
+                seen_batch = []
+        if seen_batch:
+            yield seen_batch
+
+    def iter_docs_full_scan(self) -> Iterator[SessionDoc | Unreadable]:
+        """Every session found by SCAN instead of the index (for audits)."""
+        for ids in self.scan_ids():
+            for doc in self.fetch_many(ids):
+                if doc is not None:
+                    yield doc
+
+    def count(self) -> int:
+        """Members of the index (may include sessions whose keys have expired)."""
+        return int(self.client.zcard(self.index_key))
+
+    def summaries(
+        self,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        user_id: str | None = None,
+        page: int = 200,
+    ) -> Iterator[SessionSummary]:
+        """Sessions newest first (by last update), as list rows, pruning gone members."""
+        hi: float | str = f"({until_ms}" if until_ms is not None else "+inf"
+        lo: float | str = since_ms if since_ms is not None else "-inf"
+        offset = 0
+        while True:
+            rows = self.client.zrevrangebyscore(
+                self.index_key, hi, lo, start=offset, num=page, withscores=True
+            )
+            if not rows:
+                return
+            offset += len(rows)
+            pipe = self.client.pipeline(transaction=False)
+            for member, _ in rows:
+                sid = _s(member) or ""
+                pipe.hmget(self.meta_key(sid), SUMMARY_FIELDS)
+                pipe.llen(self.turns_key(sid))
+                pipe.ttl(self.meta_key(sid))
+            replies = pipe.execute()
+            for i, (member, score) in enumerate(rows):
+                sid = _s(member) or ""
+                fields, length, ttl = replies[3 * i : 3 * i + 3]
+                if not length and all(f is None for f in fields):
+                    self._prune_member(sid, score)
+                    offset -= 1
+                    continue
+                f = [_s(x) for x in fields]
+                if user_id is not None and f[1] != user_id:
+                    continue
+                yield SessionSummary(
+                    session_id=f[0] or sid,
+                    user_id=f[1],
+                    created_at=f[2],
+                    updated_at=f[3],
+                    turns=_int(f[4], length) or 0,
+                    model=f[5],
+                    title=f[6],
+                    source=SOURCE_NATIVE,
+                    ttl=ttl if ttl and ttl > 0 else None,
+                )
+            if len(rows) < page:
+                return
+
+    def ids_updated_before(self, cutoff_ms: int) -> Iterator[str]:
+        """Ids whose last update is strictly before ``cutoff_ms`` (for ``delete --older-than``)."""
+        for rows in self._walk("-inf", cutoff_ms - 1, 1000):
+            for sid, _ in rows:
+                yield sid
+
+    # -- deleting -----------------------------------------------------------------------
+    def delete(self, session_id: str) -> bool:
+        """Remove one session's keys and index entry; True if anything existed."""
+        removed = self.client.unlink(self.turns_key(session_id), self.meta_key(session_id))
+        in_index = self.client.zrem(self.index_key, session_id)
+        return bool(removed or in_index)
+
+    def delete_all(self) -> int:
+        """Remove every native session under the prefix (SCAN + UNLINK in batches)."""
+        pattern = _glob_escape(f"{self.prefix}:session:{{") + "*"
+        batch: list[bytes] = []
+        sessions = 0
+        for key in _scan_iter(self.client, pattern):
+            batch.append(key)
+            if key.endswith(b"}:metadata"):
+                sessions += 1
+            if len(batch) >= 500:
+                _unlink(self.client, batch)
+                batch = []
+        if batch:
+            _unlink(self.client, batch)
+        self.client.unlink(self.index_key)
+        return sessions
+
+
+def _index_of(turn: dict[str, Any]) -> int:
+    value = _int(turn.get("index"), -1)
+    return -1 if value is None else value
+
+
+def _loads_or_str(value: str) -> Any:
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+
+
+def _digest(session_id: str) -> int:
+    return int.from_bytes(
+        hashlib.blake2b(session_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+        "little",
+    )
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def _scan_iter(client: Any, pattern: str) -> Iterator[bytes]:
+    """SCAN over every primary (a cluster client's scan_iter already visits each node)."""
+    yield from client.scan_iter(match=pattern, count=1000)
+
+
+def _unlink(client: Any, keys: list[bytes]) -> None:
+    if hasattr(client, "get_nodes"):  # a cluster: keys of one call must share a slot
+        pipe = client.pipeline(transaction=False)
+        for k in keys:
+            pipe.unlink(k)
+        pipe.execute()
+    else:
+        client.unlink(*keys)
