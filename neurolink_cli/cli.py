@@ -10,7 +10,6 @@ only with ``--debug``).
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import traceback
@@ -21,29 +20,9 @@ import click
 from . import __version__
 from .appcontext import AppContext
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, NeurolinkError
+from .lazygroup import LazyGroup
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class LazyGroup(click.Group):
-    """A group whose subcommands are imported only when they are run or listed in help."""
-
-    def __init__(
-        self, *args: Any, lazy_subcommands: dict[str, str] | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.lazy_subcommands = lazy_subcommands or {}
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self.lazy_subcommands])
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.lazy_subcommands:
-            module_name, attr = self.lazy_subcommands[cmd_name].split(":")
-            module = importlib.import_module(module_name)
-            command: click.Command = getattr(module, attr)
-            return command
-        return super().get_command(ctx, cmd_name)
 
 
 class RootGroup(LazyGroup):

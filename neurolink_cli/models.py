@@ -169,3 +169,4 @@ class Unreadable:
     session_id: str
     reason: str
     key: str | None = None
+    skip: bool = False  # True: a key under the prefix that is not a session (warn, exit 0)

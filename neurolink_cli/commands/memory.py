@@ -9,6 +9,7 @@ import click
 
 from ..appcontext import AppContext
 from ..errors import BadInput, PartialFailure, SessionNotFound
+from ..lazygroup import LazyGroup
 from ..timeutil import now_ms, parse_duration, parse_time
 from ..validate import check_session_id
 
@@ -98,7 +99,14 @@ def _export_options(
     )
 
 
-@click.group()
+@click.group(
+    cls=LazyGroup,
+    lazy_subcommands={
+        "import": "neurolink_cli.commands.memory_import:memory_import",
+        "stats": "neurolink_cli.commands.memory_stats:memory_stats",
+        "server": "neurolink_cli.commands.memory_server:server",
+    },
+)
 def memory() -> None:
     """List, export and delete the conversation history kept in Redis.
 

@@ -33,6 +33,7 @@ class ExportReport:
     turns: int = 0
     skipped: int = 0
     resumed: int = 0
+    not_sessions: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
     manifest: Path | None = None
@@ -86,7 +87,14 @@ def export_all(
     try:
         for item in repo.iter_docs(full_scan=full_scan, user_id=opts.user_id):
             if isinstance(item, Unreadable):
-                lost(item.session_id, item.reason)
+                if item.skip:  # not a session at all: say so, count it, go on
+                    report.not_sessions += 1
+                    if target is not None:
+                        target.skip(item.key or item.session_id, item.reason)
+                    if warn:
+                        warn(f"skipped {item.key or item.session_id}: {item.reason}")
+                else:
+                    lost(item.session_id, item.reason)
                 continue
             sid = item.session_id
             if target is not None and target.already_done(sid):

@@ -9,7 +9,9 @@ Keys, for prefix ``P`` and session id ``ID`` (the braces are literal: a Cluster 
 
 Writing. :meth:`NativeStore.append_turn` runs one Lua script on the session's two keys: it
 allocates the index from the hash counter ``nextIndex`` (HINCRBY, so indexes stay unique
-and contiguous with any number of writers), prepends ``"index":N`` to the turn JSON the
+and contiguous with any number of writers), records ``w:<writer>`` = ``<seq>:<index>`` so
+that a retried call whose first reply was lost (the connection dropped after the script
+ran) returns the same index instead of storing the turn twice, prepends ``"index":N`` to the turn JSON the
 client serialised, RPUSHes it, trims to ``maxTurnsPerSession`` (oldest dropped, never
 renumbered), updates the metadata and refreshes the TTL of both keys. The index ZSET is
 updated right after with ``ZADD GT`` (in a Cluster it lives in another slot).
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
+import uuid
 from array import array
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -40,7 +44,14 @@ from ..timeutil import now_ms, stored_to_ms
 
 APPEND_SCRIPT = """
 local turns, meta = KEYS[1], KEYS[2]
+local wfield = 'w:' .. ARGV[10]
+local last = redis.call('HGET', meta, wfield)
+if last then
+  local seq, done = string.match(last, '^(%d+):(%d+)$')
+  if seq == ARGV[11] then return tonumber(done) end
+end
 local idx = redis.call('HINCRBY', meta, 'nextIndex', 1) - 1
+redis.call('HSET', meta, wfield, ARGV[11] .. ':' .. idx)
 local turn = '{"index":' .. idx .. ',' .. string.sub(ARGV[1], 2)
 local n = redis.call('RPUSH', turns, turn)
 local maxT = tonumber(ARGV[8])
@@ -129,6 +140,8 @@ class NativeStore:
         self.ttl = ttl
         self.batch_size = batch_size
         self.index_key = f"{prefix}:sessions"
+        self.writer_id = uuid.uuid4().hex[:16]
+        self._write_seq = itertools.count(1)
         self._append = client.register_script(APPEND_SCRIPT)
         self._prune = client.register_script(PRUNE_SCRIPT)
 
@@ -167,6 +180,8 @@ class NativeStore:
                 orjson.dumps(tools) if tools else "",
                 self.max_turns,
                 self.ttl,
+                self.writer_id,
+                next(self._write_seq),
             ],
         )
         score = stored_to_ms(timestamp) or now_ms()
