@@ -30,34 +30,34 @@ def print_sessions(rows: Sequence[SessionSummary], fmt: str) -> None:
         from rich.console import Console
         from rich.table import Table
 
+        show_title = any(r.title for r in rows)
+        show_ttl = any(r.ttl for r in rows)
         table = Table(box=None, header_style="bold", pad_edge=False)
-        for name, justify in (
-            ("SESSION", "left"),
-            ("USER", "left"),
-            ("TURNS", "right"),
-            ("UPDATED", "left"),
-            ("MODEL", "left"),
-            ("SOURCE", "left"),
-            ("TTL", "right"),
-            ("TITLE", "left"),
-        ):
-            table.add_column(
-                name,
-                justify=justify,  # type: ignore[arg-type]
-                overflow="fold" if name == "SESSION" else "ellipsis",
-                no_wrap=name != "SESSION",
-            )  # type: ignore[arg-type]
+        longest_id = max((len(r.session_id) for r in rows), default=7)
+        table.add_column("SESSION", no_wrap=True, min_width=min(longest_id, 40), overflow="fold")
+        table.add_column("USER", no_wrap=True, max_width=24, overflow="ellipsis")
+        table.add_column("TURNS", justify="right", no_wrap=True)
+        table.add_column("UPDATED (UTC)", no_wrap=True)
+        table.add_column("MODEL", no_wrap=True, max_width=28, overflow="ellipsis")
+        table.add_column("SOURCE", no_wrap=True)
+        if show_ttl:
+            table.add_column("TTL", justify="right", no_wrap=True)
+        if show_title:
+            table.add_column("TITLE", no_wrap=True, overflow="ellipsis", ratio=1)
         for r in rows:
-            table.add_row(
+            cells = [
                 r.session_id,
                 r.user_id or "-",
                 str(r.turns),
-                (r.updated_at or "-").replace("T", " ")[:19],
+                (r.updated_at or "-").replace("T", " ")[:16],
                 r.model or "-",
                 r.source,
-                _ttl(r.ttl),
-                r.title or "",
-            )
+            ]
+            if show_ttl:
+                cells.append(_ttl(r.ttl))
+            if show_title:
+                cells.append(r.title or "")
+            table.add_row(*cells)
         console = Console(highlight=False)
         if rows:
             console.print(table)
