@@ -117,9 +117,7 @@ class AppContext:
 
 
 def _upstream(client: Any, settings: Settings) -> Any:
-    """The reader of the TypeScript SDK's layout, when that module is present."""
-    try:
-        from .store.upstream import UpstreamStore
-    except ImportError:
-        return None
+    """The reader of the TypeScript SDK's layout (CONTRACT §4)."""
+    from .store.upstream import UpstreamStore
+
     return UpstreamStore(client, settings.upstream_prefix, settings.upstream_user_prefix)

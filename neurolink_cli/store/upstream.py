@@ -1,0 +1,395 @@
+"""The TypeScript SDK's layout (CONTRACT §4): read, export and delete, never write.
+
+Keys, for the conversation prefix ``C`` (default ``neurolink:conversation:``, the SDK's
+``REDIS_KEY_PREFIX``) and the user-sets prefix ``U`` (default ``neurolink:user:sessions:``)::
+
+    C{userId}:{sessionId}          STRING  JSON object: id title sessionId userId createdAt
+    C session-only:{sessionId}     STRING          updatedAt messages[] [summarizedUpToMessageId
+                                                   summarizedMessage lastTokenCount
+                                                   lastApiTokenCount additionalMetadata]
+    C{sessionId}                   STRING  v7.34: a bare JSON array of {role, content}
+    U{userId}                      SET     that user's session ids
+
+Finding sessions. Keys under ``C`` are found by SCAN (``scan_iter``, which on a cluster
+client visits every primary; never KEYS) and read in batches of ``batch_size`` keys with
+one pipelined round trip per batch: ``TYPE``, ``GET`` and ``TTL`` of each key (``GET`` of
+a key that is not a string fails with WRONGTYPE inside the pipeline and is ignored, so
+there is no second round trip). A key's type decides what it is: a SET under ``U`` is a
+user set (the prefixes may overlap) and is passed over in silence; any other key that is
+not a session (another type, a string that is not JSON, JSON without ``sessionId`` and
+``messages``) becomes an :class:`~neurolink_cli.models.Unreadable` with ``skip=True``,
+which the commands report as a warning naming the key. Nothing here raises on bad data.
+
+Ids come from the JSON, never from the key (user and session ids may contain ``:``),
+except for the v7.34 bare array, whose id is the rest of the key and which has no user.
+The placeholder user ``randomUser`` is exported as ``"userId": null``.
+
+One session by id (:meth:`UpstreamStore.get`) is found by a SCAN for keys ending in
+``:{sessionId}`` plus the bare key ``C{sessionId}``, each candidate checked against the
+``sessionId`` of its JSON. When two users hold sessions with the same id, ``get`` returns
+the one updated last and ``delete`` removes them all (each key with its set member).
+
+``--user-id`` reads the user's set ``U{userId}`` when it exists (SSCAN, then the keys
+``C{userId}:{id}``; members whose keys have expired are passed over), else a SCAN for
+``C{userId}:*`` filtered on the JSON's ``userId``.
+
+The export document (same shape as a native one, CONTRACT §5):
+
+- ``turns[i]`` is ``messages[i]`` with every stored field kept, in the order ``index, role,
+  content, timestamp`` then the message's other fields as stored (``id``, ``tool``,
+  ``args``, ``result``, ``events``, ``metadata`` ...). Roles are kept as stored
+  (``tool_call``, ``tool_result``); a missing core field is ``null``.
+- ``metadata`` is ``provider, model, totalTurns, toolsUsed`` (as in native; provider and
+  model from the messages' own ``metadata`` when they carry it, else null; ``toolsUsed``
+  the distinct ``tool`` names of the messages), then ``title, summarizedMessage`` (null
+  when absent), ``"source": "neurolink-ts"``, then whichever of ``summarizedUpToMessageId,
+  lastTokenCount, lastApiTokenCount, additionalMetadata`` the session has.
+- Every other top-level field of the stored object (the document's own ``id``, and any
+  field a later SDK adds) is kept under its own name after the six contract fields.
+
+Deleting removes exactly the session's key and its id from ``U{userId}``; ``delete_all``
+removes every session key under ``C`` and every user set under ``U`` (keys under ``C``
+that are not sessions are left alone). In a cluster each key is unlinked on its own.
+Sessions without any ``updatedAt`` (v7.34) are never "older than" a cutoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from ..models import SOURCE_UPSTREAM, SessionDoc, SessionSummary, Unreadable
+from ..timeutil import stored_to_ms
+from .native import _glob_escape, _unlink
+
+PLACEHOLDER_USER = "randomUser"
+KNOWN_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt", "messages", "title")
+SUMMARY_FIELDS = ("summarizedMessage",)
+OPTIONAL_META = (
+    "summarizedUpToMessageId",
+    "lastTokenCount",
+    "lastApiTokenCount",
+    "additionalMetadata",
+)
+TURN_CORE = ("role", "content", "timestamp")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class _Entry:
+    """One key read in a batch: its name, type, value and TTL (seconds, None = no expiry)."""
+
+    __slots__ = ("key", "name", "kind", "value", "ttl")
+
+    def __init__(self, key: bytes, kind: str, value: Any, ttl: Any) -> None:
+        self.key = key
+        self.name = _text(key)
+        self.kind = kind
+        self.value = value if isinstance(value, bytes | str) else None
+        self.ttl = ttl if isinstance(ttl, int) and ttl > 0 else None
+
+
+class UpstreamStore:
+    """Sessions written by ``@juspay/neurolink`` under one pair of key prefixes."""
+
+    source = SOURCE_UPSTREAM
+
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = "neurolink:conversation:",
+        user_prefix: str = "neurolink:user:sessions:",
+        *,
+        batch_size: int = 250,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.user_prefix = user_prefix
+        self.batch_size = batch_size
+
+    # -- keys -----------------------------------------------------------------------------
+    def session_key(self, session_id: str, user_id: str | None = None) -> str:
+        """Where the SDK keeps a session: ``C{user}:{id}``, or ``C session-only:{id}``."""
+        return f"{self.prefix}{user_id or 'session-only'}:{session_id}"
+
+    def user_set_key(self, user_id: str) -> str:
+        return f"{self.user_prefix}{user_id}"
+
+    def _is_user_set(self, entry: _Entry) -> bool:
+        return entry.kind == "set" and entry.name.startswith(self.user_prefix)
+
+    # -- reading keys in batches ----------------------------------------------------------
+    def _read(self, keys: list[bytes]) -> list[_Entry]:
+        """TYPE, GET and TTL of each key in one pipelined round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.type(key)
+            pipe.get(key)
+            pipe.ttl(key)
+        replies = pipe.execute(raise_on_error=False)
+        entries = []
+        for i, key in enumerate(keys):
+            kind, value, ttl = replies[3 * i : 3 * i + 3]
+            if isinstance(kind, Exception):
+                raise kind
+            kind = _text(kind)
+            if kind == "none":
+                continue  # gone between SCAN and read (expired, deleted)
+            if kind == "string" and isinstance(value, Exception):
+                raise value
+            entries.append(_Entry(key, kind, value, ttl))
+        return entries
+
+    def _batches(self, keys: Iterable[bytes]) -> Iterator[list[_Entry]]:
+        batch: list[bytes] = []
+        for key in keys:
+            batch.append(key if isinstance(key, bytes) else key.encode())
+            if len(batch) >= self.batch_size:
+                yield self._read(batch)
+                batch = []
+        if batch:
+            yield self._read(batch)
+
+    def _scan(self, pattern: str) -> Iterator[bytes]:
+        yield from self.client.scan_iter(match=pattern, count=1000)
+
+    def _all_keys(self) -> Iterator[bytes]:
+        return self._scan(_glob_escape(self.prefix) + "*")
+
+    def _user_keys(self, user_id: str) -> Iterator[bytes]:
+        """Keys of one user's sessions: through the user's set if it exists, else by SCAN."""
+        set_key = self.user_set_key(user_id)
+        if _text(self.client.type(set_key)) == "set":
+            for member in self.client.sscan_iter(set_key, count=1000):
+                yield self.session_key(_text(member), user_id).encode()
+        else:
+            yield from self._scan(_glob_escape(f"{self.prefix}{user_id}:") + "*")
+
+    def _entries(self, user_id: str | None) -> Iterator[_Entry]:
+        keys = self._all_keys() if user_id is None else self._user_keys(user_id)
+        for batch in self._batches(keys):
+            yield from batch
+
+    # -- parsing --------------------------------------------------------------------------
+    def _parse(self, entry: _Entry) -> SessionDoc | Unreadable | None:
+        """The entry as a session, Unreadable when it is not one, None for a user set."""
+        data = self._session_data(entry)
+        return _document(data, entry.ttl) if isinstance(data, dict) else data
+
+    def _session_data(self, entry: _Entry) -> dict[str, Any] | Unreadable | None:
+        """The stored session object (a v7.34 array made into one), or why it is not one."""
+        if self._is_user_set(entry):
+            return None
+        if entry.kind != "string":
+            return _not_session(entry, f"a {entry.kind}, not a session (a JSON string)")
+        try:
+            data = orjson.loads(entry.value or b"")
+        except orjson.JSONDecodeError:
+            return _not_session(entry, "not JSON")
+        if isinstance(data, list):
+            return self._bare_array(entry, data)
+        if not isinstance(data, dict):
+            return _not_session(entry, "JSON but not a session object")
+        missing = [f for f in ("sessionId", "messages") if f not in data]
+        if missing:
+            return _not_session(entry, f"JSON without {' and '.join(missing)}")
+        if not isinstance(data["sessionId"], str) or not data["sessionId"]:
+            return _not_session(entry, "sessionId is not a non-empty string")
+        if not isinstance(data["messages"], list):
+            return _not_session(entry, "messages is not a JSON array")
+        for i, message in enumerate(data["messages"]):
+            if not isinstance(message, dict):
+                reason = f"key {entry.name}: message #{i} is not a JSON object"
+                return Unreadable(data["sessionId"], reason, entry.name)
+        return data
+
+    def _bare_array(self, entry: _Entry, messages: list[Any]) -> dict[str, Any] | Unreadable:
+        """A v7.34 session: the id is the rest of the key, there is no user or timestamp."""
+        if not entry.name.startswith(self.prefix) or len(entry.name) == len(self.prefix):
+            return _not_session(entry, "a JSON array outside the session prefix")
+        if any(not isinstance(m, dict) or "role" not in m for m in messages):
+            return _not_session(entry, "a JSON array, but not of {role, content} messages")
+        return {"sessionId": entry.name[len(self.prefix) :], "userId": None, "messages": messages}
+
+    def _docs(self, user_id: str | None) -> Iterator[SessionDoc | Unreadable]:
+        for entry in self._entries(user_id):
+            found = self._parse(entry)
+            if found is None:
+                continue
+            if user_id is not None and isinstance(found, SessionDoc) and found.user_id != user_id:
+                continue
+            yield found
+
+    # -- the UpstreamSource interface -----------------------------------------------------
+    def get(self, session_id: str) -> SessionDoc | Unreadable | None:
+        """The session with this id (the one updated last if several users have one)."""
+        found = list(self._find(session_id))
+        docs = [_document(d, e.ttl) for e, d in found if isinstance(d, dict)]
+        if docs:
+            return max(docs, key=lambda d: stored_to_ms(d.updated_at) or 0)
+        bad = [d for _, d in found if isinstance(d, Unreadable)]
+        return bad[0] if bad else None
+
+    def summaries(
+        self,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        user_id: str | None = None,
+    ) -> Iterator[SessionSummary | Unreadable]:
+        """One row per session (in SCAN order), filtered by last update; Unreadable rows
+        for keys under the prefix that are not sessions."""
+        for item in self._docs(user_id):
+            if isinstance(item, Unreadable):
+                yield item
+                continue
+            updated = stored_to_ms(item.updated_at) or 0
+            if since_ms is not None and updated < since_ms:
+                continue
+            if until_ms is not None and updated >= until_ms:
+                continue
+            yield SessionSummary(
+                session_id=item.session_id,
+                user_id=item.user_id,
+                created_at=item.created_at,
+                updated_at=item.updated_at,
+                turns=item.turn_count(),
+                model=item.metadata.get("model"),
+                title=_str_or_none(item.metadata.get("title")),
+                source=SOURCE_UPSTREAM,
+                ttl=item.ttl,
+            )
+
+    def iter_docs(self, *, user_id: str | None = None) -> Iterator[SessionDoc | Unreadable]:
+        """Every session under the prefix (only ``user_id``'s, when given), in batches."""
+        yield from self._docs(user_id)
+
+    def ids_updated_before(self, cutoff_ms: int, user_id: str | None = None) -> Iterator[str]:
+        """Ids of sessions whose ``updatedAt`` is before ``cutoff_ms`` (undated ones never)."""
+        seen: set[str] = set()
+        for item in self._docs(user_id):
+            if isinstance(item, Unreadable):
+                continue
+            updated = stored_to_ms(item.updated_at)
+            if updated is not None and updated < cutoff_ms and item.session_id not in seen:
+                seen.add(item.session_id)
+                yield item.session_id
+
+    def delete(self, session_id: str) -> bool:
+        """Remove every session key with this id and its member of that user's set."""
+        removed = False
+        for entry, data in self._find(session_id):
+            if not isinstance(data, dict):
+                continue  # a key that is not a session is never deleted
+            pipe = self.client.pipeline(transaction=False)
+            pipe.unlink(entry.key)
+            user = data.get("userId")
+            if isinstance(user, str) and user:
+                pipe.srem(self.user_set_key(user), session_id)
+            removed = bool(pipe.execute()[0]) or removed
+        return removed
+
+    def delete_all(self) -> int:
+        """Remove every session key under the prefix and every user set; the sessions count."""
+        sessions = 0
+        for batch in self._batches(self._all_keys()):
+            doomed = []
+            for entry in batch:
+                if self._is_user_set(entry):
+                    doomed.append(entry.key)
+                elif isinstance(self._parse(entry), SessionDoc):
+                    doomed.append(entry.key)
+                    sessions += 1
+            if doomed:
+                _unlink(self.client, doomed)
+        sets = self._scan(_glob_escape(self.user_prefix) + "*")
+        for batch in self._batches(sets):
+            doomed = [e.key for e in batch if e.kind == "set"]
+            if doomed:
+                _unlink(self.client, doomed)
+        return sessions
+
+    # -- finding one id -------------------------------------------------------------------
+    def _find(self, session_id: str) -> Iterator[tuple[_Entry, dict[str, Any] | Unreadable]]:
+        """Every key holding the session ``session_id``: a SCAN for ``C*:{id}`` (users and
+        session-only) and the v7.34 key ``C{id}``, each checked against its JSON."""
+        bare = f"{self.prefix}{session_id}".encode()
+        pattern = _glob_escape(self.prefix) + "*" + _glob_escape(f":{session_id}")
+        keys = dict.fromkeys([bare, *self._scan(pattern)])
+        for batch in self._batches(keys):
+            for entry in batch:
+                data = self._session_data(entry)
+                if isinstance(data, dict) and data["sessionId"] == session_id:
+                    yield entry, data
+                elif isinstance(data, Unreadable) and entry.key == bare:
+                    yield entry, Unreadable(session_id, f"key {entry.name}: {data.reason}")
+
+
+def _not_session(entry: _Entry, reason: str) -> Unreadable:
+    return Unreadable(entry.name, reason, key=entry.name, skip=True)
+
+
+def _turn(index: int, message: dict[str, Any]) -> dict[str, Any]:
+    turn: dict[str, Any] = {"index": index}
+    for key in TURN_CORE:
+        turn[key] = message.get(key)
+    for key, value in message.items():
+        if key not in turn:
+            turn[key] = value
+    return turn
+
+
+def _derived(messages: list[dict[str, Any]]) -> tuple[Any, Any, list[str]]:
+    """Provider and model (the last a message's metadata names), and the tools used."""
+    provider = model = None
+    tools: dict[str, None] = {}
+    for message in messages:
+        meta = message.get("metadata")
+        if isinstance(meta, dict):
+            provider = meta.get("provider") or provider
+            model = meta.get("model") or model
+        tool = message.get("tool")
+        if isinstance(tool, str) and tool:
+            tools[tool] = None
+    return provider, model, list(tools)
+
+
+def _document(data: dict[str, Any], ttl: int | None) -> SessionDoc:
+    messages: list[dict[str, Any]] = data["messages"]
+    provider, model, tools = _derived(messages)
+    metadata: dict[str, Any] = {
+        "provider": provider,
+        "model": model,
+        "totalTurns": len(messages),
+        "toolsUsed": tools,
+        "title": data.get("title"),
+        "summarizedMessage": data.get("summarizedMessage"),
+        "source": SOURCE_UPSTREAM,
+    }
+    for key in OPTIONAL_META:
+        if key in data:
+            metadata[key] = data[key]
+    skip = {*KNOWN_FIELDS, *SUMMARY_FIELDS, *OPTIONAL_META}
+    extra = {k: v for k, v in data.items() if k not in skip}
+    stored_user = data.get("userId")
+    user = None if stored_user in (None, "", PLACEHOLDER_USER) else str(stored_user)
+    doc = SessionDoc(
+        session_id=data["sessionId"],
+        user_id=user,
+        created_at=_str_or_none(data.get("createdAt")),
+        updated_at=_str_or_none(data.get("updatedAt")),
+        metadata=metadata,
+        extra=extra,
+        source=SOURCE_UPSTREAM,
+        ttl=ttl,
+    )
+    doc.turns = [_turn(i, m) for i, m in enumerate(messages)]
+    return doc
