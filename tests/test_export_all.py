@@ -1,0 +1,190 @@
+"""``memory export-all``: streams, directories, manifest, and memory that does not grow."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import stat
+import subprocess
+import sys
+
+import orjson
+from helpers import add_conversation, seed_sessions, ts
+
+from neurolink_cli.models import make_turn
+
+
+def test_stdout_is_jsonl_one_document_per_session(cli, store) -> None:
+    for i in range(5):
+        add_conversation(store, f"s{i}", 2, start_s=i * 1000)
+    result = cli("memory", "export-all")
+    assert result.exit_code == 0, result.stderr
+    docs = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [d["sessionId"] for d in docs] == [f"s{i}" for i in range(5)]  # oldest first
+    single = orjson.loads(cli("memory", "export", "--session-id", "s3", "--format", "jsonl").stdout)
+    assert docs[3] == single
+
+
+def test_stdout_csv_has_a_single_header(cli, store) -> None:
+    for i in range(3):
+        add_conversation(store, f"c{i}", 2, start_s=i * 100)
+    out = cli("memory", "export-all", "--format", "csv").stdout
+    rows = list(csv.reader(io.StringIO(out, newline="")))
+    assert rows[0][0] == "sessionId"
+    assert sum(1 for r in rows if r[0] == "sessionId") == 1
+    assert len(rows) == 1 + 6
+
+
+def test_time_window_leaves_out_sessions_with_no_turn_in_range(cli, store) -> None:
+    add_conversation(store, "early", 2, start_s=0)
+    add_conversation(store, "late", 2, start_s=10_000)
+    out = cli("memory", "export-all", "--since", ts(5_000)).stdout
+    assert [orjson.loads(x)["sessionId"] for x in out.splitlines()] == ["late"]
+
+
+def test_user_filter(cli, store) -> None:
+    add_conversation(store, "a", 2, user_id="ann")
+    add_conversation(store, "b", 2, user_id="ben")
+    out = cli("memory", "export-all", "--user-id", "ben").stdout
+    assert [orjson.loads(x)["sessionId"] for x in out.splitlines()] == ["b"]
+
+
+def test_directory_files_names_and_manifest_checksums(cli, store) -> None:
+    ids = ["plain", "team/a:1", "../escape", "ünï", ".."]
+    for n, sid in enumerate(ids):
+        add_conversation(store, sid, 2, start_s=n * 100)
+    add_conversation(store, "old", 2, start_s=-50_000)
+    out_dir = cli.cwd / "exports"
+    result = cli("memory", "export-all", "--output", str(out_dir), "--since", ts(-100))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    names = sorted(p.name for p in out_dir.iterdir())
+    expected = sorted(
+        [
+            "plain.json",
+            "team%2Fa%3A1.json",
+            "..%2Fescape.json",
+            "%C3%BCn%C3%AF.json",
+            "%2E%2E.json",
+            "manifest.json",
+        ]
+    )
+    assert names == expected
+    assert stat.S_IMODE(os.stat(out_dir).st_mode) == 0o700
+    manifest = orjson.loads((out_dir / "manifest.json").read_bytes())
+    for key in ("exportedAt", "version", "format", "filters", "sessions", "failed", "skipped"):
+        assert key in manifest
+    assert manifest["format"] == "json" and manifest["failed"] == []
+    assert manifest["skipped"] == [{"sessionId": "old", "reason": "no turn in the time range"}]
+    assert sorted(e["sessionId"] for e in manifest["sessions"]) == sorted(ids)
+    for entry in manifest["sessions"]:
+        data = (out_dir / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+        assert len(data) == entry["bytes"]
+        assert entry["turns"] == 2
+        assert orjson.loads(data)["sessionId"] == entry["sessionId"]
+        assert stat.S_IMODE(os.stat(out_dir / entry["file"]).st_mode) == 0o600
+    leftovers = [p.name for p in out_dir.iterdir() if p.name.endswith((".tmp", ".partial.jsonl"))]
+    assert leftovers == []
+
+
+def test_directory_csv_and_jsonl(cli, store) -> None:
+    add_conversation(store, "x", 3)
+    for fmt in ("csv", "jsonl"):
+        out_dir = cli.cwd / fmt
+        assert cli("memory", "export-all", "--format", fmt, "-o", str(out_dir)).exit_code == 0
+        assert (out_dir / f"x.{fmt}").exists()
+
+
+def test_resume_skips_sessions_already_complete(cli, store) -> None:
+    for i in range(4):
+        add_conversation(store, f"r{i}", 2, start_s=i * 100)
+    out_dir = cli.cwd / "exp"
+    assert cli("memory", "export-all", "-o", str(out_dir)).exit_code == 0
+    (out_dir / "r2.json").unlink()  # as if the earlier run stopped before it
+    before = (out_dir / "r1.json").stat().st_mtime_ns
+    result = cli("memory", "export-all", "-o", str(out_dir), "--resume")
+    assert result.exit_code == 0, result.stderr
+    assert "3 already done" in result.stderr
+    assert (out_dir / "r2.json").exists()
+    assert (out_dir / "r1.json").stat().st_mtime_ns == before
+    manifest = orjson.loads((out_dir / "manifest.json").read_bytes())
+    assert sorted(e["sessionId"] for e in manifest["sessions"]) == ["r0", "r1", "r2", "r3"]
+
+
+def test_unreadable_session_is_reported_and_the_rest_goes_on(cli, store, client) -> None:
+    add_conversation(store, "good", 2)
+    add_conversation(store, "bad", 2, start_s=100)
+    client.rpush(store.turns_key("bad"), b"{not json")
+    client.delete(store.meta_key("wrongtype"))
+    client.set(store.turns_key("wrongtype"), "a string, not a list")
+    client.hset(store.meta_key("wrongtype"), "sessionId", "wrongtype")
+    client.zadd(store.index_key, {"wrongtype": 1})
+    out_dir = cli.cwd / "exp"
+    result = cli("memory", "export-all", "-o", str(out_dir))
+    assert result.exit_code == 1
+    assert "bad" in result.stderr and "wrongtype" in result.stderr
+    manifest = orjson.loads((out_dir / "manifest.json").read_bytes())
+    assert [e["sessionId"] for e in manifest["sessions"]] == ["good"]
+    assert sorted(f["sessionId"] for f in manifest["failed"]) == ["bad", "wrongtype"]
+    stream = cli("memory", "export-all")
+    assert stream.exit_code == 1
+    assert [orjson.loads(x)["sessionId"] for x in stream.stdout.splitlines()] == ["good"]
+
+
+def test_unwritable_output_is_a_clear_error(cli, store, tmp_path) -> None:
+    add_conversation(store, "x", 2)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    result = cli("memory", "export-all", "-o", str(locked / "sub"))
+    if os.geteuid() == 0:  # root ignores permissions; a file in the way works for everyone
+        (tmp_path / "file").write_text("x")
+        result = cli("memory", "export-all", "-o", str(tmp_path / "file"))
+    assert result.exit_code == 1
+    assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+
+
+MEASURE = r"""
+import resource, sys
+from neurolink_cli.cli import main
+sys.argv = ["neurolink", "memory", "export-all"]
+try:
+    main(standalone_mode=False)
+finally:
+    sys.stderr.write(f"\nRSS_KB={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\n")
+"""
+
+
+def _peak_rss_kb(env: dict[str, str]) -> int:
+    proc = subprocess.run(
+        [sys.executable, "-c", MEASURE], env=env, capture_output=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    return int(proc.stderr.decode().rsplit("RSS_KB=", 1)[1].split()[0])
+
+
+def test_export_all_memory_does_not_grow_with_sessions(client, env, redis_server) -> None:
+    """10,000 sessions take no more memory to export than 1,000 (streaming, batch by batch)."""
+    small, large = "mem-small", "mem-large"
+    seed_sessions(client, small, 1_000, turns=4, size=200)
+    seed_sessions(client, large, 10_000, turns=4, size=200)
+    rss_small = _peak_rss_kb({**env, "NEUROLINK_KEY_PREFIX": small})
+    rss_large = _peak_rss_kb({**env, "NEUROLINK_KEY_PREFIX": large})
+    for p in (small, large):
+        from neurolink_cli.store.native import NativeStore
+
+        NativeStore(client, p).delete_all()
+    # 10x the sessions (8 MB more output) within 10% + 2 MB of the small run's peak.
+    assert rss_large <= rss_small * 1.10 + 2048, (rss_small, rss_large)
+
+
+def test_sessions_of_other_prefixes_are_not_exported(cli, client, store) -> None:
+    from neurolink_cli.store.native import NativeStore
+
+    NativeStore(client, store.prefix + "-other").append_turn("o", make_turn("user", "x", ts(0)))
+    add_conversation(store, "mine", 2)
+    out = cli("memory", "export-all").stdout
+    assert [orjson.loads(x)["sessionId"] for x in out.splitlines()] == ["mine"]
+    NativeStore(client, store.prefix + "-other").delete_all()
