@@ -513,16 +513,37 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
-def _scan_iter(client: Any, pattern: str) -> Iterator[bytes]:
-    """SCAN over every primary (a cluster client's scan_iter already visits each node)."""
-    yield from client.scan_iter(match=pattern, count=1000)
+def _scan_iter(client: Any, pattern: str, count: int = 1000) -> Iterator[bytes]:
+    """Keys matching ``pattern``, by SCAN (never KEYS); on a cluster, on every primary in turn.
+
+    Each primary is walked with its own cursor until that cursor returns to 0 (replicas are
+    skipped: they hold copies). A key may be yielded more than once if it moves between
+    nodes during the walk (a resharding); callers tolerate repeats.
+    """
+    if not hasattr(client, "get_primaries"):
+        yield from client.scan_iter(match=pattern, count=count)
+        return
+    for node in client.get_primaries():
+        cursor = 0
+        while True:
+            cursors, keys = client.scan(cursor, match=pattern, count=count, target_nodes=node)
+            yield from keys
+            cursor = cursors[node.name] if isinstance(cursors, dict) else cursors
+            if not cursor:
+                break
 
 
 def _unlink(client: Any, keys: list[bytes]) -> None:
-    if hasattr(client, "get_nodes"):  # a cluster: keys of one call must share a slot
-        pipe = client.pipeline(transaction=False)
-        for k in keys:
-            pipe.unlink(k)
-        pipe.execute()
-    else:
+    """UNLINK ``keys``; on a cluster, one UNLINK per hash slot, pipelined (grouped by node)."""
+    if not keys:
+        return
+    if not hasattr(client, "get_nodes"):
         client.unlink(*keys)
+        return
+    by_slot: dict[int, list[bytes]] = {}
+    for k in keys:
+        by_slot.setdefault(client.keyslot(k), []).append(k)
+    pipe = client.pipeline(transaction=False)
+    for slot_keys in by_slot.values():
+        pipe.execute_command("UNLINK", *slot_keys)  # pipe.unlink() refuses several keys
+    pipe.execute()
