@@ -329,6 +329,9 @@ class UpstreamStore:
                 data = self._session_data(entry)
                 if isinstance(data, dict) and data["sessionId"] == session_id:
                     yield entry, data
+                elif isinstance(data, Unreadable) and not data.skip:
+                    if data.session_id == session_id:  # a session with a broken message
+                        yield entry, data
                 elif isinstance(data, Unreadable) and entry.key == bare:
                     yield entry, Unreadable(session_id, f"key {entry.name}: {data.reason}")
 
