@@ -1,0 +1,273 @@
+"""The LLM adapter: the only module that imports litellm.
+
+``import litellm`` takes seconds and, left alone, downloads a price list and prints a banner
+to stdout on errors. So it is imported lazily (first call of :func:`load_litellm`), with
+``LITELLM_LOCAL_MODEL_COST_MAP=True`` set before the import and ``suppress_debug_info`` after.
+Only ``neurolink loop`` and the SDK's ``generate`` reach this module.
+
+:class:`LiteLLM` turns one request into a :class:`Completion`: an iterator of text deltas
+(``None`` deltas dropped) that, once exhausted, carries the usage the provider reported (also
+when streaming, through ``stream_options={"include_usage": True}``), the cost when litellm can
+price the model, and the latency. Every provider exception becomes a
+:class:`~neurolink_cli.errors.ProviderError` with one readable line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ProviderError
+
+_litellm: Any = None
+
+# litellm exception class name -> what to tell the user
+_HINTS = {
+    "AuthenticationError": "authentication refused (check the provider's API key variable)",
+    "PermissionDeniedError": "permission denied by the provider",
+    "NotFoundError": "model or endpoint not found",
+    "RateLimitError": "rate limited by the provider (wait and try again)",
+    "ContextWindowExceededError": "the conversation is too long for this model",
+    "ContentPolicyViolationError": "refused by the provider's content policy",
+    "BadRequestError": "request rejected",
+    "Timeout": "the provider did not answer in time",
+    "APIConnectionError": "cannot reach the provider",
+    "ServiceUnavailableError": "the provider is unavailable",
+    "InternalServerError": "the provider failed",
+}
+
+
+def load_litellm() -> Any:
+    """Import litellm once, quietly and without network (local price map, no banner)."""
+    global _litellm
+    if _litellm is None:
+        os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+        os.environ.setdefault("LITELLM_LOG", "ERROR")
+        import litellm
+
+        litellm.suppress_debug_info = True
+        litellm.telemetry = False
+        _litellm = litellm
+    return _litellm
+
+
+def provider_error(model: str, exc: BaseException) -> ProviderError:
+    """One readable line for a provider exception (never litellm's multi-line text)."""
+    name = type(exc).__name__
+    text = str(exc).strip() or name
+    text = re.sub(r"^(litellm\.)?\w+(Error|Exception|Timeout)?:\s*", "", text)
+    text = re.sub(r"^\w+(Error|Exception):\s*", "", text)
+    text = re.sub(r"^\w+Exception - ", "", text)
+    first = " ".join(text.splitlines()[0].split()) if text else name
+    if len(first) > 240:
+        first = first[:237] + "..."
+    if "LLM Provider NOT provided" in text:
+        return ProviderError(
+            f"model {model!r}: unknown to litellm; name it as provider/model "
+            "(e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, ollama/llama3)"
+        )
+    hint = next((h for key, h in _HINTS.items() if key in _mro_names(exc)), "request failed")
+    return ProviderError(f"model {model!r}: {hint}: {first}")
+
+
+def _mro_names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def resolve(model: str) -> tuple[str, str | None]:
+    """``(model name, provider)`` as litellm understands ``model`` (provider None if unknown)."""
+    litellm = load_litellm()
+    try:
+        name, provider, _, _ = litellm.get_llm_provider(model)
+    except Exception:
+        return model, None
+    return str(name), str(provider) if provider else None
+
+
+@dataclass
+class Usage:
+    """Tokens as the provider reported them (None when it did not)."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.prompt_tokens is None and self.completion_tokens is None:
+            return None
+        return (self.prompt_tokens or 0) + (self.completion_tokens or 0)
+
+    def as_turn_tokens(self) -> dict[str, int | None] | None:
+        """The ``tokens`` field of a stored turn, or None when nothing was reported."""
+        if self.prompt_tokens is None and self.completion_tokens is None:
+            return None
+        return {"prompt": self.prompt_tokens, "completion": self.completion_tokens}
+
+
+@dataclass
+class Completion:
+    """One answer being received: iterate it for text deltas; then read usage and cost.
+
+    ``text`` accumulates what has arrived, so an interrupted answer keeps its partial text.
+    """
+
+    model: str
+    provider: str | None
+    _chunks: Iterator[str]
+    _started: float
+    text: str = ""
+    usage: Usage = field(default_factory=Usage)
+    cost: float | None = None
+    latency_ms: int | None = None
+    done: bool = False
+    _closer: Any = None
+
+    def __iter__(self) -> Iterator[str]:
+        for delta in self._chunks:
+            self.text += delta
+            yield delta
+        self.done = True
+        self.latency_ms = _elapsed_ms(self._started)
+
+    def close(self) -> None:
+        """Stop receiving (an interrupted stream); the latency counts up to now."""
+        if self.latency_ms is None:
+            self.latency_ms = _elapsed_ms(self._started)
+        closer = self._closer
+        if closer is not None:
+            with contextlib.suppress(Exception):  # closing a dead stream is best effort
+                closer()
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+class LiteLLM:
+    """Calls any model litellm knows. ``api_base``/``api_key`` override the provider defaults."""
+
+    def __init__(
+        self,
+        *,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        timeout: float | None = 600.0,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.api_base = api_base
+        self.api_key = api_key
+        self.timeout = timeout
+        self.extra = dict(extra or {})
+
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        model: str,
+        stream: bool = True,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> Completion:
+        """Send ``messages`` to ``model``; ProviderError if the provider refuses the request."""
+        litellm = load_litellm()
+        name, provider = resolve(model)
+        params: dict[str, Any] = {"model": model, "messages": messages, **self.extra}
+        if temperature is not None:
+            params["temperature"] = temperature
+        if max_tokens is not None:
+            params["max_tokens"] = max_tokens
+        if self.api_base:
+            params["api_base"] = self.api_base
+        if self.api_key:
+            params["api_key"] = self.api_key
+        if self.timeout:
+            params["timeout"] = self.timeout
+        started = time.monotonic()
+        try:
+            if stream:
+                params["stream"] = True
+                params["stream_options"] = {"include_usage": True}
+            response = litellm.completion(**params)
+        except Exception as exc:
+            raise provider_error(model, exc) from None
+        completion = Completion(model=name, provider=provider, _chunks=iter(()), _started=started)
+        if stream:
+            completion._chunks = self._stream_deltas(response, completion, model)
+            completion._closer = getattr(response, "close", None) or _close_wrapper(response)
+        else:
+            text = _message_text(response)
+            completion._chunks = iter([text] if text else [])
+            completion.usage = _usage_of(response)
+            completion.cost = _cost(litellm, response, model, completion.usage)
+        return completion
+
+    def _stream_deltas(self, response: Any, completion: Completion, model: str) -> Iterator[str]:
+        litellm = load_litellm()
+        try:
+            for chunk in response:
+                usage = getattr(chunk, "usage", None)
+                if usage:
+                    completion.usage = _usage_of(chunk)
+                for choice in getattr(chunk, "choices", None) or ():
+                    delta = getattr(choice, "delta", None)
+                    content = getattr(delta, "content", None) if delta is not None else None
+                    if content:  # litellm's final delta can be None
+                        yield content
+        except GeneratorExit:
+            raise
+        except Exception as exc:
+            raise provider_error(model, exc) from None
+        completion.cost = _cost(litellm, None, model, completion.usage)
+
+
+def _close_wrapper(response: Any) -> Any:
+    stream = getattr(response, "completion_stream", None)
+    return getattr(stream, "close", None)
+
+
+def _message_text(response: Any) -> str:
+    try:
+        return str(response.choices[0].message.content or "")
+    except (AttributeError, IndexError):
+        return ""
+
+
+def _usage_of(response: Any) -> Usage:
+    usage = getattr(response, "usage", None)
+    if not usage:
+        return Usage()
+    return Usage(
+        prompt_tokens=_int_or_none(getattr(usage, "prompt_tokens", None)),
+        completion_tokens=_int_or_none(getattr(usage, "completion_tokens", None)),
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _cost(litellm: Any, response: Any, model: str, usage: Usage) -> float | None:
+    """The cost in USD when litellm can price the model, else None."""
+    try:
+        if response is not None:
+            value = litellm.completion_cost(completion_response=response, model=model)
+        elif usage.prompt_tokens is not None or usage.completion_tokens is not None:
+            prompt, completion = litellm.cost_per_token(
+                model=model,
+                prompt_tokens=usage.prompt_tokens or 0,
+                completion_tokens=usage.completion_tokens or 0,
+            )
+            value = prompt + completion
+        else:
+            return None
+    except Exception:
+        return None
+    return round(float(value), 10) if value is not None else None

@@ -1,0 +1,134 @@
+"""The read-send-print loop on a prompt_toolkit ``PromptSession``.
+
+Input and output are injectable (``create_pipe_input()`` + ``DummyOutput()`` in tests).
+Answers stream raw to ``state.out``; with ``--no-stream`` on a terminal the complete answer
+is rendered as Markdown with rich.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+
+from ..chat import is_store_outage
+from ..errors import NeurolinkError, ProviderError
+from .bindings import make_key_bindings
+from .commands import is_command, run_command
+from .state import ChatState
+from .toolbar import make_toolbar
+
+PROMPT = "> "
+
+
+def history_file(data_dir: str | Path) -> History:
+    """The persistent input history (``<data dir>/loop_history``, mode 0600)."""
+    path = Path(data_dir) / "loop_history"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        return FileHistory(str(path))
+    except OSError:
+        return InMemoryHistory()
+
+
+def make_prompt_session(
+    state: ChatState,
+    *,
+    history: History | None = None,
+    input: Any = None,
+    output: Any = None,
+) -> PromptSession[str]:
+    """The prompt: history, auto-suggest, key bindings and the bottom toolbar."""
+    return PromptSession(
+        history=history or InMemoryHistory(),
+        auto_suggest=AutoSuggestFromHistory(),
+        key_bindings=make_key_bindings(state),
+        bottom_toolbar=make_toolbar(state),
+        prompt_continuation=lambda width, line_number, soft_wrap: "." * (width - 1) + " ",
+        input=input,
+        output=output,
+    )
+
+
+def ask(state: ChatState, text: str) -> None:
+    """Send one message and print the answer as it arrives."""
+    streamed = state.chat.options.stream
+
+    def show(delta: str) -> None:
+        state.out.write(delta)
+        state.out.flush()
+
+    try:
+        exchange = state.chat.send(text, on_text=show if streamed else None)
+    except ProviderError as exc:
+        state.error(f"{exc} (nothing stored; the chat goes on)")
+        return
+    if streamed:
+        if exchange.content and not exchange.content.endswith("\n"):
+            state.out.write("\n")
+        state.out.flush()
+    elif exchange.content:
+        print_answer(state, exchange.content)
+    if exchange.error is not None:
+        state.error(f"{exchange.error} (partial answer kept)")
+    elif exchange.interrupted:
+        state.note("interrupted; the partial answer is kept")
+
+
+def print_answer(state: ChatState, content: str) -> None:
+    """A complete answer: Markdown via rich on a terminal, raw text otherwise."""
+    if state.markdown:
+        from rich.console import Console
+        from rich.markdown import Markdown
+
+        Console(file=state.out).print(Markdown(content))
+    else:
+        state.say(content)
+
+
+def run_line(state: ChatState, line: str) -> None:
+    """One entered line: a slash command or a message."""
+    text = line.strip()
+    if not text:
+        return
+    try:
+        if is_command(text):
+            run_command(state, text)
+        else:
+            ask(state, text[1:] if text.startswith("//") else line.strip("\n"))
+    except NeurolinkError as exc:
+        state.error(str(exc))
+    except Exception as exc:
+        if not is_store_outage(exc):
+            raise
+        from ..connection import describe_error
+
+        state.error(f"Redis is unreachable ({describe_error(exc)}); try again when it is back")
+
+
+def run_repl(state: ChatState, session: PromptSession[str]) -> None:
+    """Read lines until Ctrl-D on an empty line or /exit."""
+
+    def confirm(question: str) -> bool:
+        try:
+            asker: PromptSession[str] = PromptSession(input=session.input, output=session.output)
+            answer = asker.prompt(question)
+        except (KeyboardInterrupt, EOFError):
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+    state.confirm = confirm
+    while state.running:
+        try:
+            line = session.prompt(PROMPT)
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            break
+        run_line(state, line)

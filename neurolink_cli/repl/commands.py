@@ -1,0 +1,176 @@
+"""Slash commands of the loop, in a small registry filled by a decorator (litecli's way).
+
+A line starting with ``/`` is a command; ``//text`` sends ``/text`` to the model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..models import SessionDoc
+from .state import ChatState
+
+Handler = Callable[[ChatState, str], None]
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    """One registered command."""
+
+    name: str
+    usage: str
+    help: str
+    handler: Handler
+
+
+COMMANDS: dict[str, SlashCommand] = {}
+
+
+def slash_command(name: str, usage: str, help: str) -> Callable[[Handler], Handler]:
+    """Register the decorated function as ``/name``."""
+
+    def register(func: Handler) -> Handler:
+        COMMANDS[name] = SlashCommand(name, usage, help, func)
+        return func
+
+    return register
+
+
+def is_command(line: str) -> bool:
+    """True when ``line`` is a slash command (not ``//...``, which is sent as text)."""
+    return line.startswith("/") and not line.startswith("//")
+
+
+def run_command(state: ChatState, line: str) -> None:
+    """Run the slash command in ``line``; an unknown one is reported on stderr."""
+    name, _, arg = line[1:].strip().partition(" ")
+    command = COMMANDS.get(name.lower())
+    if command is None:
+        state.error(f"unknown command /{name}; /help lists the commands")
+        return
+    command.handler(state, arg.strip())
+
+
+def session_doc(state: ChatState) -> SessionDoc:
+    """This session as an export document: from the store, else from the turns in memory."""
+    if state.store is not None:
+        found: Any = state.store.get(state.session_id)
+        if isinstance(found, SessionDoc):
+            return found
+    turns = [
+        {"index": t.get("index", i), **{k: v for k, v in t.items() if k != "index"}}
+        for i, t in enumerate(state.chat.turns)
+    ]
+    last: dict[str, Any] = next((t for t in reversed(turns) if t.get("model")), {})
+    return SessionDoc(
+        session_id=state.session_id,
+        user_id=state.chat.user_id,
+        created_at=turns[0]["timestamp"] if turns else None,
+        updated_at=turns[-1]["timestamp"] if turns else None,
+        metadata={
+            "provider": last.get("provider"),
+            "model": last.get("model"),
+            "totalTurns": len(turns),
+            "toolsUsed": [],
+        },
+        _turns=turns,
+    )
+
+
+@slash_command("help", "/help", "show the commands")
+def help_command(state: ChatState, arg: str) -> None:
+    width = max(len(c.usage) for c in COMMANDS.values())
+    lines = [f"  {c.usage.ljust(width)}  {c.help}" for c in COMMANDS.values()]
+    lines += [
+        "",
+        "  Enter sends; Esc Enter inserts a new line; Ctrl-C clears the line or stops an answer;",
+        "  Ctrl-D on an empty line quits. Start a line with // to send a leading /.",
+    ]
+    state.err.write("\n".join(lines) + "\n")
+    state.err.flush()
+
+
+@slash_command("session", "/session", "this session: id, user, turns, model, store")
+def session_command(state: ChatState, arg: str) -> None:
+    info = [
+        f"session  {state.session_id}",
+        f"user     {state.chat.user_id or '-'}",
+        f"turns    {state.turn_count}",
+        f"model    {state.model}",
+        f"store    {state.store_kind}",
+    ]
+    if state.pending:
+        info.append(f"unsaved  {state.pending} turn(s) waiting for Redis")
+    state.err.write("\n".join(info) + "\n")
+    state.err.flush()
+
+
+@slash_command("history", "/history", "show this session's turns")
+def history_command(state: ChatState, arg: str) -> None:
+    if not state.chat.turns:
+        state.note("no turns yet in this session")
+        return
+    for i, turn in enumerate(state.chat.turns):
+        index = turn.get("index", i)
+        mark = " (interrupted)" if turn.get("interrupted") else ""
+        state.say(f"[{index}] {turn['role']}{mark}: {turn['content']}")
+
+
+@slash_command("new", "/new", "start a new session")
+def new_command(state: ChatState, arg: str) -> None:
+    state.start_new_session()
+
+
+@slash_command("model", "/model NAME", "switch to another model (any litellm name)")
+def model_command(state: ChatState, arg: str) -> None:
+    if not arg:
+        state.note(f"model {state.model}; /model NAME switches")
+        return
+    state.chat.options.model = arg
+    state.note(f"model {arg}")
+
+
+@slash_command("export", "/export [FILE]", "this session as JSON (to FILE or stdout)")
+def export_command(state: ChatState, arg: str) -> None:
+    from ..export.formats import doc_pretty
+
+    data = doc_pretty(session_doc(state))
+    if not arg:
+        state.say(data.decode("utf-8"))
+        return
+    path = Path(arg).expanduser()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        state.error(f"cannot write {path}: {exc.strerror or exc}")
+        return
+    state.note(f"exported {state.session_id} to {path}")
+    if state.store_kind == "memory":
+        state.note("(--store memory: 'neurolink memory export' will not see this session)")
+
+
+@slash_command("clear", "/clear", "delete this session (asks first), then start a new one")
+def clear_command(state: ChatState, arg: str) -> None:
+    sid = state.session_id
+    if not state.confirm(f"Delete session {sid} ({state.turn_count} turns)? [y/N] "):
+        state.note("not deleted")
+        return
+    if state.store is not None and hasattr(state.store, "delete"):
+        state.store.delete(sid)
+    if state.writer is not None:
+        state.writer.pending = [p for p in state.writer.pending if p.session_id != sid]
+    state.note(f"deleted session {sid}")
+    state.start_new_session()
+
+
+@slash_command("exit", "/exit", "quit (as does Ctrl-D)")
+def exit_command(state: ChatState, arg: str) -> None:
+    state.running = False
