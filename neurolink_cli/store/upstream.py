@@ -65,8 +65,16 @@ from ..timeutil import stored_to_ms
 from .native import _glob_escape, _unlink
 
 PLACEHOLDER_USER = "randomUser"
-KNOWN_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt", "messages", "title")
-SUMMARY_FIELDS = ("summarizedMessage",)
+# Stored fields that go to the document's head, turns or metadata (the rest go to ``extra``).
+MAPPED_FIELDS = (
+    "sessionId",
+    "userId",
+    "createdAt",
+    "updatedAt",
+    "messages",
+    "title",
+    "summarizedMessage",
+)
 OPTIONAL_META = (
     "summarizedUpToMessageId",
     "lastTokenCount",
@@ -380,7 +388,7 @@ def _document(data: dict[str, Any], ttl: int | None) -> SessionDoc:
     for key in OPTIONAL_META:
         if key in data:
             metadata[key] = data[key]
-    skip = {*KNOWN_FIELDS, *SUMMARY_FIELDS, *OPTIONAL_META}
+    skip = {*MAPPED_FIELDS, *OPTIONAL_META}
     extra = {k: v for k, v in data.items() if k not in skip}
     stored_user = data.get("userId")
     user = None if stored_user in (None, "", PLACEHOLDER_USER) else str(stored_user)
