@@ -1,0 +1,260 @@
+"""The Python SDK (CONTRACT §7): ``from neurolink_cli import NeuroLink``.
+
+::
+
+    nl = NeuroLink(conversation_memory={"enabled": True, "store": "redis",
+                                        "redis": {"url": "redis://localhost:6379"},
+                                        "maxTurnsPerSession": 50})
+    result = nl.generate(prompt="What is machine learning?",
+                         context={"sessionId": "session-123", "userId": "u1"},
+                         model="openai/gpt-4o-mini")
+    result.content, result.usage.prompt_tokens, result.usage.completion_tokens
+    nl.get_conversation_history("session-123")   # [{"role": ..., "content": ...}, ...]
+    nl.clear_conversation_session("session-123") # True if it existed
+    nl.clear_all_conversations()
+
+``conversation_memory`` takes the keys of the config file's ``[conversationMemory]`` table
+(CONTRACT §2) and stands in for the config file; the environment still overrides it, exactly
+as for the CLI (one precedence mechanism: :func:`neurolink_cli.config.load_settings`).
+Without it, settings come from the environment and the config file.
+
+``generate`` writes exactly what ``neurolink loop`` writes (both go through
+:class:`neurolink_cli.chat.Chat`), re-reading the session's stored turns before each call
+so that several processes can share one session. Nothing connects until first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .appcontext import AppContext
+from .chat import Chat, ChatOptions, TurnWriter
+from .config import Settings, load_settings
+from .errors import BadInput
+from .validate import check_session_id
+
+_STORE_KEYS = {"enabled", "store", "redis", "maxTurnsPerSession", "model"}
+
+
+@dataclass
+class Usage:
+    """Tokens of one answer as the provider reported them."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.prompt_tokens is None and self.completion_tokens is None:
+            return None
+        return (self.prompt_tokens or 0) + (self.completion_tokens or 0)
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {
+            "promptTokens": self.prompt_tokens,
+            "completionTokens": self.completion_tokens,
+            "totalTokens": self.total_tokens,
+        }
+
+
+@dataclass
+class GenerateResult:
+    """What :meth:`NeuroLink.generate` returns."""
+
+    content: str
+    usage: Usage = field(default_factory=Usage)
+    model: str | None = None
+    provider: str | None = None
+    session_id: str | None = None
+    cost: float | None = None
+    latency_ms: int | None = None
+
+    def __str__(self) -> str:
+        return self.content
+
+
+class NeuroLink:
+    """Chat with any litellm model; conversation memory in Redis (or in process)."""
+
+    def __init__(
+        self,
+        conversation_memory: Mapping[str, Any] | None = None,
+        *,
+        model: str | None = None,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        llm: Any = None,
+        settings: Settings | None = None,
+    ) -> None:
+        """No I/O here: Redis is connected and litellm imported on first use.
+
+        ``model`` is the default model (else ``NEUROLINK_MODEL`` / config, else gpt-4o-mini);
+        ``api_base``/``api_key`` are passed to the provider; ``llm`` replaces the litellm
+        client (anything with :class:`neurolink_cli.chat.LLM`'s ``complete``).
+        """
+        if settings is None:
+            file_values = None
+            if conversation_memory is not None:
+                unknown = set(conversation_memory) - _STORE_KEYS
+                if unknown:
+                    raise BadInput(
+                        f"conversation_memory: unknown key(s) {', '.join(sorted(unknown))}; "
+                        f"use {', '.join(sorted(_STORE_KEYS))}"
+                    )
+                file_values = dict(conversation_memory)
+            settings = load_settings(file_values=file_values)
+        self.settings = settings
+        self.default_model = model or settings.model
+        self._llm = llm
+        self._api = {"api_base": api_base, "api_key": api_key}
+        self._app = AppContext(settings)
+        self._memory_store: Any = None
+        self._lock = threading.Lock()
+
+    # -- plumbing -------------------------------------------------------------------------
+    @property
+    def memory_enabled(self) -> bool:
+        return self.settings.memory_enabled
+
+    def _llm_client(self) -> Any:
+        if self._llm is None:
+            from .llm import LiteLLM
+
+            self._llm = LiteLLM(**self._api)
+        return self._llm
+
+    def _store(self) -> Any:
+        """The store turns go to: the native Redis store, or this object's memory store."""
+        if self.settings.store == "memory":
+            with self._lock:
+                if self._memory_store is None:
+                    from .store.memory import MemoryStore
+
+                    self._memory_store = MemoryStore(max_turns=self.settings.max_turns)
+            return self._memory_store
+        return self._app.repository().native
+
+    def _redis(self, func: Any, *args: Any) -> Any:
+        from .connection import redis_errors
+
+        with redis_errors(self._app.redis_url):
+            return func(*args)
+
+    # -- the API --------------------------------------------------------------------------
+    def generate(
+        self,
+        prompt: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        model: str | None = None,
+        *,
+        input: Mapping[str, Any] | None = None,
+        system_prompt: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> GenerateResult:
+        """Send ``prompt`` (with the session's stored turns as history) and store both turns.
+
+        ``context`` may name ``sessionId`` (a new id is made when absent; see
+        ``result.session_id``) and ``userId``. ``input={"text": ...}`` is accepted for
+        ``prompt`` as in the TypeScript SDK. Raises ProviderError when the provider fails,
+        StoreUnavailable when Redis cannot be reached.
+        """
+        if prompt is None and input is not None:
+            prompt = input.get("text")
+        if not isinstance(prompt, str) or not prompt:
+            raise BadInput("generate() needs a non-empty prompt")
+        ctx = dict(context or {})
+        session_id = ctx.get("sessionId") or ctx.get("session_id")
+        if session_id is None:
+            from .repl.state import new_session_id
+
+            session_id = new_session_id()
+        check_session_id(str(session_id))
+        user_id = ctx.get("userId") or ctx.get("user_id")
+        remember = self.memory_enabled
+        store = self._store() if remember else None
+        writer = TurnWriter(store) if store is not None else None
+        chat = Chat(
+            self._llm_client(),
+            writer,
+            session_id=str(session_id),
+            options=ChatOptions(
+                model=model or self.default_model,
+                system=system_prompt,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                stream=False,
+            ),
+            user_id=str(user_id) if user_id is not None else None,
+            max_turns=self.settings.max_turns,
+            keep_history=remember,
+        )
+        if store is not None:
+            self._redis(chat.load, store)
+        exchange = self._redis(chat.send, prompt)
+        if writer is not None and writer.pending:
+            self._redis(_raise_unsaved, writer)
+        return GenerateResult(
+            content=exchange.content,
+            usage=Usage(exchange.prompt_tokens, exchange.completion_tokens),
+            model=exchange.model,
+            provider=exchange.provider,
+            session_id=str(session_id),
+            cost=exchange.cost,
+            latency_ms=exchange.latency_ms,
+        )
+
+    def get_conversation_history(self, session_id: str) -> list[dict[str, Any]]:
+        """The session's turns as ``[{"role", "content"}, ...]``, oldest first; [] if none."""
+        check_session_id(session_id)
+        if self.settings.store == "memory":
+            doc = self._store().get(session_id)
+        else:
+            from .errors import SessionNotFound
+
+            try:
+                doc = self._redis(self._app.repository().get, session_id)
+            except SessionNotFound:
+                return []
+        if doc is None or not hasattr(doc, "turns"):
+            return []
+        return [{"role": t.get("role"), "content": t.get("content")} for t in doc.turns]
+
+    def clear_conversation_session(self, session_id: str) -> bool:
+        """Delete one session (every layout holding it); True if it existed."""
+        check_session_id(session_id)
+        if self.settings.store == "memory":
+            return bool(self._store().delete(session_id))
+        return bool(self._redis(self._app.repository().delete, session_id))
+
+    def clear_all_conversations(self) -> None:
+        """Delete every session under the configured prefixes."""
+        if self.settings.store == "memory":
+            self._store().delete_all()
+            return
+        self._redis(self._app.repository().delete_all)
+
+    def close(self) -> None:
+        """Close the Redis connection (also done when the object is garbage collected)."""
+        self._app.close()
+
+    def __enter__(self) -> NeuroLink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _raise_unsaved(writer: TurnWriter) -> None:
+    """In the SDK a turn that Redis did not take is an error, not a queue: retry, then raise."""
+    if writer.flush():
+        return
+    from .errors import StoreUnavailable
+
+    raise StoreUnavailable(
+        f"{len(writer.pending)} turn(s) could not be stored: Redis unreachable "
+        f"({writer.last_error})"
+    )
