@@ -109,7 +109,7 @@ class NeuroLink:
         self.settings = settings
         self.default_model = model or settings.model
         self._llm = llm
-        self._api = {"api_base": api_base, "api_key": api_key}
+        self._api_base, self._api_key = api_base, api_key
         self._app = AppContext(settings)
         self._memory_store: Any = None
         self._lock = threading.Lock()
@@ -123,7 +123,7 @@ class NeuroLink:
         if self._llm is None:
             from .llm import LiteLLM
 
-            self._llm = LiteLLM(**self._api)
+            self._llm = LiteLLM(api_base=self._api_base, api_key=self._api_key)
         return self._llm
 
     def _store(self) -> Any:
