@@ -10,8 +10,9 @@ Keys, for the conversation prefix ``C`` (default ``neurolink:conversation:``, th
     C{sessionId}                   STRING  v7.34: a bare JSON array of {role, content}
     U{userId}                      SET     that user's session ids
 
-Finding sessions. Keys under ``C`` are found by SCAN (``scan_iter``, which on a cluster
-client visits every primary; never KEYS) and read in batches of ``batch_size`` keys with
+Finding sessions. Keys under ``C`` are found by SCAN (never KEYS; on a cluster every
+primary is walked, see :func:`~neurolink_cli.store.native._scan_iter`; a key that moves
+during a resharding may be met twice) and read in batches of ``batch_size`` keys with
 one pipelined round trip per batch: ``TYPE``, ``GET`` and ``TTL`` of each key (``GET`` of
 a key that is not a string fails with WRONGTYPE inside the pipeline and is ignored, so
 there is no second round trip). A key's type decides what it is: a SET under ``U`` is a
@@ -62,7 +63,7 @@ import orjson
 
 from ..models import SOURCE_UPSTREAM, SessionDoc, SessionSummary, Unreadable
 from ..timeutil import stored_to_ms
-from .native import _glob_escape, _unlink
+from .native import _glob_escape, _scan_iter, _unlink
 
 PLACEHOLDER_USER = "randomUser"
 # Stored fields that go to the document's head, turns or metadata (the rest go to ``extra``).
@@ -167,7 +168,7 @@ class UpstreamStore:
             yield self._read(batch)
 
     def _scan(self, pattern: str) -> Iterator[bytes]:
-        yield from self.client.scan_iter(match=pattern, count=1000)
+        yield from _scan_iter(self.client, pattern)
 
     def _all_keys(self) -> Iterator[bytes]:
         return self._scan(_glob_escape(self.prefix) + "*")
