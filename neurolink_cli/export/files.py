@@ -157,9 +157,12 @@ class DirectoryExport:
     # -- finish -------------------------------------------------------------------------
     def close(self, *, complete: bool = True) -> Path:
         """Assemble ``manifest.json`` from the partial log (also after a failed run)."""
-        self._partial.flush()
-        os.fsync(self._partial.fileno())
-        self._partial.close()
+        try:
+            self._partial.flush()
+            os.fsync(self._partial.fileno())
+            self._partial.close()
+        except OSError as exc:
+            raise _os_error(self.dir / PARTIAL, exc) from None
         head = {
             "exportedAt": now_rfc3339(),
             "version": __version__,

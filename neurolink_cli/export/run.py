@@ -10,6 +10,7 @@ exit 1.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,6 @@ def export_all(
         if warn:
             warn(f"{session_id}: {reason}")
 
-    complete = False
     try:
         for item in repo.iter_docs(full_scan=full_scan, user_id=opts.user_id):
             if isinstance(item, Unreadable):
@@ -128,13 +128,21 @@ def export_all(
                 progress(1, doc.turn_count())
         if writer is not None:
             writer.close()
-        complete = True
-    finally:
+    except BaseException:
+        # Still say in the manifest what was done; never let that mask the first error.
         if target is not None:
-            for sid, problem in report.warnings:
-                target.warn(sid, problem)
-            report.manifest = target.close(complete=complete)
+            with contextlib.suppress(Exception):
+                _finish(target, report, complete=False)
+        raise
+    if target is not None:
+        _finish(target, report, complete=True)
     return report
+
+
+def _finish(target: DirectoryExport, report: ExportReport, *, complete: bool) -> None:
+    for sid, problem in report.warnings:
+        target.warn(sid, problem)
+    report.manifest = target.close(complete=complete)
 
 
 def _render(doc: SessionDoc, opts: ExportOptions) -> bytes:
