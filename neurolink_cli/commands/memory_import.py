@@ -1,11 +1,54 @@
-"""``neurolink memory import``: placeholder until its issue lands."""
+"""``neurolink memory import``: documents from JSON, JSONL or an export-all directory into Redis."""
 
 from __future__ import annotations
 
+import sys
+
 import click
+
+from ..appcontext import AppContext
+from ..errors import PartialFailure
+
+pass_app = click.make_pass_decorator(AppContext)
 
 
 @click.command("import")
-def memory_import() -> None:
-    """Not available yet."""
-    raise click.UsageError("neurolink memory import is not available yet")
+@click.argument("source", metavar="FILE|DIR|-", type=click.Path(allow_dash=True))
+@click.option(
+    "--on-conflict",
+    type=click.Choice(["fail", "skip", "replace"]),
+    default="fail",
+    show_default=True,
+    help="When a session already exists: fail (write nothing at all), skip it, or replace it.",
+)
+@pass_app
+def memory_import(app: AppContext, source: str, on_conflict: str) -> None:
+    """Import sessions from a JSON or JSONL file, stdin (-), or an export-all directory.
+
+    Every document is checked before anything is written; a bad one, an id given twice,
+    or (with the default --on-conflict fail) a session that already exists means nothing
+    is imported. A directory must hold the manifest.json of 'export-all --output DIR';
+    a file whose sha256 differs from it refuses the whole import. Every field of a
+    document is kept, so export, delete, import, export gives the same documents; this is
+    also how sessions move between two Redis servers.
+
+    \b
+    Example:
+      neurolink memory import s-123.json
+      neurolink memory import ./exports/ --on-conflict skip
+      neurolink --redis-url redis://old:6379 memory export-all \\
+        | neurolink --redis-url redis://new:6379 memory import -
+    """
+    from ..importer import import_sessions
+    from ..progress import export_progress
+
+    repo = app.repository()
+    with export_progress(lambda: 0) as progress:
+        report = import_sessions(
+            repo, source, on_conflict, stdin=sys.stdin.buffer, warn=app.warn, progress=progress
+        )
+    if report.failed:
+        raise PartialFailure(
+            f"{report.summary()}; {len(report.failed)} sessions were not imported (see above)"
+        )
+    app.note(report.summary())
