@@ -1,0 +1,200 @@
+"""chat.Chat and chat.TurnWriter: what one exchange stores, against a real Redis."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_py
+
+from neurolink_cli.chat import Chat, ChatOptions, TurnWriter, history_turns
+from neurolink_cli.errors import ProviderError
+from neurolink_cli.llm import Usage
+from neurolink_cli.store.memory import MemoryStore
+from neurolink_cli.store.native import NativeStore
+
+sys.path.insert(0, str(Path(__file__).parent))
+from redis_server import RedisServer  # noqa: E402
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class FakeCompletion:
+    """A scripted answer: deltas, then optionally Ctrl-C or a provider failure."""
+
+    def __init__(self, deltas: list[str], then: BaseException | None = None) -> None:
+        self.model = "fake-model"
+        self.provider = "fake"
+        self.text = ""
+        self.usage = Usage(7, len(deltas))
+        self.cost = 0.25
+        self.latency_ms: int | None = None
+        self.closed = False
+        self._deltas = deltas
+        self._then = then
+
+    def __iter__(self) -> Iterator[str]:
+        for d in self._deltas:
+            self.text += d
+            yield d
+        if self._then is not None:
+            raise self._then
+        self.latency_ms = 12
+
+    def close(self) -> None:
+        self.closed = True
+        self.latency_ms = self.latency_ms or 5
+
+
+class FakeLLM:
+    """Answers by the prompt: ``boom`` fails, ``stop`` is interrupted by Ctrl-C after two
+    deltas, ``break`` fails mid-answer; otherwise ``echo: <prompt> (<n> messages)``."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.last: FakeCompletion | None = None
+
+    def complete(self, messages: list[dict[str, Any]], **kw: Any) -> FakeCompletion:
+        self.calls.append({"messages": messages, **kw})
+        prompt = messages[-1]["content"]
+        if prompt == "boom":
+            raise ProviderError("model 'x': authentication refused")
+        if prompt == "stop":
+            self.last = FakeCompletion(["par", "tial"], KeyboardInterrupt())
+        elif prompt == "break":
+            self.last = FakeCompletion(["half"], ProviderError("model 'x': the provider failed"))
+        else:
+            text = f"echo: {prompt} ({len(messages)} messages)"
+            self.last = FakeCompletion([text[:5], text[5:]])
+        return self.last
+
+
+def make_chat(store: Any, **kw: Any) -> tuple[Chat, FakeLLM]:
+    llm = FakeLLM()
+    options = ChatOptions(model=kw.pop("model", "fake/model"), system=kw.pop("system", None))
+    writer = TurnWriter(store) if store is not None else None
+    return Chat(llm, writer, session_id=kw.pop("session_id", "s1"), options=options, **kw), llm
+
+
+def test_exchange_stores_user_and_assistant_turns(store: NativeStore) -> None:
+    chat, llm = make_chat(store, user_id="u1")
+    seen: list[str] = []
+    ex = chat.send("hello", on_text=seen.append)
+    assert ex.content == "echo: hello (1 messages)" == "".join(seen)
+    assert ex.indexes == [0, 1]
+    doc = store.get("s1")
+    assert doc is not None and not isinstance(doc, type(None))
+    user, answer = doc.turns  # type: ignore[union-attr]
+    assert list(user) == ["index", "role", "content", "timestamp"]
+    assert user["role"] == "user" and user["content"] == "hello"
+    assert answer["model"] == "fake-model" and answer["provider"] == "fake"
+    assert answer["tokens"] == {"prompt": 7, "completion": 2}
+    assert answer["latencyMs"] == 12 and answer["cost"] == 0.25
+    assert "interrupted" not in answer
+    assert doc.user_id == "u1" and doc.metadata["model"] == "fake-model"  # type: ignore[union-attr]
+    chat.send("again")
+    assert [m["role"] for m in llm.calls[-1]["messages"]] == ["user", "assistant", "user"]
+
+
+def test_provider_refusal_stores_nothing(store: NativeStore) -> None:
+    chat, _ = make_chat(store)
+    with pytest.raises(ProviderError):
+        chat.send("boom")
+    assert store.get("s1") is None and chat.turns == []
+
+
+def test_ctrl_c_keeps_partial_answer_as_interrupted(store: NativeStore) -> None:
+    chat, llm = make_chat(store)
+    ex = chat.send("stop")
+    assert ex.interrupted and ex.content == "partial"
+    assert llm.last is not None and llm.last.closed
+    turns = store.get("s1").turns  # type: ignore[union-attr]
+    assert turns[1]["content"] == "partial" and turns[1]["interrupted"] is True
+    assert "tokens" not in turns[1]
+
+
+def test_failure_mid_answer_keeps_partial_and_reports(store: NativeStore) -> None:
+    chat, _ = make_chat(store)
+    ex = chat.send("break")
+    assert ex.error is not None and ex.interrupted and ex.content == "half"
+    assert store.get("s1").turns[1]["interrupted"] is True  # type: ignore[union-attr]
+
+
+def test_system_prompt_stored_once_and_resumed(store: NativeStore) -> None:
+    chat, llm = make_chat(store, system="be brief")
+    chat.send("one")
+    chat.send("two")
+    roles = [t["role"] for t in store.get("s1").turns]  # type: ignore[union-attr]
+    assert roles == ["system", "user", "assistant", "user", "assistant"]
+    resumed, llm2 = make_chat(store, system="be brief")
+    assert resumed.load(store) == 5
+    resumed.send("three")
+    sent = llm2.calls[-1]["messages"]
+    assert [m["content"] for m in sent][:2] == ["be brief", "one"] and len(sent) == 6
+
+
+def test_history_respects_max_turns(store: NativeStore) -> None:
+    chat, llm = make_chat(store, max_turns=3)
+    for word in ("a", "b", "c"):
+        chat.send(word)
+    sent = llm.calls[-1]["messages"]
+    assert len(sent) == 4  # the last 3 stored turns, then the prompt
+    assert sent[0]["content"] == "echo: a (1 messages)" and sent[-1]["content"] == "c"
+
+
+def test_memory_off_sends_no_history(store: NativeStore) -> None:
+    chat, llm = make_chat(None, keep_history=False, system="sys")
+    chat.send("one")
+    chat.send("two")
+    assert llm.calls[-1]["messages"] == [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "two"},
+    ]
+    assert store.get("s1") is None
+
+
+def test_memory_store_has_the_native_shape() -> None:
+    mem = MemoryStore(max_turns=3)
+    chat, _ = make_chat(mem, user_id="u")
+    chat.send("x")
+    chat.send("y")
+    doc = mem.get("s1")
+    assert doc is not None
+    assert [t["index"] for t in doc.turns] == [1, 2, 3]  # trimmed, never renumbered
+    assert doc.user_id == "u" and doc.metadata["provider"] == "fake"
+    assert history_turns(doc)[-1]["content"].startswith("echo: y")
+    assert mem.delete("s1") and not mem.delete("s1")
+
+
+def test_writer_queues_while_redis_is_away_and_flushes_after(prefix: str) -> None:
+    server = RedisServer().start()
+    try:
+        client = redis_py.Redis.from_url(server.url, socket_timeout=2, socket_connect_timeout=1)
+        native = NativeStore(client, prefix)
+        warnings: list[str] = []
+        notes: list[str] = []
+        writer = TurnWriter(native, warn=warnings.append, note=notes.append)
+        chat = Chat(FakeLLM(), writer, session_id="s1", options=ChatOptions(model="m"))
+        chat.send("before")
+        server.stop()
+        ex = chat.send("during")
+        assert ex.indexes == [None, None] and len(writer.pending) == 2
+        assert len(warnings) == 1 and "Redis" in warnings[0]
+        chat.send("still down")
+        assert len(writer.pending) == 4 and len(warnings) == 1
+        server.start()  # a fresh server (no persistence): it holds what was queued, in order
+        chat.send("after")
+        assert writer.pending == [] and notes and "back" in notes[0]
+        turns = native.get("s1").turns  # type: ignore[union-attr]
+        assert [t["index"] for t in turns] == list(range(6))
+        assert [t["content"] for t in turns if t["role"] == "user"] == [
+            "during",
+            "still down",
+            "after",
+        ]
+        client.close()
+    finally:
+        server.cleanup()
