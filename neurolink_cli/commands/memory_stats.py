@@ -1,11 +1,47 @@
-"""``neurolink memory stats``: placeholder until its issue lands."""
+"""``neurolink memory stats``: a summary of every session, as a table or JSON."""
 
 from __future__ import annotations
 
+import sys
+
 import click
+
+from ..appcontext import AppContext
+from ..errors import PartialFailure
+
+pass_app = click.make_pass_decorator(AppContext)
 
 
 @click.command("stats")
-def memory_stats() -> None:
-    """Not available yet."""
-    raise click.UsageError("neurolink memory stats is not available yet")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    help="Output format [default: table on a terminal, json when piped].",
+)
+@pass_app
+def memory_stats(app: AppContext, fmt: str | None) -> None:
+    """Summarise the history: sessions, turns by role and by model, tokens, cost, activity.
+
+    Reads every session of both layouts once, in batches (memory does not grow with their
+    number). byModel counts turns per provider/model; cost is the sum of the costs turns
+    recorded (null when none did); expiringWithin24h counts sessions whose TTL ends
+    within a day. Sessions that cannot be read are reported on stderr and the exit status
+    is 1.
+
+    \b
+    Example:
+      neurolink memory stats
+      neurolink memory stats --format json | jq '.byModel'
+    """
+    from ..stats import compute_stats, print_table, write_json
+
+    stats = compute_stats(app.repository(), warn=app.warn)
+    if (fmt or ("table" if sys.stdout.isatty() else "json")) == "json":
+        write_json(stats, sys.stdout.buffer)
+    else:
+        print_table(stats)
+    if stats.unreadable:
+        raise PartialFailure(
+            f"{len(stats.unreadable)} sessions could not be read and are not counted (see above)"
+        )
