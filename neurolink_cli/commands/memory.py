@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..appcontext import AppContext
+from ..completions import complete_session_ids
 from ..errors import BadInput, PartialFailure, SessionNotFound
 from ..lazygroup import LazyGroup
 from ..timeutil import now_ms, parse_duration, parse_time
@@ -160,7 +161,13 @@ def memory_list(
 
 
 @memory.command("export")
-@click.option("--session-id", required=True, metavar="ID", help="The session to export.")
+@click.option(
+    "--session-id",
+    required=True,
+    metavar="ID",
+    help="The session to export.",
+    shell_complete=complete_session_ids,
+)
 @click.option(
     "--format",
     "fmt",
@@ -315,6 +322,7 @@ def memory_export_all(
     multiple=True,
     metavar="ID",
     help="Delete this session (repeatable).",
+    shell_complete=complete_session_ids,
 )
 @click.option("--all", "delete_all", is_flag=True, help="Delete every session under the prefix.")
 @click.option(
