@@ -17,10 +17,10 @@ from typing import Any
 
 import click
 
-from . import __version__
 from .appcontext import AppContext
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, NeurolinkError
 from .lazygroup import LazyGroup
+from .version import version_option
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -131,9 +131,7 @@ def _silence_stdout() -> None:
     help="Do not verify the rediss:// server certificate (unsafe).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
-@click.version_option(
-    __version__, "--version", "-V", prog_name="neurolink", message="%(prog)s %(version)s"
-)
+@version_option
 @click.pass_context
 def main(
     ctx: click.Context,
