@@ -204,3 +204,33 @@ def test_long_data_dir_gets_a_short_socket(emb: Embedded) -> None:
         assert (deep / "neurolink" / "appendonlydir").is_dir()
     finally:
         emb.run("memory", "server", "stop", env=env)
+
+
+def test_loop_then_export_after_restart_out_of_the_box(emb: Embedded) -> None:
+    """The issue's "done when": loop + export with nothing configured, across a restart."""
+    from llm_server import LLMServer
+
+    llm = LLMServer().start()
+    try:
+        env = {"OPENAI_API_BASE": llm.base_url, "OPENAI_API_KEY": "test-key"}
+        chat = subprocess.run(
+            [NEUROLINK, "loop", "--model", "openai/test", "--session-id", "s-chat"],
+            input="hello embedded\n",
+            capture_output=True,
+            text=True,
+            env={**emb.env, **env},
+            cwd=emb.cwd,
+            timeout=120,
+        )
+    finally:
+        llm.stop()
+    assert chat.returncode == 0, chat.stderr
+    assert "embedded" in chat.stderr
+    assert emb.run("memory", "server", "stop").returncode == 0
+    result = emb.run("memory", "export", "--session-id", "s-chat")
+    assert result.returncode == 0, result.stderr
+    turns = orjson.loads(result.stdout)["turns"]
+    assert [(t["role"], t["content"]) for t in turns] == [
+        ("user", "hello embedded"),
+        ("assistant", "echo: hello embedded (1 messages)"),
+    ]
