@@ -68,12 +68,16 @@ class ImportReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
-        text = f"imported {self.imported} sessions ({self.turns} turns)"
+        text = f"imported {_n(self.imported, 'session')} ({_n(self.turns, 'turn')})"
         if self.replaced:
             text += f", replacing {self.replaced} that existed"
         if self.skipped:
             text += f", skipped {self.skipped} that already existed"
         return text
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 # -- documents -------------------------------------------------------------------------

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from helpers import add_conversation, ts
 
 from neurolink_cli.models import make_turn
+from neurolink_cli.store.native import NativeStore
 
 
 def export_all_lines(cli: Any) -> list[bytes]:
@@ -337,3 +339,61 @@ def test_imported_sessions_get_the_configured_ttl(cli, client, store) -> None:
 def test_help_has_a_description_and_an_example(cli) -> None:
     out = cli("memory", "import", "--help").stdout
     assert "Example:" in out and "--on-conflict [fail|skip|replace]" in out
+
+
+SAMPLES = Path("/work/shared/samples/neurolink-ts-keys.jsonl")
+for _parent in Path(__file__).resolve().parents:
+    if (_parent / "shared/samples/neurolink-ts-keys.jsonl").is_file():
+        SAMPLES = _parent / "shared/samples/neurolink-ts-keys.jsonl"
+        break
+
+
+def test_sessions_of_the_typescript_sdk_round_trip_through_import(cli, client, prefix) -> None:
+    """Real SDK keys: export -> delete -> import (into the native layout) -> export."""
+    if not SAMPLES.is_file():
+        pytest.skip("shared/samples/neurolink-ts-keys.jsonl not found")
+    for line in SAMPLES.read_bytes().splitlines():
+        rec = orjson.loads(line)
+        key = f"{prefix}:" + rec["key"].removeprefix("neurolink:")
+        if rec["type"] == "string":
+            client.set(key, rec["value"])
+        else:
+            client.sadd(key, *rec["value"])
+    env = {"REDIS_KEY_PREFIX": f"{prefix}:conversation:"}
+    before = cli("memory", "export-all", env=env)
+    assert before.exit_code == 0, before.stderr
+    docs = {d["sessionId"]: d for d in map(orjson.loads, before.stdout.splitlines())}
+    assert docs and all(d["metadata"]["source"] == "neurolink-ts" for d in docs.values())
+    assert cli("memory", "delete", "--all", "--yes", env=env).exit_code == 0
+    result = cli("memory", "import", "-", input=before.stdout, env=env)
+    assert result.exit_code == 0, result.stderr
+    after = cli("memory", "export-all", env=env).stdout
+    assert {d["sessionId"]: d for d in map(orjson.loads, after.splitlines())} == docs
+    store = NativeStore(client, prefix)
+    assert all(store.exists(sid) for sid in docs)  # now native sessions
+
+
+@pytest.mark.xfail(
+    reason="NativeStore.write_session stores no null title, so the key is lost on export; "
+    "needs the native.py change described in the import work's report",
+    strict=False,
+)
+def test_a_null_title_survives_import(cli) -> None:
+    doc = {
+        "sessionId": "untitled",
+        "userId": None,
+        "createdAt": None,
+        "updatedAt": None,
+        "turns": [],
+        "metadata": {
+            "provider": None,
+            "model": None,
+            "totalTurns": 0,
+            "toolsUsed": [],
+            "title": None,
+            "summarizedMessage": None,
+            "source": "neurolink-ts",
+        },
+    }
+    assert cli("memory", "import", "-", input=json.dumps(doc)).exit_code == 0
+    assert orjson.loads(cli("memory", "export", "--session-id", "untitled").stdout) == doc
