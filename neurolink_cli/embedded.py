@@ -217,8 +217,13 @@ def read_pid(paths: EmbeddedPaths) -> int | None:
     return pid if pid > 0 else None
 
 
-def _pid_is_redis(pid: int) -> bool:
-    """True if ``pid`` is a live redis/valkey server of this user (not a recycled pid)."""
+def _pid_is_redis(pid: int, paths: EmbeddedPaths | None = None) -> bool:
+    """True if ``pid`` is a live redis/valkey server of this user (not a recycled pid).
+
+    With ``paths``, it must also be *this* data dir's server: its command line (the process
+    title, ``redis-server unixsocket:<path>``, or the original arguments) names our socket.
+    After a reboot the stale pid may belong to the system's own redis-server.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -236,7 +241,9 @@ def _pid_is_redis(pid: int) -> bool:
             return True
     except OSError:
         return True
-    return b"redis" in cmdline or b"valkey" in cmdline
+    if b"redis" not in cmdline and b"valkey" not in cmdline:
+        return False
+    return paths is None or os.fsencode(paths.socket) in cmdline
 
 
 @contextlib.contextmanager
@@ -327,14 +334,14 @@ def _wait_ready(paths: EmbeddedPaths, timeout: float, pid_grace: float = 0.0) ->
         if state == "ready":
             return True
         pid = read_pid(paths)
-        alive = pid is not None and _pid_is_redis(pid)
+        alive = pid is not None and _pid_is_redis(pid, paths)
         elapsed = time.monotonic() - started
         if state == "down" and not alive and (pid is not None or elapsed > pid_grace):
             return False
         if elapsed > (LOAD_TIMEOUT if state == "loading" else timeout):
             raise StoreUnavailable(
                 f"the embedded redis-server (pid {pid}) does not answer on {paths.socket} "
-                f"after {elapsed:.0f}s; see {paths.logfile}"
+                f"after {elapsed:.0f}s; see {paths.logfile}, or stop it (kill {pid}) and retry"
             )
         time.sleep(0.02)
 
@@ -394,7 +401,7 @@ def stop_embedded(settings: Settings, timeout: float = 60.0) -> bool:
         pid = read_pid(paths)
         state = probe(paths.socket)
         if state == "down":
-            if pid is not None and _pid_is_redis(pid):
+            if pid is not None and _pid_is_redis(pid, paths):
                 raise StoreUnavailable(
                     f"the embedded redis-server (pid {pid}) does not answer on {paths.socket}; "
                     f"see {paths.logfile}"
@@ -411,7 +418,7 @@ def stop_embedded(settings: Settings, timeout: float = 60.0) -> bool:
             pass  # a successful SHUTDOWN closes the connection without a reply
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            gone = pid is None or not _pid_is_redis(pid)
+            gone = pid is None or not _pid_is_redis(pid, paths)
             if gone and probe(paths.socket) == "down":
                 return True
             time.sleep(0.02)
@@ -427,7 +434,7 @@ def embedded_status(settings: Settings) -> EmbeddedStatus:
         state="stopped",
         socket=str(paths.socket),
         data_dir=str(paths.data_dir),
-        pid=pid if pid is not None and _pid_is_redis(pid) else None,
+        pid=pid if pid is not None and _pid_is_redis(pid, paths) else None,
     )
     with contextlib.suppress(NeurolinkError):
         status.binary = find_binary(settings)

@@ -234,3 +234,21 @@ def test_loop_then_export_after_restart_out_of_the_box(emb: Embedded) -> None:
         ("user", "hello embedded"),
         ("assistant", "echo: hello embedded (1 messages)"),
     ]
+
+
+def test_stale_pid_of_another_redis_after_reboot_is_not_ours(emb: Embedded, redis_server) -> None:
+    """After a reboot the old pid may be the system's redis-server: never wait on it or stop it."""
+    import socket as socketlib
+
+    paths = emb.paths
+    paths.data_dir.mkdir(parents=True)
+    with socketlib.socket(socketlib.AF_UNIX) as s:  # a stale socket file nobody listens on
+        s.bind(str(paths.socket))
+    paths.pidfile.write_text(f"{redis_server.proc.pid}\n")
+    started = time.monotonic()
+    result = emb.run("memory", "list")
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 10
+    assert emb.status()["pid"] != redis_server.proc.pid
+    assert emb.run("memory", "server", "stop").returncode == 0
+    assert redis_server.proc.poll() is None  # the other server still runs
