@@ -12,7 +12,7 @@ from ..errors import PartialFailure
 pass_app = click.make_pass_decorator(AppContext)
 
 
-@click.command("import")
+@click.command("import", short_help="Import sessions from JSON, JSONL, stdin or an export-all dir.")
 @click.argument("source", metavar="FILE|DIR|-", type=click.Path(allow_dash=True))
 @click.option(
     "--on-conflict",

@@ -12,7 +12,7 @@ from ..errors import PartialFailure
 pass_app = click.make_pass_decorator(AppContext)
 
 
-@click.command("stats")
+@click.command("stats", short_help="Summarise sessions, turns, models, tokens, cost and activity.")
 @click.option(
     "--format",
     "fmt",
