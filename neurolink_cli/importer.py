@@ -1,30 +1,24 @@
 """``memory import``: session documents (JSON, JSONL, an ``export-all`` directory) into Redis.
 
-What is read (CONTRACT §5):
+Input (CONTRACT §5): a file with one JSON document, a JSON array of them, several
+documents one after another (``cat *.json``) or JSONL; ``-`` is stdin (spooled to a
+temporary file, so memory stays bounded); or a directory written by ``export-all --output
+DIR`` (json or jsonl). Of a directory only the files its ``manifest.json`` lists are read,
+each checked against its sha256: **one file that differs refuses the whole import**
+(nothing is written), since a changed archive cannot be trusted. Unlisted files are
+ignored with a warning.
 
-- a file holding one JSON document (``memory export``), a JSON array of documents, several
-  pretty-printed documents one after another (``cat *.json``), or JSONL (one document per
-  line, ``memory export-all`` on stdout); ``-`` is stdin (spooled to a temporary file, so
-  memory stays bounded);
-- a directory written by ``memory export-all --output DIR`` in ``json`` or ``jsonl``
-  format. Only the files its ``manifest.json`` lists are read, and each must have the
-  recorded size and sha256: **one file that differs refuses the whole import** (nothing is
-  written), since a changed archive cannot be trusted to be what was exported. Files the
-  manifest does not list are ignored with a warning.
+Every document goes to the native layout through ``NativeStore.write_session``, every
+field kept: turns as given, further metadata fields as ``meta.*``, further top-level
+fields as ``doc.*``. Upstream documents (``metadata.source == "neurolink-ts"``, roles
+``tool_call``/``tool_result``) become native sessions the same way. Imported sessions are
+not trimmed to ``maxTurnsPerSession``; the configured TTL applies.
 
-Every document is written to the native layout with
-:meth:`~neurolink_cli.store.native.NativeStore.write_session`, keeping every field: turns as
-given (all their fields), the standard metadata fields, further metadata fields as
-``meta.*`` and further top-level fields as ``doc.*``. Documents of the upstream layout
-(``metadata.source == "neurolink-ts"``, roles ``tool_call``/``tool_result``) import the same
-way and become native sessions. Imported sessions are not trimmed to ``maxTurnsPerSession``;
-the configured TTL applies.
-
-The import runs in two passes over the input, holding one document at a time. Pass one
-validates every document (bad input: exit 2, nothing written), finds ids given twice, and,
-with ``--on-conflict fail`` (the default), checks that no session already exists in either
-layout: if one does, nothing is written. Pass two writes. ``skip`` leaves existing sessions
-alone; ``replace`` removes them (from both layouts) and writes the imported document.
+Two passes over the input, one document in memory at a time. Pass one validates every
+document (exit 2, nothing written), refuses ids given twice and, with ``--on-conflict
+fail`` (the default), any session that already exists in either layout (exit 1, nothing
+written). Pass two writes: ``skip`` leaves existing sessions alone, ``replace`` removes
+them from both layouts and writes the imported document.
 """
 
 from __future__ import annotations
@@ -374,18 +368,50 @@ def _batches(items: Iterator[tuple[str, Any]]) -> Iterator[list[SessionDoc]]:
         yield batch
 
 
-def existing(repo: Any, session_ids: list[str]) -> set[str]:
-    """Those of ``session_ids`` that a layout already holds (one pipelined round trip)."""
-    native = repo.native
-    pipe = native.client.pipeline(transaction=False)
-    for sid in session_ids:
-        pipe.exists(native.meta_key(sid), native.turns_key(sid))
-    found = {sid for sid, n in zip(session_ids, pipe.execute(), strict=True) if n}
-    if repo.upstream is not None:
+class Existing:
+    """Which ids a layout already holds.
+
+    Native sessions: one pipelined EXISTS per batch. Upstream sessions (whose keys end in
+    ``:<id>``, ids may contain ``:``): one SCAN over the upstream prefix, made once, keeps
+    8-byte digests of every possible id suffix of every key; only ids that match one are
+    confirmed with a read, so the cost stays linear in the number of keys.
+    """
+
+    def __init__(self, repo: Any) -> None:
+        self.repo = repo
+        self._candidates: set[bytes] | None = None
+
+    def _upstream_candidates(self) -> set[bytes]:
+        if self._candidates is None:
+            from .store.native import _glob_escape, _scan_iter
+
+            upstream = self.repo.upstream
+            start = len(upstream.prefix.encode("utf-8"))
+            found: set[bytes] = set()
+            for key in _scan_iter(upstream.client, _glob_escape(upstream.prefix) + "*"):
+                rest = key[start:] if isinstance(key, bytes) else key.encode()[start:]
+                found.add(_digest_bytes(rest))
+                at = rest.find(b":")
+                while at != -1:
+                    found.add(_digest_bytes(rest[at + 1 :]))
+                    at = rest.find(b":", at + 1)
+            self._candidates = found
+        return self._candidates
+
+    def __call__(self, session_ids: list[str]) -> tuple[set[str], set[str]]:
+        """(ids held by the native layout, ids held by the upstream layout)."""
+        native = self.repo.native
+        pipe = native.client.pipeline(transaction=False)
         for sid in session_ids:
-            if sid not in found and repo.upstream.get(sid) is not None:
-                found.add(sid)
-    return found
+            pipe.exists(native.meta_key(sid), native.turns_key(sid))
+        in_native = {sid for sid, n in zip(session_ids, pipe.execute(), strict=True) if n}
+        in_upstream: set[str] = set()
+        if self.repo.upstream is not None:
+            candidates = self._upstream_candidates()
+            for sid in session_ids:
+                if _digest(sid) in candidates and self.repo.upstream.get(sid) is not None:
+                    in_upstream.add(sid)
+        return in_native, in_upstream
 
 
 def _raise_index_score(native: Any, doc: SessionDoc) -> None:
@@ -403,12 +429,16 @@ def _raise_index_score(native: Any, doc: SessionDoc) -> None:
         native.client.zadd(native.index_key, {doc.session_id: latest}, gt=True)
 
 
+def _digest_bytes(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=8).digest()
+
+
 def _digest(session_id: str) -> bytes:
-    return hashlib.blake2b(session_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return _digest_bytes(session_id.encode("utf-8", "surrogatepass"))
 
 
 def check_all(
-    repo: Any, documents: Callable[[], Iterator[tuple[str, Any]]], on_conflict: str
+    existing: Existing, documents: Callable[[], Iterator[tuple[str, Any]]], on_conflict: str
 ) -> int:
     """Pass one: validate every document, refuse duplicates and (``fail``) existing ids."""
     seen: set[bytes] = set()
@@ -426,7 +456,8 @@ def check_all(
             seen.add(d)
         count += len(batch)
         if on_conflict == "fail":
-            found = existing(repo, [doc.session_id for doc in batch])
+            in_native, in_upstream = existing([doc.session_id for doc in batch])
+            found = in_native | in_upstream
             n_conflicts += len(found)
             conflicts.extend(sorted(found)[: max(0, 3 - len(conflicts))])
     if n_conflicts:
@@ -457,12 +488,13 @@ def import_sessions(
         raise BadInput(f"bad --on-conflict {on_conflict!r}: use fail, skip or replace")
     report = ImportReport()
     with open_source(source, stdin, warn) as documents:
-        check_all(repo, documents, on_conflict)
+        existing = Existing(repo)
+        check_all(existing, documents, on_conflict)
         for batch in _batches(documents()):
-            found = existing(repo, [doc.session_id for doc in batch])
+            in_native, in_upstream = existing([doc.session_id for doc in batch])
             for doc in batch:
                 sid = doc.session_id
-                if sid in found:
+                if sid in in_native or sid in in_upstream:
                     if on_conflict == "skip":
                         report.skipped += 1
                         continue
@@ -472,9 +504,9 @@ def import_sessions(
                             warn(f"{sid}: created by another writer during the import; kept")
                         continue
                     report.replaced += 1
-                    if repo.upstream is not None:
+                    if sid in in_upstream:
                         repo.upstream.delete(sid)
-                repo.native.write_session(doc, replace=sid in found)
+                repo.native.write_session(doc, replace=sid in in_native)
                 _raise_index_score(repo.native, doc)
                 report.imported += 1
                 report.turns += doc.turn_count()

@@ -397,3 +397,26 @@ def test_a_null_title_survives_import(cli) -> None:
     }
     assert cli("memory", "import", "-", input=json.dumps(doc)).exit_code == 0
     assert orjson.loads(cli("memory", "export", "--session-id", "untitled").stdout) == doc
+
+
+def test_upstream_conflicts_are_found_for_ids_with_colons(cli, client, prefix) -> None:
+    conv = f"{prefix}:conversation:"
+    for key, sid, user in (("u:x:a:b", "a:b", "u:x"), ("session-only:c:d", "c:d", "randomUser")):
+        client.set(
+            conv + key,
+            orjson.dumps(
+                {
+                    "sessionId": sid,
+                    "userId": user,
+                    "createdAt": ts(0),
+                    "updatedAt": ts(0),
+                    "messages": [{"role": "user", "content": "old", "timestamp": ts(0)}],
+                }
+            ),
+        )
+    env = {"REDIS_KEY_PREFIX": conv}
+    docs = "\n".join(json.dumps({"sessionId": s, "turns": []}) for s in ("a:b", "c:d", "b", "x"))
+    result = cli("memory", "import", "-", input=docs, env=env)
+    assert result.exit_code == 1 and "2 of the 4 sessions already exist" in result.stderr
+    result = cli("memory", "import", "-", "--on-conflict", "skip", input=docs, env=env)
+    assert result.exit_code == 0 and "imported 2 sessions" in result.stderr
