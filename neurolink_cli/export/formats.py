@@ -119,17 +119,33 @@ def csv_rows(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[list[
     return rows
 
 
+CHUNK = 1 << 18  # bytes gathered before one write(): few syscalls, bounded memory
+
+
 class JsonlWriter:
-    """One compact JSON document per line."""
+    """One compact JSON document per line, written in chunks of about :data:`CHUNK` bytes."""
 
     def __init__(self, out: IO[bytes], include_metadata: bool = True) -> None:
         self.out = out
         self.include_metadata = include_metadata
+        self._parts: list[bytes] = []
+        self._size = 0
 
     def write(self, doc: SessionDoc) -> None:
-        self.out.write(doc_compact(doc, self.include_metadata) + b"\n")
+        line = doc_compact(doc, self.include_metadata)
+        self._parts += (line, b"\n")
+        self._size += len(line) + 1
+        if self._size >= CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._parts:
+            self.out.write(b"".join(self._parts))
+            self._parts = []
+            self._size = 0
 
     def close(self) -> None:
+        self._flush()
         self.out.flush()
 
 

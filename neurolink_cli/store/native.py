@@ -41,6 +41,7 @@ import orjson
 
 from ..models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
 from ..timeutil import now_ms, stored_to_ms
+from .batchread import BatchReader
 
 APPEND_SCRIPT = """
 local turns, meta = KEYS[1], KEYS[2]
@@ -105,6 +106,9 @@ return 0
 STANDARD_META = ("provider", "model", "totalTurns", "toolsUsed", "title")
 HEAD_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt")
 SUMMARY_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt", "totalTurns", "model", "title")
+# Metadata fields the document reads by name; any other field is looked at only when it
+# could be an imported extra (``meta.*``/``doc.*``).
+_KNOWN_META = frozenset(f.encode() for f in (*HEAD_FIELDS, *STANDARD_META, "nextIndex"))
 
 
 def _s(value: bytes | str | None) -> str | None:
@@ -240,11 +244,16 @@ class NativeStore:
 
         With ``scores`` (their index scores), members found gone are pruned from the index.
         """
-        pipe = self.client.pipeline(transaction=False)
-        for sid in session_ids:
-            pipe.hgetall(self.meta_key(sid))
-            pipe.lrange(self.turns_key(sid), 0, -1)
-        replies = pipe.execute(raise_on_error=False)
+        reader = self.__dict__.get("_batch_reader")
+        if reader is None:
+            reader = self.__dict__["_batch_reader"] = BatchReader(self.client)
+        prefix = self.prefix
+        replies = reader.read(
+            [
+                (f"{prefix}:session:{{{sid}}}:metadata", f"{prefix}:session:{{{sid}}}:turns")
+                for sid in session_ids
+            ]
+        )
         docs: list[SessionDoc | Unreadable | None] = []
         for i, sid in enumerate(session_ids):
             meta, turns = replies[2 * i], replies[2 * i + 1]
@@ -267,6 +276,61 @@ class NativeStore:
         return docs
 
     def _doc(self, session_id: str, meta: dict[bytes, bytes], raw_turns: list[bytes]) -> SessionDoc:
+        """The document of one session from its HGETALL and LRANGE replies.
+
+        The hot path of ``export-all``: only the fields the document uses are decoded, by
+        direct lookups; the ordered walk over every field runs only when the hash holds
+        ``meta.*``/``doc.*`` fields (written by ``memory import``).
+        """
+        if meta and not isinstance(next(iter(meta)), bytes):
+            return self._doc_slow(session_id, meta, raw_turns)
+        rest = meta.keys() - _KNOWN_META
+        if rest and any(k.startswith((b"meta.", b"doc.")) for k in rest):
+            return self._doc_slow(session_id, meta, raw_turns)
+        get = meta.get
+        problems: list[str] = []
+        tools_raw = get(b"toolsUsed")
+        tools: Any = []
+        if tools_raw and tools_raw != b"[]":
+            try:
+                tools = orjson.loads(tools_raw)
+            except orjson.JSONDecodeError:
+                tools = None
+            if not isinstance(tools, list):
+                problems.append(
+                    f"field toolsUsed of {self.meta_key(session_id)} is not a JSON array"
+                )
+                tools = []
+        total_raw = get(b"totalTurns")
+        total = _int(total_raw)
+        if total is None:
+            if total_raw is not None:
+                problems.append(f"field totalTurns of {self.meta_key(session_id)} is not a number")
+            total = len(raw_turns)
+        if not meta:
+            problems.append(f"metadata hash {self.meta_key(session_id)} is missing")
+        metadata: dict[str, Any] = {
+            "provider": _s(get(b"provider")),
+            "model": _s(get(b"model")),
+            "totalTurns": total,
+            "toolsUsed": tools,
+        }
+        title = get(b"title")
+        if title is not None:
+            metadata["title"] = _s(title)
+        return SessionDoc(
+            session_id=_s(get(b"sessionId")) or session_id,
+            user_id=_s(get(b"userId")),
+            created_at=_s(get(b"createdAt")),
+            updated_at=_s(get(b"updatedAt")),
+            metadata=metadata,
+            raw_turns=raw_turns,
+            problems=problems,
+        )
+
+    def _doc_slow(
+        self, session_id: str, meta: dict[Any, Any], raw_turns: list[bytes]
+    ) -> SessionDoc:
         m = {_s(k): _s(v) for k, v in meta.items()}
         problems = []
         mkey = self.meta_key(session_id)
@@ -334,16 +398,18 @@ class NativeStore:
         lo: float | str = since_ms if since_ms is not None else "-inf"
         start = now_ms()  # first pass: scores < start; second pass: scores >= start
         hi_first: float = start - 1 if until_ms is None else min(start - 1, until_ms - 1)
-        seen = array("Q")
+        # hash() is stable within this process, all the array needs, and ~10x cheaper per
+        # member than a blake2b digest; a 64-bit collision is as unlikely either way.
+        seen = array("q")
         for rows in self._walk(lo, hi_first, page):
-            seen.extend(_digest(sid) for sid, _ in rows)
+            seen.extend([hash(sid) for sid, _ in rows])
             yield rows
         if until_ms is not None and until_ms <= start:
             return
         hi_second = now_ms() if until_ms is None else until_ms - 1
         for rows in self._walk(start, hi_second, page):
             # Few members change during a walk: a linear look-up keeps memory at 8 B/session.
-            fresh = [(sid, sc) for sid, sc in rows if _digest(sid) not in seen]
+            fresh = [(sid, sc) for sid, sc in rows if hash(sid) not in seen]
             if fresh:
                 yield fresh
 

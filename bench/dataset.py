@@ -1,0 +1,298 @@
+"""A private redis-server and a fast loader of sessions in the native layout.
+
+The loader writes exactly the bytes :class:`neurolink_cli.store.native.NativeStore` writes
+through ``append_turn`` (its Lua script): each turn is the client's ``orjson.dumps`` of the
+turn without its index, with ``{"index":N,`` spliced in front; the metadata hash carries
+the fields the script sets (including the writer's ``w:<id>`` idempotency field and
+``nextIndex``); the index ZSET scores each session by its last turn's timestamp in epoch
+ms. It does so with hand-built RESP commands sent over one socket in large pipelined
+chunks, so 400,000 turns load in a few seconds instead of minutes of Lua calls.
+``tests/test_bench_dataset.py`` checks that the bytes match what ``append_turn`` stores.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00.000Z
+_TEXT = (
+    "the model answered with a short summary of redis streams and lists while the user "
+    "asked about latency budgets pipelines batching replicas failover clusters keys slots "
+    "hash tags eviction memory fragmentation persistence snapshots café naïve über 東京 "
+)
+WORDS = _TEXT.split()
+
+
+def ms_to_rfc3339(ms: int) -> str:
+    """Epoch ms -> ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (the stored timestamp format)."""
+    secs, milli = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{milli:03d}Z"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PrivateRedis:
+    """One redis-server on a free loopback port (and a unix socket) in its own temp dir."""
+
+    binary: str = field(default_factory=lambda: shutil.which("redis-server") or "redis-server")
+    port: int = 0
+    dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="nl-bench-")))
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def socket_path(self) -> str:
+        return str(self.dir / "redis.sock")
+
+    def start(self, timeout: float = 10.0) -> PrivateRedis:
+        self.port = self.port or free_port()
+        args = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--unixsocket",
+            self.socket_path,
+            "--unixsocketperm",
+            "700",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.dir),
+            "--logfile",
+            str(self.dir / "redis.log"),
+        ]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited: " + self.log_tail())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not start in time")
+
+    def log_tail(self) -> str:
+        try:
+            return (self.dir / "redis.log").read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def version(self) -> str:
+        out = subprocess.run([self.binary, "--version"], capture_output=True, text=True)
+        for part in out.stdout.split():
+            if part.startswith("v="):
+                return part[2:]
+        return out.stdout.strip()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def resp(*args: bytes) -> bytes:
+    """One command in the Redis protocol."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class Pipe:
+    """Raw pipelined writes over one socket; every reply must be an integer or +OK."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.sock = socket.create_connection((host, port))
+        self.buf: list[bytes] = []
+        self.pending = 0
+        self.size = 0
+
+    def add(self, command: bytes) -> None:
+        self.buf.append(command)
+        self.pending += 1
+        self.size += len(command)
+        if self.size > 4 << 20:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        self.sock.sendall(b"".join(self.buf))
+        want, got, tail = self.pending, 0, b""
+        while got < want:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise RuntimeError("redis closed the connection while loading")
+            data = tail + chunk
+            lines = data.split(b"\r\n")
+            tail = lines.pop()
+            for line in lines:
+                if line.startswith(b"-"):
+                    raise RuntimeError(f"redis refused a load command: {line.decode()}")
+            got += len(lines)
+        self.buf, self.pending, self.size = [], 0, 0
+
+    def close(self) -> None:
+        self.flush()
+        self.sock.close()
+
+
+def turn_bodies(rng: random.Random, count: int, turn_bytes: int, start_ms: int) -> Iterator[bytes]:
+    """``count`` turns as ``append_turn`` stores them (index spliced in), ~turn_bytes each."""
+    for i in range(count):
+        ts = ms_to_rfc3339(start_ms + i * 1000)
+        if i % 2 == 0:
+            turn: dict[str, object] = {"role": "user", "content": "", "timestamp": ts}
+        else:
+            turn = {
+                "role": "assistant",
+                "content": "",
+                "timestamp": ts,
+                "model": "gpt-4o-mini",
+                "provider": "openai",
+                "tokens": {"prompt": 40 + i, "completion": 80 + i},
+                "latencyMs": 400 + i,
+            }
+        skeleton = len(orjson.dumps(turn)) + len(b'"index":,') + len(str(i))
+        words: list[str] = []
+        size = 0
+        while size < turn_bytes - skeleton:
+            w = rng.choice(WORDS)
+            words.append(w)
+            size += len(w.encode()) + 1
+        text = " ".join(words)
+        if i % 7 == 3:
+            text = 'He said "quoted"\n' + text[18:]  # escapes in the stored JSON
+        turn["content"] = text
+        body = orjson.dumps(turn)
+        yield b'{"index":%d,' % i + body[1:]
+
+
+def load(
+    host: str,
+    port: int,
+    prefix: str,
+    sessions: int,
+    turns: int,
+    turn_bytes: int = 300,
+    *,
+    first: int = 0,
+    seed: int = 7,
+    big_turns: int = 0,
+) -> tuple[int, int]:
+    """Load sessions ``first .. first+sessions-1`` (and one ``big`` session); (turns, bytes)."""
+    rng = random.Random(seed)
+    writer = b"b" * 16
+    pipe = Pipe(host, port)
+    index = f"{prefix}:sessions".encode()
+    total_turns = total_bytes = 0
+    # A pool of turn lists reused across sessions keeps loading fast; content varies enough.
+    pool = [list(turn_bodies(rng, turns, turn_bytes, BASE_MS)) for _ in range(64)]
+    specs: list[tuple[str, list[bytes], int]] = []
+    for n in range(first, first + sessions):
+        specs.append((f"s-{n:07d}", pool[n % len(pool)], BASE_MS + n * 1000))
+    if big_turns:
+        specs.append(("big-session", list(turn_bodies(rng, big_turns, turn_bytes, BASE_MS)), 0))
+    zadd: list[bytes] = [b"ZADD", index]
+    for sid, bodies, start in specs:
+        if start:  # shift timestamps so sessions differ in time (same byte length)
+            bodies = [_retime(b, i, start) for i, b in enumerate(bodies)]
+        else:
+            start = BASE_MS
+        sid_b = sid.encode()
+        tkey = b"%s:session:{%s}:turns" % (prefix.encode(), sid_b)
+        mkey = b"%s:session:{%s}:metadata" % (prefix.encode(), sid_b)
+        created = ms_to_rfc3339(start).encode()
+        last_ms = start + (len(bodies) - 1) * 1000
+        updated = ms_to_rfc3339(last_ms).encode()
+        pipe.add(resp(b"RPUSH", tkey, *bodies))
+        n = str(len(bodies)).encode()
+        pipe.add(
+            resp(
+                b"HSET",
+                mkey,
+                b"nextIndex",
+                n,
+                b"w:" + writer,
+                b"%d:%d" % (len(bodies), len(bodies) - 1),
+                b"sessionId",
+                sid_b,
+                b"createdAt",
+                created,
+                b"userId",
+                b"user-%d" % (zlib.crc32(sid_b) % 500),
+                b"updatedAt",
+                updated,
+                b"totalTurns",
+                n,
+                b"provider",
+                b"openai",
+                b"model",
+                b"gpt-4o-mini",
+                b"toolsUsed",
+                b"[]",
+            )
+        )
+        zadd += [str(last_ms).encode(), sid_b]
+        if len(zadd) > 2000:
+            pipe.add(resp(*zadd))
+            zadd = [b"ZADD", index]
+        total_turns += len(bodies)
+        total_bytes += sum(map(len, bodies))
+    if len(zadd) > 2:
+        pipe.add(resp(*zadd))
+    pipe.close()
+    return total_turns, total_bytes
+
+
+def _retime(body: bytes, i: int, start_ms: int) -> bytes:
+    """The same turn with its timestamp moved to ``start_ms + i`` seconds."""
+    at = body.index(b'"timestamp":"') + 13
+    return body[:at] + ms_to_rfc3339(start_ms + i * 1000).encode() + body[at + 24 :]
+
+
+def describe_machine() -> dict[str, str]:
+    """CPU count and model, for the table's header."""
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": str(os.cpu_count() or "?"), "cpu": model}

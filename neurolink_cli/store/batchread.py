@@ -1,0 +1,98 @@
+"""Pipelined batch reads of sessions (HGETALL + LRANGE each), the hot path of ``export-all``.
+
+:class:`BatchReader` reads a batch of sessions in one round trip. On a plain (non-cluster)
+redis-py client it packs the whole batch with hiredis into one buffer, sends it with one
+``send_packed_command`` and reads the raw replies back off the same connection: the same
+bytes on the wire as ``pipeline().execute()``, without redis-py's per-command Python
+layers (command stack, packer, response callbacks), which cost about as much CPU as
+everything else an export does. Any trouble on that path (a key of the wrong type, a
+connection error, a timeout) hands the batch to the ordinary redis-py pipeline, which keeps
+its per-command errors and its retries; after a connection-level failure the lean path is
+not tried again in that process. A Redis Cluster client always takes the pipeline, which
+groups the batch per node and sends to every node before reading from any.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BatchReader:
+    """Reads ``(metadata key, turns key)`` pairs in one pipelined round trip per batch."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._pack: Any = None
+        self._lean = _lean_capable(client)
+        if self._lean:
+            try:
+                import hiredis
+
+                self._pack = hiredis.pack_command
+            except ImportError:  # redis-py without hiredis: its own packer is fine
+                self._pack = None
+
+    def read(self, pairs: list[tuple[str, str]]) -> list[Any]:
+        """``[meta, turns, meta, turns, ...]``: a dict and a list of bytes per session, or the
+        exception of a command that failed (e.g. WRONGTYPE) in its place."""
+        if self._lean and pairs:
+            from redis.exceptions import ResponseError
+
+            try:
+                return self._read_lean(pairs)
+            except ResponseError:
+                pass  # some key is not of its type: the pipeline reports it per command
+            except Exception:
+                self._lean = False  # the connection failed: the pipeline retries from here on
+        pipe = self.client.pipeline(transaction=False)
+        for meta_key, turns_key in pairs:
+            pipe.hgetall(meta_key)
+            pipe.lrange(turns_key, 0, -1)
+        replies: list[Any] = pipe.execute(raise_on_error=False)
+        return replies
+
+    def _read_lean(self, pairs: list[tuple[str, str]]) -> list[Any]:
+        pool = self.client.connection_pool
+        try:
+            conn = pool.get_connection()
+        except TypeError:  # redis-py < 5.3 wants a command name
+            conn = pool.get_connection("HGETALL")
+        done = False
+        try:
+            if self._pack is not None:
+                pack = self._pack
+                parts = []
+                for meta_key, turns_key in pairs:
+                    parts.append(pack(("HGETALL", meta_key)))
+                    parts.append(pack(("LRANGE", turns_key, 0, -1)))
+                packed = [b"".join(parts)]
+            else:
+                commands: list[tuple[Any, ...]] = []
+                for meta_key, turns_key in pairs:
+                    commands += [("HGETALL", meta_key), ("LRANGE", turns_key, 0, -1)]
+                packed = conn.pack_commands(commands)
+            conn.send_packed_command(packed)
+            read = conn.read_response
+            replies = [read(disable_decoding=True) for _ in range(2 * len(pairs))]
+            done = True
+        finally:
+            if not done:  # replies may be left unread on it: never hand it out again
+                conn.disconnect()
+            pool.release(conn)
+        for i in range(0, len(replies), 2):
+            meta = replies[i]
+            if isinstance(meta, list):  # RESP2 HGETALL: a flat field, value list
+                it = iter(meta)
+                replies[i] = dict(zip(it, it, strict=True))
+        return replies
+
+
+def _lean_capable(client: Any) -> bool:
+    """A plain redis-py client returning bytes (the clients :mod:`..connection` makes)."""
+    if hasattr(client, "get_nodes"):  # RedisCluster
+        return False
+    pool = getattr(client, "connection_pool", None)
+    if pool is None or not hasattr(pool, "get_connection"):
+        return False
+    kwargs = getattr(pool, "connection_kwargs", {}) or {}
+    return not kwargs.get("decode_responses")
