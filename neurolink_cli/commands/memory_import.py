@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import time
+from collections.abc import Callable, Iterator
 
 import click
 
@@ -40,10 +43,9 @@ def memory_import(app: AppContext, source: str, on_conflict: str) -> None:
         | neurolink --redis-url redis://new:6379 memory import -
     """
     from ..importer import import_sessions
-    from ..progress import export_progress
 
     repo = app.repository()
-    with export_progress(lambda: 0) as progress:
+    with _progress() as progress:
         report = import_sessions(
             repo, source, on_conflict, stdin=sys.stdin.buffer, warn=app.warn, progress=progress
         )
@@ -52,3 +54,28 @@ def memory_import(app: AppContext, source: str, on_conflict: str) -> None:
             f"{report.summary()}; {len(report.failed)} sessions were not imported (see above)"
         )
     app.note(report.summary())
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[int, int], None] | None]:
+    """Sessions and turns written so far, on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    with Progress(
+        SpinnerColumn(), TextColumn("importing {task.fields[done]}"), transient=True
+    ) as bar:
+        task = bar.add_task("import", total=None, done="")
+        state = {"sessions": 0, "turns": 0, "shown": 0.0}
+
+        def advance(sessions: int, turns: int) -> None:
+            state["sessions"] += sessions
+            state["turns"] += turns
+            if time.monotonic() - state["shown"] >= 0.1:
+                state["shown"] = time.monotonic()
+                done = f"{state['sessions']:,} sessions, {state['turns']:,} turns"
+                bar.update(task, done=done)
+
+        yield advance
