@@ -254,8 +254,15 @@ class Chat:
         last = next((t["content"] for t in reversed(self.turns) if t["role"] == "system"), None)
         return None if last == system else make_turn("system", system, timestamp)
 
-    def send(self, prompt: str, on_text: Callable[[str], None] | None = None) -> Exchange:
+    def send(
+        self,
+        prompt: str,
+        on_text: Callable[[str], None] | None = None,
+        on_end: Callable[[str], None] | None = None,
+    ) -> Exchange:
         """Send ``prompt`` with the history; stream the answer to ``on_text``; store both turns.
+
+        ``on_end`` gets the whole answer text once it stopped arriving, before it is stored.
 
         Raises ProviderError (storing nothing) when the provider refuses the request.
         Ctrl-C while the answer arrives stops it: the partial answer is stored as
@@ -294,6 +301,8 @@ class Chat:
                 interrupted, error = True, exc
                 completion.close()
         answer = self._answer_turn(completion, interrupted)
+        if on_end is not None:
+            on_end(answer["content"])
         indexes.append(self._record(answer))
         usage = getattr(completion, "usage", None)
         return Exchange(

@@ -64,17 +64,20 @@ def ask(state: ChatState, text: str) -> None:
         state.out.write(delta)
         state.out.flush()
 
+    def end(content: str) -> None:
+        if not streamed:
+            if content:
+                print_answer(state, content)
+            return
+        if content and not content.endswith("\n"):
+            state.out.write("\n")
+        state.out.flush()
+
     try:
-        exchange = state.chat.send(text, on_text=show if streamed else None)
+        exchange = state.chat.send(text, on_text=show if streamed else None, on_end=end)
     except ProviderError as exc:
         state.error(f"{exc} (nothing stored; the chat goes on)")
         return
-    if streamed:
-        if exchange.content and not exchange.content.endswith("\n"):
-            state.out.write("\n")
-        state.out.flush()
-    elif exchange.content:
-        print_answer(state, exchange.content)
     if exchange.error is not None:
         state.error(f"{exchange.error} (partial answer kept)")
     elif exchange.interrupted:

@@ -70,11 +70,11 @@ def build_state(app: Any, opts: LoopOptions, llm: Any = None) -> ChatState:
         check_session_id(opts.session_id)
     if opts.max_tokens is not None and opts.max_tokens <= 0:
         raise BadInput("--max-tokens must be a whole number above 0")
+    warm_up = llm is None
     if llm is None:
-        from ..llm import LiteLLM, load_litellm
+        from ..llm import LiteLLM
 
         llm = LiteLLM()
-        threading.Thread(target=load_litellm, daemon=True).start()  # warm up while typing
     sid = opts.session_id or new_session_id()
     chat_options = ChatOptions(
         model=opts.model or settings.model,
@@ -107,6 +107,10 @@ def build_state(app: Any, opts: LoopOptions, llm: Any = None) -> ChatState:
         markdown=sys.stdout.isatty() and not opts.stream,
     )
     announce(app, state, resumed=bool(chat.turns))
+    if warm_up:  # import litellm (seconds) while the user types the first message
+        from ..llm import load_litellm
+
+        threading.Thread(target=load_litellm, daemon=True).start()
     return state
 
 
