@@ -187,3 +187,22 @@ def test_redis_gone_mid_chat_then_back(loop_env: dict[str, str], neurolink_bin: 
         assert child.exitstatus == 4
     finally:
         server.cleanup()
+
+
+def test_piped_input_prints_answers_only(loop_env: dict[str, str], neurolink_bin: Any) -> None:
+    result = neurolink_bin(
+        "loop",
+        "--user-id",
+        "me",
+        "--no-stream",
+        input=b"hello\n/session\nagain\n",
+        env_extra=loop_env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"echo: hello (1 messages)\necho: again (3 messages)\n"
+    sid = SESSION.search(result.stderr).group(2).decode()  # type: ignore[union-attr]
+    assert b"user     me" in result.stderr
+    doc = orjson.loads(
+        neurolink_bin("memory", "export", "--session-id", sid, env_extra=loop_env).stdout
+    )
+    assert doc["userId"] == "me" and len(doc["turns"]) == 4

@@ -135,3 +135,21 @@ def run_repl(state: ChatState, session: PromptSession[str]) -> None:
         except EOFError:
             break
         run_line(state, line)
+
+
+def run_plain(state: ChatState, lines: Any) -> None:
+    """Without a terminal (``echo hi | neurolink loop``): one message or command per line,
+    answers alone on stdout; no prompt, toolbar or line editing."""
+
+    def confirm(question: str) -> bool:
+        state.err.write(question)
+        state.err.flush()
+        answer = lines.readline()
+        return answer.strip().lower() in ("y", "yes")
+
+    state.confirm = confirm
+    while state.running:
+        line = lines.readline()
+        if not line:
+            break
+        run_line(state, line)

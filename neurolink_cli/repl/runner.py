@@ -130,7 +130,8 @@ def announce(app: Any, state: ChatState, *, resumed: bool) -> None:
         app.note("conversation memory is off: nothing is stored and no history is sent")
     else:
         app.note(f"model {state.model}; turns are stored in Redis at {app.shown_url()}")
-    app.note("type /help for commands, Ctrl-D to quit")
+    if sys.stdin.isatty():
+        app.note("type /help for commands, Ctrl-D to quit")
 
 
 def finish(app: Any, state: ChatState) -> None:
@@ -150,11 +151,13 @@ def finish(app: Any, state: ChatState) -> None:
 
 def start_loop(app: Any, opts: LoopOptions) -> None:
     """Run ``neurolink loop`` on the terminal until the user quits."""
-    from .app import history_file, make_prompt_session, run_repl
+    from .app import history_file, make_prompt_session, run_plain, run_repl
 
     state = build_state(app, opts)
-    session = make_prompt_session(state, history=history_file(app.settings.data_dir))
     try:
-        run_repl(state, session)
+        if sys.stdin.isatty():
+            run_repl(state, make_prompt_session(state, history=history_file(app.settings.data_dir)))
+        else:
+            run_plain(state, sys.stdin)
     finally:
         finish(app, state)
