@@ -154,7 +154,7 @@ def csv_lines(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[str]
     """
     field = _field_guarded if guard else _field
     head = f"{field(doc.session_id)},{field(doc.user_id)},"
-    lines = []
+    lines: list[str] = []
     append = lines.append
     for turn in doc.turns:
         get = turn.get
