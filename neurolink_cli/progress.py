@@ -1,52 +1,95 @@
 """Progress on stderr for long bulk work, only when stderr is a terminal.
 
-:func:`export_progress` yields a callback ``(sessions, turns)`` that advances a rich
-progress bar (sessions done / total, turns per second, ETA). The total comes from a cheap
-estimate (the index size). On a pipe it yields None and costs nothing.
+:func:`export_progress` yields a callback ``(sessions, turns)`` that advances a one-line
+bar on stderr: sessions done / total, turns per second, ETA. The total comes from a cheap
+estimate (the index size, ZCARD). On a pipe it yields None and costs nothing.
+
+The bar is drawn by the callback itself, at most a few times a second, with a carriage
+return and an erase-line escape: no thread, no rich import (rich's live display costs a
+redraw thread and ~50 ms of imports, several percent of a fast export). It is cleared
+when the work ends, so the summary line that follows stands alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import IO
+
+REDRAW_S = 0.25
+
+
+class ExportBar:
+    """A one-line progress bar on a terminal stream."""
+
+    def __init__(self, total: int, stream: IO[str] | None = None, label: str = "exporting") -> None:
+        self.total = total
+        self.stream: IO[str] = stream if stream is not None else sys.stderr
+        self.label = label
+        self.sessions = 0
+        self.turns = 0
+        self.start = time.monotonic()
+        self.shown = 0.0
+        self.drawn = False
+
+    def advance(self, sessions: int, turns: int) -> None:
+        self.sessions += sessions
+        self.turns += turns
+        now = time.monotonic()
+        if now - self.shown >= REDRAW_S:
+            self.shown = now
+            self.draw(now)
+
+    def line(self, now: float, width: int) -> str:
+        elapsed = max(now - self.start, 1e-6)
+        rate = self.turns / elapsed
+        total = max(self.total, self.sessions)
+        if total:
+            left = (total - self.sessions) * elapsed / max(self.sessions, 1)
+            m, s = divmod(int(left), 60)
+            eta = f"ETA {m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"ETA {m}:{s:02d}"
+        else:
+            eta = ""
+        counts = f"{self.sessions:,}/{total:,} sessions" if total else f"{self.sessions:,} sessions"
+        tail = f" {counts} · {rate:,.0f} turns/s {eta}".rstrip()
+        room = width - len(self.label) - len(tail) - 3
+        if total and room >= 10:
+            done = int(room * min(self.sessions / total, 1.0))
+            bar = " " + "━" * done + "╺" * (room - done)
+        else:
+            bar = ""
+        return f"{self.label}{bar}{tail}"[: width - 1]
+
+    def draw(self, now: float | None = None) -> None:
+        width = shutil.get_terminal_size((80, 24)).columns
+        text = self.line(time.monotonic() if now is None else now, width)
+        try:
+            self.stream.write("\r\x1b[2K" + text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            return
+        self.drawn = True
+
+    def clear(self) -> None:
+        if self.drawn:
+            with contextlib.suppress(OSError, ValueError):
+                self.stream.write("\r\x1b[2K")
+                self.stream.flush()
+            self.drawn = False
 
 
 @contextlib.contextmanager
 def export_progress(total: Callable[[], int]) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback while the block runs, on a terminal; None on a pipe."""
     if not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(
-        TextColumn("exporting"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
-        transient=True,
-        redirect_stdout=False,
-        redirect_stderr=False,
-    ) as bar:
-        task = bar.add_task("export", total=total() or None, rate="")
-        state = {"sessions": 0, "turns": 0, "shown": 0.0, "start": time.monotonic()}
-
-        def advance(sessions: int, turns: int) -> None:
-            state["sessions"] += sessions
-            state["turns"] += turns
-            now = time.monotonic()
-            if now - state["shown"] >= 0.1:  # redraw at most 10 times a second
-                rate = state["turns"] / max(now - state["start"], 1e-6)
-                bar.update(task, completed=state["sessions"], rate=f"{rate:,.0f} turns/s")
-                state["shown"] = now
-
-        yield advance
-        bar.update(task, completed=state["sessions"])
+    bar = ExportBar(total() or 0)
+    bar.draw()
+    try:
+        yield bar.advance
+    finally:
+        bar.clear()

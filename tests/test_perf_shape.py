@@ -220,3 +220,47 @@ def test_no_progress_output_on_a_pipe(redis_server: Any, env: dict[str, str], pr
     assert done.returncode == 0
     assert done.stdout.count(b"\n") == 50
     assert done.stderr == b""
+
+
+def test_progress_bar_line_and_clear() -> None:
+    from neurolink_cli.progress import ExportBar
+
+    out = io.StringIO()
+    bar = ExportBar(200, out)
+    bar.start -= 2.0
+    bar.advance(50, 1000)
+    text = out.getvalue()
+    assert "50/200 sessions" in text and "turns/s" in text and "ETA 0:06" in text
+    bar.clear()
+    assert out.getvalue().endswith("\r\x1b[2K")
+
+
+def test_progress_bar_on_a_terminal(redis_server: Any, env: dict[str, str], prefix: str) -> None:
+    import pty
+
+    neurolink = str(Path(sys.executable).parent / "neurolink")
+    load("127.0.0.1", redis_server.port, prefix, 30, 2, 200)
+    master, slave = pty.openpty()
+    try:
+        done = subprocess.run(
+            [neurolink, "memory", "export-all", "--format", "jsonl"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            timeout=60,
+        )
+        os.close(slave)
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            err += chunk
+    finally:
+        os.close(master)
+    assert done.returncode == 0
+    assert done.stdout.count(b"\n") == 30  # data untouched by the bar
+    assert b"sessions" in err and b"\r\x1b[2K" in err
