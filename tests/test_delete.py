@@ -73,7 +73,8 @@ def test_confirmation_prompt_answer_no_keeps_data(cli, store, monkeypatch) -> No
     add_conversation(store, "keep", 2)
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
     result = cli("memory", "delete", "--session-id", "keep", input="n\n")
-    assert result.exit_code != 0
+    assert result.exit_code == 1
+    assert "nothing deleted" in result.stderr and "Aborted" not in result.stderr
     assert ids(cli) == ["keep"]
 
 

@@ -9,7 +9,7 @@ import click
 
 from ..appcontext import AppContext
 from ..completions import complete_session_ids
-from ..errors import BadInput, PartialFailure, SessionNotFound
+from ..errors import BadInput, NeurolinkError, PartialFailure, SessionNotFound
 from ..lazygroup import LazyGroup
 from ..timeutil import now_ms, parse_duration, parse_time
 from ..validate import check_session_id
@@ -368,37 +368,32 @@ def memory_delete(
             "add --yes (or --dry-run to see what would go)"
         )
     repo = app.repository()
+    everything = delete_all and not user_id  # removed by SCAN + UNLINK, not one by one
     missing: list[str] = []
+    targets: list[str] = []
     if session_ids:
-        targets: list[str] | None = []
         for sid in dict.fromkeys(session_ids):
-            (targets if repo.exists(sid) else missing).append(sid)  # type: ignore[union-attr]
+            (targets if repo.exists(sid) else missing).append(sid)
     elif cutoff is not None:
         targets = list(repo.ids_updated_before(cutoff, user_id))
     elif user_id:
         targets = [r.session_id for r in repo.list(user_id=user_id, limit=0)]
-    else:
-        targets = None  # every session: counted for the prompt, removed by SCAN
 
     if dry_run:
-        rows = targets if targets is not None else [r.session_id for r in repo.list(limit=0)]
-        for sid in rows:
-            sys.stdout.write(sid + "\n")
+        rows = [r.session_id for r in repo.list(limit=0)] if everything else targets
+        sys.stdout.write("".join(sid + "\n" for sid in rows))
         app.note(f"dry run: {len(rows)} sessions would be deleted")
-    elif targets is None:
-        if not yes:
-            click.confirm(
-                f"Delete all sessions under prefix {app.settings.key_prefix!r} "
-                f"at {app.shown_url()}?",
-                abort=True,
-                err=True,
+    elif everything or targets:
+        if everything:
+            what = (
+                f"every session under the prefixes {app.settings.key_prefix!r} and "
+                f"{app.settings.upstream_prefix!r} (TypeScript SDK)"
             )
-        app.note(f"deleted {repo.delete_all()} sessions")
-    elif targets:
-        if not yes:
-            shown = targets[0] if len(targets) == 1 else f"{len(targets)} sessions"
-            click.confirm(f"Delete {shown} at {app.shown_url()}?", abort=True, err=True)
-        deleted = sum(repo.delete(sid) for sid in targets)
+        else:
+            what = targets[0] if len(targets) == 1 else f"{len(targets)} sessions"
+        if not yes and not click.confirm(f"Delete {what} at {app.shown_url()}?", err=True):
+            raise NeurolinkError("nothing deleted")
+        deleted = repo.delete_all() if everything else sum(repo.delete(s) for s in targets)
         app.note(f"deleted {deleted} sessions")
     elif not missing:
         app.note("no session matched; nothing deleted")
