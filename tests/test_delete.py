@@ -67,15 +67,32 @@ def test_older_than(cli, store) -> None:
     assert ids(cli) == ["new"]
 
 
-def test_confirmation_prompt_answer_no_keeps_data(cli, store, monkeypatch) -> None:
-    import sys
+def test_confirmation_on_a_terminal(store, env) -> None:
+    """Through the installed binary in a pseudo-terminal: 'n' keeps, 'y' deletes."""
+    import pexpect
+    from conftest import NEUROLINK
 
     add_conversation(store, "keep", 2)
-    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
-    result = cli("memory", "delete", "--session-id", "keep", input="n\n")
-    assert result.exit_code == 1
-    assert "nothing deleted" in result.stderr and "Aborted" not in result.stderr
-    assert ids(cli) == ["keep"]
+    child = pexpect.spawn(
+        NEUROLINK, ["memory", "delete", "--session-id", "keep"], env=env, timeout=20
+    )
+    child.expect(r"Delete keep at .*\? \[y/N\]")
+    child.sendline("n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert b"nothing deleted" in child.before and b"Aborted" not in child.before
+    assert store.get("keep") is not None
+    child = pexpect.spawn(
+        NEUROLINK, ["memory", "delete", "--session-id", "keep"], env=env, timeout=20
+    )
+    child.expect(r"\[y/N\]")
+    child.sendline("y")
+    child.expect("deleted 1 sessions")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert store.get("keep") is None
 
 
 def test_selector_is_required_and_exclusive(cli) -> None:
