@@ -151,6 +151,8 @@ def main(
       neurolink memory list                       the sessions, newest first
       neurolink memory export --session-id ID     one session as JSON (or csv, jsonl, markdown)
       neurolink memory export-all --output DIR    every session, one file each + manifest.json
+      neurolink memory import FILE|DIR|-          sessions back in (from export / export-all)
+      neurolink memory stats                      sessions, turns, models, tokens, cost
 
     Configuration: flags > environment > ./.env > ./.neurolink.toml or
     $XDG_CONFIG_HOME/neurolink/config.toml > defaults. See README.md.

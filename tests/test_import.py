@@ -373,11 +373,6 @@ def test_sessions_of_the_typescript_sdk_round_trip_through_import(cli, client, p
     assert all(store.exists(sid) for sid in docs)  # now native sessions
 
 
-@pytest.mark.xfail(
-    reason="NativeStore.write_session stores no null title, so the key is lost on export; "
-    "needs the native.py change described in the import work's report",
-    strict=False,
-)
 def test_a_null_title_survives_import(cli) -> None:
     doc = {
         "sessionId": "untitled",

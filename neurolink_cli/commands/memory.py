@@ -109,7 +109,7 @@ def _export_options(
     },
 )
 def memory() -> None:
-    """List, export and delete the conversation history kept in Redis.
+    """List, export, import, summarise and delete the conversation history kept in Redis.
 
     Works on sessions written by neurolink and by the TypeScript SDK @juspay/neurolink.
     Data goes to stdout, messages to stderr.

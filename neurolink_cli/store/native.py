@@ -206,7 +206,8 @@ class NativeStore:
         meta["totalTurns"] = _int(md.get("totalTurns"), len(turns))
         meta["toolsUsed"] = orjson.dumps(md.get("toolsUsed") or [])
         for key, value in md.items():
-            if key not in STANDARD_META:
+            # a null title is kept too (the TypeScript SDK's sessions export one)
+            if key not in STANDARD_META or (key == "title" and value is None):
                 meta[f"meta.{key}"] = orjson.dumps(value)
         for key, value in doc.extra.items():
             meta[f"doc.{key}"] = orjson.dumps(value)
