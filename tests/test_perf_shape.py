@@ -264,3 +264,23 @@ def test_progress_bar_on_a_terminal(redis_server: Any, env: dict[str, str], pref
     assert done.returncode == 0
     assert done.stdout.count(b"\n") == 30  # data untouched by the bar
     assert b"sessions" in err and b"\r\x1b[2K" in err
+
+
+def test_parallel_readers_export_the_same_bytes_in_the_same_order(
+    client: Any, redis_server: Any, prefix: str
+) -> None:
+    from neurolink_cli.export.run import export_all
+    from neurolink_cli.export.transform import ExportOptions
+    from neurolink_cli.store.native import NativeStore
+    from neurolink_cli.store.repository import Repository
+
+    load("127.0.0.1", redis_server.port, prefix, 700, 3, 200)
+    client.zadd(f"{prefix}:sessions", {"gone-1": 5, "gone-2": 6})  # members whose keys are gone
+    outputs = []
+    for jobs in (1, 3):
+        repo = Repository(NativeStore(client, prefix, batch_size=50))
+        out = io.BytesIO()
+        report = export_all(repo, ExportOptions(format="jsonl"), out, jobs=jobs)
+        assert report.exported == 700 and not report.failed
+        outputs.append(out.getvalue())
+    assert outputs[0] == outputs[1]

@@ -18,6 +18,7 @@ from typing import IO
 
 from ..errors import BadData
 from ..models import SessionDoc, Unreadable
+from ..store.parallel import iter_repository_docs
 from ..store.repository import Repository
 from .files import DirectoryExport
 from .formats import doc_compact, doc_pretty, make_writer, render_markdown
@@ -64,8 +65,13 @@ def export_all(
     full_scan: bool = False,
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> ExportReport:
-    """Export every session to ``out`` (a stream) or ``directory`` (one file each)."""
+    """Export every session to ``out`` (a stream) or ``directory`` (one file each).
+
+    ``jobs`` > 1 reads that many batches at once (:mod:`~neurolink_cli.store.parallel`);
+    the output order is the same.
+    """
     report = ExportReport()
     target = None
     writer = None
@@ -85,7 +91,7 @@ def export_all(
             warn(f"{session_id}: {reason}")
 
     try:
-        for item in repo.iter_docs(full_scan=full_scan, user_id=opts.user_id):
+        for item in iter_repository_docs(repo, jobs, full_scan=full_scan, user_id=opts.user_id):
             if isinstance(item, Unreadable):
                 if item.skip:  # not a session at all: say so, count it, go on
                     report.not_sessions += 1
