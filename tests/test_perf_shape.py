@@ -284,3 +284,22 @@ def test_parallel_readers_export_the_same_bytes_in_the_same_order(
         assert report.exported == 700 and not report.failed
         outputs.append(out.getvalue())
     assert outputs[0] == outputs[1]
+
+
+def test_pretty_json_of_spliced_turns_equals_the_parsed_path() -> None:
+    from neurolink_cli.export.formats import doc_pretty
+
+    turns = [
+        {"index": i, **make_turn("assistant", f"é {i} \\u2028", "t", model="m", cost=0.1 * i)}
+        for i in range(3)
+    ]
+    meta = {"provider": "p", "model": "m", "totalTurns": 3, "toolsUsed": ["x"], "title": None}
+    fast = SessionDoc(
+        "s", None, "c", "u", dict(meta), [orjson.dumps(t) for t in turns], extra={"k": [1]}
+    )
+    slow = SessionDoc("s", None, "c", "u", dict(meta), extra={"k": [1]})
+    slow.turns = turns
+    assert doc_pretty(fast) == doc_pretty(slow)
+    bad = SessionDoc("s", None, None, None, {}, raw_turns=[b'{"a":1}', b"{oops}"])
+    with pytest.raises(Exception, match="not a JSON object"):
+        doc_pretty(bad)

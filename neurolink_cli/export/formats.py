@@ -53,7 +53,18 @@ def doc_compact(doc: SessionDoc, include_metadata: bool = True) -> bytes:
 
 
 def doc_pretty(doc: SessionDoc, include_metadata: bool = True) -> bytes:
-    """The document as indented JSON with a final newline (``--format json``)."""
+    """The document as indented JSON with a final newline (``--format json``).
+
+    A document that still has its stored turns is spliced compact (:func:`doc_compact`)
+    and re-indented by one C-level parse of the whole line: no per-turn Python work.
+    """
+    if include_metadata and doc.raw_turns is not None and doc.raw_turns_look_sound():
+        try:
+            whole = orjson.loads(doc_compact(doc, include_metadata))
+        except orjson.JSONDecodeError:
+            pass  # a bad stored turn: the path below names it
+        else:
+            return orjson.dumps(whole, option=orjson.OPT_INDENT_2) + b"\n"
     return orjson.dumps(doc.as_dict(include_metadata), option=orjson.OPT_INDENT_2) + b"\n"
 
 
