@@ -69,7 +69,10 @@ class TurnStore(Protocol):
         *,
         user_id: str | None = None,
         tools_used: Iterable[str] = (),
+        write_seq: int | None = None,
     ) -> int: ...
+
+    def next_write_seq(self) -> int: ...
 
     def get(self, session_id: str) -> Any: ...
 
@@ -92,6 +95,7 @@ class PendingTurn:
     session_id: str
     turn: dict[str, Any]
     user_id: str | None
+    write_seq: int  # the same on every attempt, so a retry never stores the turn twice
 
 
 class TurnWriter:
@@ -115,15 +119,16 @@ class TurnWriter:
         self, session_id: str, turn: dict[str, Any], user_id: str | None = None
     ) -> int | None:
         """Store ``turn``; its index, or None when it was queued because Redis is away."""
+        item = PendingTurn(session_id, turn, user_id, self.store.next_write_seq())
         if self.pending and not self.flush():
-            self.pending.append(PendingTurn(session_id, turn, user_id))
+            self.pending.append(item)
             return None
         try:
-            return self.store.append_turn(session_id, turn, user_id=user_id)
+            return self._append(item)
         except Exception as exc:
             if not is_store_outage(exc):
                 raise
-            self.pending.append(PendingTurn(session_id, turn, user_id))
+            self.pending.append(item)
             self._went_down(exc)
             return None
 
@@ -133,7 +138,7 @@ class TurnWriter:
         while self.pending:
             item = self.pending[0]
             try:
-                self.store.append_turn(item.session_id, item.turn, user_id=item.user_id)
+                self._append(item)
             except Exception as exc:
                 if not is_store_outage(exc):
                     raise
@@ -145,6 +150,11 @@ class TurnWriter:
             self.down = False
             self.note(f"Redis is back; wrote {written} queued turn(s)")
         return True
+
+    def _append(self, item: PendingTurn) -> int:
+        return self.store.append_turn(
+            item.session_id, item.turn, user_id=item.user_id, write_seq=item.write_seq
+        )
 
     def _went_down(self, exc: BaseException) -> None:
         from .connection import describe_error

@@ -191,3 +191,13 @@ def test_memory_list_is_bounded_by_batches(client, prefix) -> None:
     seed_sessions(client, prefix, 120, turns=1)
     pages = list(store.index_pages(page=50))
     assert [len(p) for p in pages] == [50, 50, 20]
+
+
+def test_a_write_retried_with_its_sequence_is_stored_once(store: NativeStore, client) -> None:
+    # What the loop's outage queue does: one sequence per turn, reused on every attempt.
+    seq = store.next_write_seq()
+    turn = make_turn("user", "queued", ts(0))
+    assert store.append_turn("q", turn, write_seq=seq) == 0
+    assert store.append_turn("q", turn, write_seq=seq) == 0  # the reply was lost; retried
+    assert client.llen(store.turns_key("q")) == 1
+    assert store.append_turn("q", make_turn("user", "next", ts(1))) == 1

@@ -27,6 +27,10 @@ class MemoryStore:
         self._sessions: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
+    def next_write_seq(self) -> int:
+        """Writes to process memory cannot half-fail; any number will do."""
+        return 0
+
     def append_turn(
         self,
         session_id: str,
@@ -34,6 +38,7 @@ class MemoryStore:
         *,
         user_id: str | None = None,
         tools_used: Iterable[str] = (),
+        write_seq: int | None = None,
     ) -> int:
         """Store one turn (its index allocated here, contiguous per session); return the index."""
         with self._lock:

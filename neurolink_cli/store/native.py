@@ -164,10 +164,15 @@ class NativeStore:
         *,
         user_id: str | None = None,
         tools_used: Iterable[str] = (),
+        write_seq: int | None = None,
     ) -> int:
         """Store one turn (without ``index``) and its metadata update atomically; return its index.
 
         ``turn`` must start with ``role`` (see :func:`neurolink_cli.models.make_turn`).
+        A caller that may retry the same turn later (after an outage) takes a
+        ``write_seq`` from :meth:`next_write_seq` once and passes it on every attempt: an
+        attempt whose script already ran then returns the stored index instead of storing
+        the turn again. Without one, each call is a new write.
         """
         body = orjson.dumps({k: v for k, v in turn.items() if k != "index"})
         tools = list(tools_used)
@@ -185,12 +190,16 @@ class NativeStore:
                 self.max_turns,
                 self.ttl,
                 self.writer_id,
-                next(self._write_seq),
+                write_seq if write_seq is not None else self.next_write_seq(),
             ],
         )
         score = stored_to_ms(timestamp) or now_ms()
         self.client.zadd(self.index_key, {session_id: score}, gt=True)
         return int(idx)
+
+    def next_write_seq(self) -> int:
+        """A sequence number naming one write of this store instance (see append_turn)."""
+        return next(self._write_seq)
 
     def write_session(self, doc: SessionDoc, *, replace: bool = False) -> None:
         """Write a whole document (used by import): turns as given, metadata, extras, index."""
