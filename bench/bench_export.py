@@ -127,8 +127,8 @@ def run_once(argv: list[str], env: dict[str, str], cwd: Path, *, tty: bool = Fal
     return Run(seconds, rss_kb, proc.returncode, err)
 
 
-def run_case(case: Case, env: dict[str, str], cwd: Path) -> None:
-    for _ in range(case.reps):
+def run_case(case: Case, env: dict[str, str], cwd: Path, reps: int | None = None) -> None:
+    for _ in range(case.reps if reps is None else reps):
         if case.out_dir is not None:
             shutil.rmtree(case.out_dir, ignore_errors=True)
         r = run_once(case.argv, env, cwd, tty=case.tty)
@@ -188,8 +188,8 @@ def row(case: Case, ceiling: Case | None) -> dict[str, Any]:
     }
     if case.turns:
         out["turns_per_s"] = round(case.turns / med)
-        if ceiling is not None:
-            out["vs_ceiling"] = round(ceiling.median / med, 3)
+        if ceiling is not None:  # throughput relative to the ceiling's, turns per second
+            out["vs_ceiling"] = round((case.turns / med) / (ceiling.turns / ceiling.median), 3)
     if case.files:
         out["files_per_s"] = round(case.files / med)
     return out
@@ -224,7 +224,7 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=20, help="turns per session")
     ap.add_argument("--turn-bytes", type=int, default=300, help="approximate size of a turn")
     ap.add_argument("--big-turns", type=int, default=5_000, help="turns of the one big session")
-    ap.add_argument("--reps", type=int, default=3, help="runs of each export case")
+    ap.add_argument("--reps", type=int, default=5, help="runs of each export case")
     ap.add_argument("--startup-reps", type=int, default=10)
     ap.add_argument("--baseline-reps", type=int, default=3)
     ap.add_argument("--batch", type=int, default=250, help="sessions per pipelined read")
@@ -325,9 +325,13 @@ def main() -> None:
         ]
         if not args.big_turns:
             cases = [c for c in cases if "session-id" not in c.name]
-        for case in cases:
-            print(f"  timing {case.name} ...", file=sys.stderr)
-            run_case(case, env, work)
+        # Round robin (every case once, then again...): a machine whose speed drifts during
+        # the run shifts every case alike, so the ratios stay fair.
+        for rep in range(max(c.reps for c in cases)):
+            print(f"  round {rep + 1} ...", file=sys.stderr)
+            for case in cases:
+                if rep < case.reps:
+                    run_case(case, env, work, reps=1)
         ceiling = cases[0]
         rows = [row(c, ceiling) for c in cases]
         if args.scale_to and args.scale_to > args.sessions:
