@@ -297,6 +297,7 @@ def memory_export_all(
             full_scan=full_scan,
             progress=progress,
             warn=app.warn,
+            jobs=jobs,
         )
     summary = f"exported {report.exported} sessions ({report.turns} turns)"
     if report.resumed:

@@ -8,6 +8,7 @@ write bytes to a binary stream (``sys.stdout.buffer`` or a file), never through
 
 from __future__ import annotations
 
+import re
 from typing import IO, Any
 
 import orjson
@@ -165,8 +166,11 @@ def csv_lines(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[str]
     """
     field = _field_guarded if guard else _field
     head = f"{field(doc.session_id)},{field(doc.user_id)},"
+    # Roles, providers and models repeat on almost every row: render each value once.
+    memo: dict[Any, str] = {}
     lines: list[str] = []
     append = lines.append
+    plain = _PLAIN_CELL
     for turn in doc.turns:
         get = turn.get
         content = get("content")
@@ -177,21 +181,35 @@ def csv_lines(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[str]
             text = '"' + text.replace('"', '""') + '"'
         elif "," in text or "\n" in text or "\r" in text:
             text = '"' + text + '"'
+        index = get("index")
+        index_s = str(index) if index.__class__ is int else field(index)
+        role = get("role")
+        role_s = memo.get(role) if role.__class__ is str else None
+        if role_s is None:
+            role_s = field(role)
+            if role.__class__ is str:
+                memo[role] = role_s
+        ts = get("timestamp")
+        ts_s = ts if ts.__class__ is str and plain(ts) else field(ts)
         if include_metadata:
+            pm = (get("provider"), get("model"))
+            pm_s = memo.get(pm)
+            if pm_s is None:
+                pm_s = memo[pm] = f"{field(pm[0])},{field(pm[1])}"
             tokens = get("tokens")
-            if not isinstance(tokens, dict):
+            if tokens.__class__ is not dict:
                 tokens = _NO_TOKENS
-            append(
-                f"{head}{field(get('index'))},{field(get('role'))},{field(get('timestamp'))},"
-                f"{field(get('provider'))},{field(get('model'))},"
-                f"{field(tokens.get('prompt'))},{field(tokens.get('completion'))},{text}\r\n"
-            )
+            prompt, completion = tokens.get("prompt"), tokens.get("completion")
+            prompt_s = str(prompt) if prompt.__class__ is int else field(prompt)
+            completion_s = str(completion) if completion.__class__ is int else field(completion)
+            append(f"{head}{index_s},{role_s},{ts_s},{pm_s},{prompt_s},{completion_s},{text}\r\n")
         else:
-            append(
-                f"{head}{field(get('index'))},{field(get('role'))},"
-                f"{field(get('timestamp'))},{text}\r\n"
-            )
+            append(f"{head}{index_s},{role_s},{ts_s},{text}\r\n")
     return lines
+
+
+# A cell the csv module writes as is and the formula guard leaves alone (timestamps).
+_PLAIN_CELL = re.compile(r"[0-9A-Za-z][0-9A-Za-z.:_ TZ+-]*").fullmatch
 
 
 def _quote(text: str) -> str:
