@@ -87,10 +87,13 @@ def turn_content_text(turn: dict[str, Any]) -> str:
     content = turn.get("content")
     if isinstance(content, str) and content:
         return content
-    # Tool turns of the upstream layout may keep their payload outside ``content``.
-    for key in ("result", "args"):
-        if turn.get(key) not in (None, "", {}, []):
-            return orjson.dumps(turn[key]).decode()
+    # Upstream tool turns keep their payload outside ``content`` (output in ``result.result``
+    # before v9.11); name the tool with it, since CSV has no tool column.
+    payload = {
+        k: turn[k] for k in ("tool", "args", "result") if turn.get(k) not in (None, "", {}, [])
+    }
+    if set(payload) - {"tool"}:
+        return orjson.dumps(payload).decode()
     if content is None or isinstance(content, str):
         return content or ""
     return orjson.dumps(content).decode()
@@ -357,14 +360,9 @@ def render_markdown(doc: SessionDoc, include_metadata: bool = True) -> str:
             details.append(str(turn["model"]))
         if include_metadata and turn.get("interrupted"):
             details.append("interrupted")
-        lines += [
-            heading,
-            "",
-            f"*{' · '.join(d for d in details if d)}*",
-            "",
-            turn_content_text(turn),
-            "",
-        ]
+        shown = " · ".join(d for d in details if d)
+        lines += [heading, ""] + ([f"*{shown}*", ""] if shown else [])
+        lines += [turn_content_text(turn), ""]
     return "\n".join(lines)
 
 
