@@ -114,7 +114,7 @@ def _client(settings: Any) -> Any:
 
 
 def _session_ids(ctx: click.Context, incomplete: str) -> list[tuple[str, str]]:
-    from .store.native import _glob_escape
+    from .store.keyspace import glob_escape
     from .timeutil import ms_to_rfc3339
 
     settings = _root_settings(ctx)
@@ -126,7 +126,7 @@ def _session_ids(ctx: click.Context, incomplete: str) -> list[tuple[str, str]]:
         else:
             rows = []
             deadline = time.monotonic() + TIMEOUT
-            for row in client.zscan_iter(index, match=_glob_escape(incomplete) + "*", count=1000):
+            for row in client.zscan_iter(index, match=glob_escape(incomplete) + "*", count=1000):
                 rows.append(row)
                 if len(rows) >= MAX_IDS or time.monotonic() > deadline:
                     break

@@ -23,20 +23,13 @@ them from both layouts and writes the imported document.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
-import shutil
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from .errors import BadInput, PartialFailure
+from .import_sources import Warn, bad_input, open_source
 from .models import SessionDoc
 from .timeutil import stored_to_ms
 from .validate import session_id_problem
@@ -44,11 +37,7 @@ from .validate import session_id_problem
 CONFLICT_POLICIES = ("fail", "replace", "skip")
 IMPORT_ROLES = ("user", "assistant", "system", "tool", "tool_call", "tool_result")
 TOP_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt", "turns", "metadata")
-MANIFEST = "manifest.json"
 BATCH = 200
-SPOOL_BYTES = 16 << 20
-
-Warn = Callable[[str], None]
 
 
 @dataclass
@@ -77,10 +66,6 @@ def _n(count: int, noun: str) -> str:
 # -- documents -------------------------------------------------------------------------
 
 
-def _bad(where: str, problem: str) -> BadInput:
-    return BadInput(f"{where}: {problem}")
-
-
 def document_to_session(raw: Any, where: str) -> SessionDoc:
     """Check one parsed document's shape and turn it into a :class:`SessionDoc`.
 
@@ -88,31 +73,31 @@ def document_to_session(raw: Any, where: str) -> SessionDoc:
     an ``index`` (hand-written files) get their position, as long as none has one.
     """
     if not isinstance(raw, dict):
-        raise _bad(where, 'not a session document (expected a JSON object {"sessionId": ...})')
+        raise bad_input(where, 'not a session document (expected a JSON object {"sessionId": ...})')
     sid = raw.get("sessionId")
     if not isinstance(sid, str):
-        raise _bad(where, "sessionId is missing or not a string")
+        raise bad_input(where, "sessionId is missing or not a string")
     problem = session_id_problem(sid)
     if problem:
-        raise _bad(
+        raise bad_input(
             where,
             f"bad session id {sid[:60]!r}: {problem}; an id is 1-256 bytes of printable "
             "UTF-8 without whitespace, '{' or '}'",
         )
     for key in ("userId", "createdAt", "updatedAt"):
         if raw.get(key) is not None and not isinstance(raw[key], str):
-            raise _bad(where, f"{key} must be a string or null")
+            raise bad_input(where, f"{key} must be a string or null")
     for key in ("createdAt", "updatedAt"):
         if isinstance(raw.get(key), str) and stored_to_ms(raw[key]) is None:
-            raise _bad(where, f"{key} {raw[key][:40]!r} is not an ISO 8601 time")
+            raise bad_input(where, f"{key} {raw[key][:40]!r} is not an ISO 8601 time")
     metadata = raw.get("metadata")
     if metadata is None:
         metadata = {}
     elif not isinstance(metadata, dict):
-        raise _bad(where, "metadata must be a JSON object")
+        raise bad_input(where, "metadata must be a JSON object")
     tools = metadata.get("toolsUsed")
     if tools is not None and not isinstance(tools, list):
-        raise _bad(where, "metadata.toolsUsed must be a JSON array")
+        raise bad_input(where, "metadata.toolsUsed must be a JSON array")
     turns = _check_turns(raw.get("turns"), where)
     extra = {k: v for k, v in raw.items() if k not in TOP_FIELDS}
     return SessionDoc(
@@ -130,228 +115,34 @@ def _check_turns(turns: Any, where: str) -> list[dict[str, Any]]:
     if turns is None:
         return []
     if not isinstance(turns, list):
-        raise _bad(where, "turns must be a JSON array")
+        raise bad_input(where, "turns must be a JSON array")
     with_index = sum(1 for t in turns if isinstance(t, dict) and "index" in t)
     if 0 < with_index < len(turns):
-        raise _bad(where, "some turns have an index and some do not; give all or none")
+        raise bad_input(where, "some turns have an index and some do not; give all or none")
     out: list[dict[str, Any]] = []
     last = -1
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict):
-            raise _bad(where, f"turn #{i} is not a JSON object")
+            raise bad_input(where, f"turn #{i} is not a JSON object")
         role = turn.get("role")
         if role not in IMPORT_ROLES:
-            raise _bad(
+            raise bad_input(
                 where,
                 f"turn #{i}: role {role!r} is not one of {', '.join(IMPORT_ROLES)}",
             )
         ts = turn.get("timestamp")
         if ts is not None and not isinstance(ts, str):
-            raise _bad(where, f"turn #{i}: timestamp must be a string")
+            raise bad_input(where, f"turn #{i}: timestamp must be a string")
         if not with_index:
             turn = {"index": i, **turn}
         index = turn["index"]
         if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-            raise _bad(where, f"turn #{i}: index must be a whole number >= 0")
+            raise bad_input(where, f"turn #{i}: index must be a whole number >= 0")
         if index <= last:
-            raise _bad(where, f"turn #{i}: index {index} is not greater than the one before")
+            raise bad_input(where, f"turn #{i}: index {index} is not greater than the one before")
         last = index
         out.append(turn)
     return out
-
-
-# -- reading sources -------------------------------------------------------------------
-
-
-def _parse_error(where: str, exc: Exception) -> BadInput:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return _bad(where, f"not valid JSON ({text})")
-
-
-def iter_stream(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
-    """Parsed documents of a seekable binary file: JSONL, one JSON value, or several.
-
-    Yields ``(where, document)``. A first non-blank line that is a complete JSON value
-    means JSONL; otherwise the whole file is parsed as JSON (a document, an array of
-    documents, or documents one after another).
-    """
-    fh.seek(0)
-    first: bytes | None = None
-    lineno = 0
-    for line in fh:
-        lineno += 1
-        if line.strip():
-            first = line
-            break
-    if first is None:
-        return
-    try:
-        value = orjson.loads(first)
-    except orjson.JSONDecodeError:
-        yield from _iter_whole(fh, name)
-        return
-    yield from _expand(value, f"{name} line {lineno}")
-    for line in fh:
-        lineno += 1
-        if not line.strip():
-            continue
-        where = f"{name} line {lineno}"
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise _parse_error(where, exc) from None
-        yield from _expand(value, where)
-
-
-def _expand(value: Any, where: str) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            yield f"{where} item {i}", item
-    else:
-        yield where, value
-
-
-def _iter_whole(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
-    fh.seek(0)
-    data = fh.read()
-    try:
-        yield from _expand(orjson.loads(data), name)
-        return
-    except orjson.JSONDecodeError as exc:
-        first_error = exc
-    # Several documents one after another (``cat a.json b.json``).
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _bad(name, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    decoder = json.JSONDecoder()
-    pos, n, count = 0, len(text), 0
-    values = []
-    while True:
-        while pos < n and text[pos].isspace():
-            pos += 1
-        if pos >= n:
-            break
-        try:
-            value, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            raise _parse_error(name, first_error) from None
-        values.append(value)
-        count += 1
-    for i, value in enumerate(values):
-        yield from _expand(value, f"{name} document {i + 1}" if count > 1 else name)
-
-
-@dataclass
-class Manifest:
-    """The checked parts of an ``export-all`` directory's manifest.json."""
-
-    directory: Path
-    entries: list[dict[str, Any]]
-    complete: bool
-    failed: list[Any]
-
-
-def read_manifest(directory: Path, warn: Warn | None = None) -> Manifest:
-    """Load and check ``DIR/manifest.json``; BadInput when the directory cannot be imported."""
-    path = directory / MANIFEST
-    if not path.is_file():
-        raise BadInput(
-            f"{directory} has no {MANIFEST}: import reads directories written by "
-            "'neurolink memory export-all --output DIR'; import single files by name"
-        )
-    try:
-        data = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise _bad(str(path), f"cannot be read ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("sessions"), list):
-        raise _bad(str(path), "not an export-all manifest (no sessions list)")
-    fmt = data.get("format")
-    if fmt not in ("json", "jsonl"):
-        raise _bad(
-            str(path),
-            f"the export is in {fmt!r} format; import reads json or jsonl "
-            "(export again with --format json)",
-        )
-    entries = []
-    for i, entry in enumerate(data["sessions"]):
-        ok = (
-            isinstance(entry, dict)
-            and isinstance(entry.get("file"), str)
-            and isinstance(entry.get("sessionId"), str)
-            and isinstance(entry.get("sha256"), str)
-        )
-        if not ok:
-            raise _bad(str(path), f"sessions[{i}] lacks file, sessionId or sha256")
-        name = entry["file"]
-        if Path(name).name != name or name in ("", ".", "..") or "\\" in name:
-            raise _bad(str(path), f"sessions[{i}] names a file outside the directory: {name!r}")
-        entries.append(entry)
-    listed = {e["file"] for e in entries}
-    if warn:
-        for child in sorted(directory.iterdir()):
-            if child.name not in listed and child.name != MANIFEST and child.name[:1] != ".":
-                warn(f"{child}: not listed in {MANIFEST}, ignored")
-    return Manifest(directory, entries, data.get("complete") is not False, data.get("failed") or [])
-
-
-def _read_checked(manifest: Manifest, entry: dict[str, Any]) -> bytes:
-    path = manifest.directory / entry["file"]
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadInput(
-            f"{path}: listed in {MANIFEST} but cannot be read ({exc.strerror or exc}); "
-            "nothing imported"
-        ) from None
-    if hashlib.sha256(data).hexdigest() != entry["sha256"].lower():
-        raise BadInput(
-            f"{path}: its sha256 differs from {MANIFEST} (the file was changed or is "
-            "damaged); nothing imported. Export it again, or import it alone by file name"
-        )
-    return data
-
-
-def iter_directory(manifest: Manifest) -> Iterator[tuple[str, Any]]:
-    """Documents of an export-all directory, each file checked against the manifest."""
-    for entry in manifest.entries:
-        data = _read_checked(manifest, entry)
-        name = str(manifest.directory / entry["file"])
-        try:
-            value = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise _parse_error(name, exc) from None
-        if isinstance(value, dict) and value.get("sessionId") != entry["sessionId"]:
-            raise _bad(name, f"holds session {value.get('sessionId')!r}, not the one listed")
-        yield name, value
-
-
-@contextlib.contextmanager
-def open_source(
-    source: str, stdin: IO[bytes] | None = None, warn: Warn | None = None
-) -> Iterator[Callable[[], Iterator[tuple[str, Any]]]]:
-    """A function that yields ``(where, document)`` afresh on every call (for two passes)."""
-    if source == "-":
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-            shutil.copyfileobj(stream, spool)
-            yield lambda: iter_stream(spool, "stdin")  # type: ignore[arg-type]
-        return
-    path = Path(source)
-    if path.is_dir():
-        manifest = read_manifest(path, warn)
-        if warn and not manifest.complete:
-            warn(f"{path}: the export did not complete; importing the files it finished")
-        if warn and manifest.failed:
-            warn(f"{path}: {len(manifest.failed)} sessions failed to export and are not in it")
-        yield lambda: iter_directory(manifest)
-        return
-    try:
-        fh = path.open("rb")
-    except OSError as exc:
-        raise BadInput(f"cannot read {source}: {exc.strerror or exc}") from None
-    with fh:
-        yield lambda: iter_stream(fh, source)
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -383,12 +174,12 @@ class Existing:
 
     def _upstream_candidates(self) -> set[bytes]:
         if self._candidates is None:
-            from .store.native import _glob_escape, _scan_iter
+            from .store.keyspace import glob_escape, scan_iter
 
             upstream = self.repo.upstream
             start = len(upstream.prefix.encode("utf-8"))
             found: set[bytes] = set()
-            for key in _scan_iter(upstream.client, _glob_escape(upstream.prefix) + "*"):
+            for key in scan_iter(upstream.client, glob_escape(upstream.prefix) + "*"):
                 rest = key[start:] if isinstance(key, bytes) else key.encode()[start:]
                 found.add(_digest_bytes(rest))
                 at = rest.find(b":")

@@ -3,6 +3,9 @@
 - :mod:`.native`   the layout of CONTRACT §3 (a LIST of turns + a HASH per session, a ZSET index).
 - :mod:`.upstream` the layout of the TypeScript SDK ``@juspay/neurolink`` (CONTRACT §4).
 - :mod:`.memory`   an in-process store for ``loop --store memory`` (nothing is persisted).
+- :mod:`.scripts`  the Lua scripts of the native layout (atomic append, safe prune).
+- :mod:`.keyspace` SCAN over every primary and slot-grouped UNLINK (one Redis or a Cluster).
+- :mod:`.batchread`, :mod:`.parallel` the fast pipelined reads of export-all (``--jobs``).
 - :mod:`.repository` one façade over the native and upstream layouts that the commands use:
   list, get, iterate and delete sessions of either layout as one collection.
 

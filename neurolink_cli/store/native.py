@@ -42,66 +42,8 @@ import orjson
 from ..models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
 from ..timeutil import now_ms, stored_to_ms
 from .batchread import BatchReader
-
-APPEND_SCRIPT = """
-local turns, meta = KEYS[1], KEYS[2]
-local wfield = 'w:' .. ARGV[10]
-local last = redis.call('HGET', meta, wfield)
-if last then
-  local seq, done = string.match(last, '^(%d+):(%d+)$')
-  if seq == ARGV[11] then return tonumber(done) end
-end
-local idx = redis.call('HINCRBY', meta, 'nextIndex', 1) - 1
-redis.call('HSET', meta, wfield, ARGV[11] .. ':' .. idx)
-local turn = '{"index":' .. idx .. ',' .. string.sub(ARGV[1], 2)
-local n = redis.call('RPUSH', turns, turn)
-local maxT = tonumber(ARGV[8])
-if maxT > 0 and n > maxT then
-  redis.call('LTRIM', turns, -maxT, -1)
-  n = maxT
-end
-redis.call('HSETNX', meta, 'sessionId', ARGV[2])
-redis.call('HSETNX', meta, 'createdAt', ARGV[4])
-if ARGV[3] ~= '' then redis.call('HSET', meta, 'userId', ARGV[3]) end
-redis.call('HSET', meta, 'updatedAt', ARGV[4], 'totalTurns', n)
-if ARGV[5] ~= '' then redis.call('HSET', meta, 'provider', ARGV[5]) end
-if ARGV[6] ~= '' then redis.call('HSET', meta, 'model', ARGV[6]) end
-if ARGV[7] ~= '' then
-  local cur = redis.call('HGET', meta, 'toolsUsed')
-  local have = {}
-  if cur then
-    local ok, decoded = pcall(cjson.decode, cur)
-    if ok and type(decoded) == 'table' then have = decoded end
-  end
-  local seen = {}
-  for _, t in ipairs(have) do seen[t] = true end
-  for _, t in ipairs(cjson.decode(ARGV[7])) do
-    if not seen[t] then table.insert(have, t); seen[t] = true end
-  end
-  if #have == 0 then
-    redis.call('HSET', meta, 'toolsUsed', '[]')
-  else
-    redis.call('HSET', meta, 'toolsUsed', cjson.encode(have))
-  end
-else
-  redis.call('HSETNX', meta, 'toolsUsed', '[]')
-end
-local ttl = tonumber(ARGV[9])
-if ttl > 0 then
-  redis.call('EXPIRE', turns, ttl)
-  redis.call('EXPIRE', meta, ttl)
-end
-return idx
-"""
-
-# Remove an index member only if its score is still the one we saw when its keys were gone.
-PRUNE_SCRIPT = """
-local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if s and tonumber(s) == tonumber(ARGV[2]) then
-  return redis.call('ZREM', KEYS[1], ARGV[1])
-end
-return 0
-"""
+from .keyspace import glob_escape, scan_iter, unlink
+from .scripts import APPEND_SCRIPT, PRUNE_SCRIPT
 
 STANDARD_META = ("provider", "model", "totalTurns", "toolsUsed", "title")
 HEAD_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt")
@@ -458,9 +400,9 @@ class NativeStore:
 
     def scan_ids(self) -> Iterator[list[str]]:
         """Session ids found by SCAN over every primary (``--full-scan``), in batches."""
-        pattern = _glob_escape(f"{self.prefix}:session:{{") + "*"
+        pattern = glob_escape(f"{self.prefix}:session:{{") + "*"
         seen_batch: list[str] = []
-        for key in _scan_iter(self.client, pattern):
+        for key in scan_iter(self.client, pattern):
             k = _s(key) or ""
             if not k.endswith("}:metadata") and not k.endswith("}:turns"):
                 continue
@@ -550,18 +492,18 @@ class NativeStore:
 
     def delete_all(self) -> int:
         """Remove every native session under the prefix (SCAN + UNLINK in batches)."""
-        pattern = _glob_escape(f"{self.prefix}:session:{{") + "*"
+        pattern = glob_escape(f"{self.prefix}:session:{{") + "*"
         batch: list[bytes] = []
         sessions = 0
-        for key in _scan_iter(self.client, pattern):
+        for key in scan_iter(self.client, pattern):
             batch.append(key)
             if key.endswith(b"}:metadata"):
                 sessions += 1
             if len(batch) >= 500:
-                _unlink(self.client, batch)
+                unlink(self.client, batch)
                 batch = []
         if batch:
-            _unlink(self.client, batch)
+            unlink(self.client, batch)
         self.client.unlink(self.index_key)
         return sessions
 
@@ -583,43 +525,3 @@ def _digest(session_id: str) -> int:
         hashlib.blake2b(session_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
         "little",
     )
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
-
-
-def _scan_iter(client: Any, pattern: str, count: int = 1000) -> Iterator[bytes]:
-    """Keys matching ``pattern``, by SCAN (never KEYS); on a cluster, on every primary in turn.
-
-    Each primary is walked with its own cursor until that cursor returns to 0 (replicas are
-    skipped: they hold copies). A key may be yielded more than once if it moves between
-    nodes during the walk (a resharding); callers tolerate repeats.
-    """
-    if not hasattr(client, "get_primaries"):
-        yield from client.scan_iter(match=pattern, count=count)
-        return
-    for node in client.get_primaries():
-        cursor = 0
-        while True:
-            cursors, keys = client.scan(cursor, match=pattern, count=count, target_nodes=node)
-            yield from keys
-            cursor = cursors[node.name] if isinstance(cursors, dict) else cursors
-            if not cursor:
-                break
-
-
-def _unlink(client: Any, keys: list[bytes]) -> None:
-    """UNLINK ``keys``; on a cluster, one UNLINK per hash slot, pipelined (grouped by node)."""
-    if not keys:
-        return
-    if not hasattr(client, "get_nodes"):
-        client.unlink(*keys)
-        return
-    by_slot: dict[int, list[bytes]] = {}
-    for k in keys:
-        by_slot.setdefault(client.keyslot(k), []).append(k)
-    pipe = client.pipeline(transaction=False)
-    for slot_keys in by_slot.values():
-        pipe.execute_command("UNLINK", *slot_keys)  # pipe.unlink() refuses several keys
-    pipe.execute()

@@ -11,7 +11,7 @@ Keys, for the conversation prefix ``C`` (default ``neurolink:conversation:``, th
     U{userId}                      SET     that user's session ids
 
 Finding sessions. Keys under ``C`` are found by SCAN (never KEYS; on a cluster every
-primary is walked, see :func:`~neurolink_cli.store.native._scan_iter`; a key that moves
+primary is walked, see :func:`~neurolink_cli.store.keyspace.scan_iter`; a key that moves
 during a resharding may be met twice) and read in batches of ``batch_size`` keys with
 one pipelined round trip per batch: ``TYPE``, ``GET`` and ``TTL`` of each key (``GET`` of
 a key that is not a string fails with WRONGTYPE inside the pipeline and is ignored, so
@@ -63,7 +63,7 @@ import orjson
 
 from ..models import SOURCE_UPSTREAM, SessionDoc, SessionSummary, Unreadable
 from ..timeutil import stored_to_ms
-from .native import _glob_escape, _scan_iter, _unlink
+from .keyspace import glob_escape, scan_iter, unlink
 
 PLACEHOLDER_USER = "randomUser"
 # Stored fields that go to the document's head, turns or metadata (the rest go to ``extra``).
@@ -168,10 +168,10 @@ class UpstreamStore:
             yield self._read(batch)
 
     def _scan(self, pattern: str) -> Iterator[bytes]:
-        yield from _scan_iter(self.client, pattern)
+        yield from scan_iter(self.client, pattern)
 
     def _all_keys(self) -> Iterator[bytes]:
-        return self._scan(_glob_escape(self.prefix) + "*")
+        return self._scan(glob_escape(self.prefix) + "*")
 
     def _user_keys(self, user_id: str) -> Iterator[bytes]:
         """Keys of one user's sessions: through the user's set if it exists, else by SCAN."""
@@ -180,7 +180,7 @@ class UpstreamStore:
             for member in self.client.sscan_iter(set_key, count=1000):
                 yield self.session_key(_text(member), user_id).encode()
         else:
-            yield from self._scan(_glob_escape(f"{self.prefix}{user_id}:") + "*")
+            yield from self._scan(glob_escape(f"{self.prefix}{user_id}:") + "*")
 
     def _entries(self, user_id: str | None) -> Iterator[_Entry]:
         keys = self._all_keys() if user_id is None else self._user_keys(user_id)
@@ -318,12 +318,12 @@ class UpstreamStore:
                     doomed.append(entry.key)
                     sessions += 1
             if doomed:
-                _unlink(self.client, doomed)
-        sets = self._scan(_glob_escape(self.user_prefix) + "*")
+                unlink(self.client, doomed)
+        sets = self._scan(glob_escape(self.user_prefix) + "*")
         for batch in self._batches(sets):
             doomed = [e.key for e in batch if e.kind == "set"]
             if doomed:
-                _unlink(self.client, doomed)
+                unlink(self.client, doomed)
         return sessions
 
     # -- finding one id -------------------------------------------------------------------
@@ -331,7 +331,7 @@ class UpstreamStore:
         """Every key holding the session ``session_id``: a SCAN for ``C*:{id}`` (users and
         session-only) and the v7.34 key ``C{id}``, each checked against its JSON."""
         bare = f"{self.prefix}{session_id}".encode()
-        pattern = _glob_escape(self.prefix) + "*" + _glob_escape(f":{session_id}")
+        pattern = glob_escape(self.prefix) + "*" + glob_escape(f":{session_id}")
         keys = dict.fromkeys([bare, *self._scan(pattern)])
         for batch in self._batches(keys):
             for entry in batch:

@@ -1,0 +1,228 @@
+"""Where ``memory import`` reads documents from: a file, stdin, or an export directory.
+
+Every source is offered as a function that yields ``(where, document)`` afresh on each
+call, because the importer reads its input twice (check everything, then write). stdin
+is spooled to a temporary file (in memory up to 16 MB) so it can be read twice. A
+directory is read through its ``manifest.json``: only the files it lists, each checked
+against its recorded sha256 and size; one that differs refuses the whole import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from .errors import BadInput
+
+MANIFEST = "manifest.json"
+SPOOL_BYTES = 16 << 20
+
+Warn = Callable[[str], None]
+
+
+def bad_input(where: str, problem: str) -> BadInput:
+    """BadInput naming the file (and line or document) where the problem is."""
+    return BadInput(f"{where}: {problem}")
+
+
+def _parse_error(where: str, exc: Exception) -> BadInput:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return bad_input(where, f"not valid JSON ({text})")
+
+
+def iter_stream(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
+    """Parsed documents of a seekable binary file: JSONL, one JSON value, or several.
+
+    Yields ``(where, document)``. A first non-blank line that is a complete JSON value
+    means JSONL; otherwise the whole file is parsed as JSON (a document, an array of
+    documents, or documents one after another).
+    """
+    fh.seek(0)
+    first: bytes | None = None
+    lineno = 0
+    for line in fh:
+        lineno += 1
+        if line.strip():
+            first = line
+            break
+    if first is None:
+        return
+    try:
+        value = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        yield from _iter_whole(fh, name)
+        return
+    yield from _expand(value, f"{name} line {lineno}")
+    for line in fh:
+        lineno += 1
+        if not line.strip():
+            continue
+        where = f"{name} line {lineno}"
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise _parse_error(where, exc) from None
+        yield from _expand(value, where)
+
+
+def _expand(value: Any, where: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            yield f"{where} item {i}", item
+    else:
+        yield where, value
+
+
+def _iter_whole(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
+    fh.seek(0)
+    data = fh.read()
+    try:
+        yield from _expand(orjson.loads(data), name)
+        return
+    except orjson.JSONDecodeError as exc:
+        first_error = exc
+    # Several documents one after another (``cat a.json b.json``).
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad_input(name, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    decoder = json.JSONDecoder()
+    pos, n, count = 0, len(text), 0
+    values = []
+    while True:
+        while pos < n and text[pos].isspace():
+            pos += 1
+        if pos >= n:
+            break
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            raise _parse_error(name, first_error) from None
+        values.append(value)
+        count += 1
+    for i, value in enumerate(values):
+        yield from _expand(value, f"{name} document {i + 1}" if count > 1 else name)
+
+
+@dataclass
+class Manifest:
+    """The checked parts of an ``export-all`` directory's manifest.json."""
+
+    directory: Path
+    entries: list[dict[str, Any]]
+    complete: bool
+    failed: list[Any]
+
+
+def read_manifest(directory: Path, warn: Warn | None = None) -> Manifest:
+    """Load and check ``DIR/manifest.json``; BadInput when the directory cannot be imported."""
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise BadInput(
+            f"{directory} has no {MANIFEST}: import reads directories written by "
+            "'neurolink memory export-all --output DIR'; import single files by name"
+        )
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise bad_input(str(path), f"cannot be read ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("sessions"), list):
+        raise bad_input(str(path), "not an export-all manifest (no sessions list)")
+    fmt = data.get("format")
+    if fmt not in ("json", "jsonl"):
+        raise bad_input(
+            str(path),
+            f"the export is in {fmt!r} format; import reads json or jsonl "
+            "(export again with --format json)",
+        )
+    entries = []
+    for i, entry in enumerate(data["sessions"]):
+        ok = (
+            isinstance(entry, dict)
+            and isinstance(entry.get("file"), str)
+            and isinstance(entry.get("sessionId"), str)
+            and isinstance(entry.get("sha256"), str)
+        )
+        if not ok:
+            raise bad_input(str(path), f"sessions[{i}] lacks file, sessionId or sha256")
+        name = entry["file"]
+        if Path(name).name != name or name in ("", ".", "..") or "\\" in name:
+            raise bad_input(
+                str(path), f"sessions[{i}] names a file outside the directory: {name!r}"
+            )
+        entries.append(entry)
+    listed = {e["file"] for e in entries}
+    if warn:
+        for child in sorted(directory.iterdir()):
+            if child.name not in listed and child.name != MANIFEST and child.name[:1] != ".":
+                warn(f"{child}: not listed in {MANIFEST}, ignored")
+    return Manifest(directory, entries, data.get("complete") is not False, data.get("failed") or [])
+
+
+def _read_checked(manifest: Manifest, entry: dict[str, Any]) -> bytes:
+    path = manifest.directory / entry["file"]
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(
+            f"{path}: listed in {MANIFEST} but cannot be read ({exc.strerror or exc}); "
+            "nothing imported"
+        ) from None
+    if hashlib.sha256(data).hexdigest() != entry["sha256"].lower():
+        raise BadInput(
+            f"{path}: its sha256 differs from {MANIFEST} (the file was changed or is "
+            "damaged); nothing imported. Export it again, or import it alone by file name"
+        )
+    return data
+
+
+def iter_directory(manifest: Manifest) -> Iterator[tuple[str, Any]]:
+    """Documents of an export-all directory, each file checked against the manifest."""
+    for entry in manifest.entries:
+        data = _read_checked(manifest, entry)
+        name = str(manifest.directory / entry["file"])
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise _parse_error(name, exc) from None
+        if isinstance(value, dict) and value.get("sessionId") != entry["sessionId"]:
+            raise bad_input(name, f"holds session {value.get('sessionId')!r}, not the one listed")
+        yield name, value
+
+
+@contextlib.contextmanager
+def open_source(
+    source: str, stdin: IO[bytes] | None = None, warn: Warn | None = None
+) -> Iterator[Callable[[], Iterator[tuple[str, Any]]]]:
+    """A function that yields ``(where, document)`` afresh on every call (for two passes)."""
+    if source == "-":
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            shutil.copyfileobj(stream, spool)
+            yield lambda: iter_stream(spool, "stdin")  # type: ignore[arg-type]
+        return
+    path = Path(source)
+    if path.is_dir():
+        manifest = read_manifest(path, warn)
+        if warn and not manifest.complete:
+            warn(f"{path}: the export did not complete; importing the files it finished")
+        if warn and manifest.failed:
+            warn(f"{path}: {len(manifest.failed)} sessions failed to export and are not in it")
+        yield lambda: iter_directory(manifest)
+        return
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise BadInput(f"cannot read {source}: {exc.strerror or exc}") from None
+    with fh:
+        yield lambda: iter_stream(fh, source)

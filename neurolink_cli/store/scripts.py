@@ -1,0 +1,72 @@
+"""The Lua scripts of the native layout (CONTRACT §3), run atomically by Redis.
+
+``APPEND_SCRIPT`` (KEYS: turns, metadata of one session; one slot thanks to the hash tag):
+ARGV = turn JSON without index, session id, user id, timestamp, provider, model, tools
+used (JSON array or ''), maxTurnsPerSession, TTL, writer id, write sequence. It allocates
+the index from ``nextIndex``, splices ``"index":N`` in front of the turn, RPUSHes it, trims,
+updates the metadata, refreshes the TTL of both keys, and returns the index; a repeated
+(writer id, sequence) returns the index stored the first time instead of writing again.
+
+``PRUNE_SCRIPT`` (KEYS: the index): removes a member only if its score is still the one
+the caller saw when it found the member's keys gone.
+"""
+
+APPEND_SCRIPT = """
+local turns, meta = KEYS[1], KEYS[2]
+local wfield = 'w:' .. ARGV[10]
+local last = redis.call('HGET', meta, wfield)
+if last then
+  local seq, done = string.match(last, '^(%d+):(%d+)$')
+  if seq == ARGV[11] then return tonumber(done) end
+end
+local idx = redis.call('HINCRBY', meta, 'nextIndex', 1) - 1
+redis.call('HSET', meta, wfield, ARGV[11] .. ':' .. idx)
+local turn = '{"index":' .. idx .. ',' .. string.sub(ARGV[1], 2)
+local n = redis.call('RPUSH', turns, turn)
+local maxT = tonumber(ARGV[8])
+if maxT > 0 and n > maxT then
+  redis.call('LTRIM', turns, -maxT, -1)
+  n = maxT
+end
+redis.call('HSETNX', meta, 'sessionId', ARGV[2])
+redis.call('HSETNX', meta, 'createdAt', ARGV[4])
+if ARGV[3] ~= '' then redis.call('HSET', meta, 'userId', ARGV[3]) end
+redis.call('HSET', meta, 'updatedAt', ARGV[4], 'totalTurns', n)
+if ARGV[5] ~= '' then redis.call('HSET', meta, 'provider', ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('HSET', meta, 'model', ARGV[6]) end
+if ARGV[7] ~= '' then
+  local cur = redis.call('HGET', meta, 'toolsUsed')
+  local have = {}
+  if cur then
+    local ok, decoded = pcall(cjson.decode, cur)
+    if ok and type(decoded) == 'table' then have = decoded end
+  end
+  local seen = {}
+  for _, t in ipairs(have) do seen[t] = true end
+  for _, t in ipairs(cjson.decode(ARGV[7])) do
+    if not seen[t] then table.insert(have, t); seen[t] = true end
+  end
+  if #have == 0 then
+    redis.call('HSET', meta, 'toolsUsed', '[]')
+  else
+    redis.call('HSET', meta, 'toolsUsed', cjson.encode(have))
+  end
+else
+  redis.call('HSETNX', meta, 'toolsUsed', '[]')
+end
+local ttl = tonumber(ARGV[9])
+if ttl > 0 then
+  redis.call('EXPIRE', turns, ttl)
+  redis.call('EXPIRE', meta, ttl)
+end
+return idx
+"""
+
+# Remove an index member only if its score is still the one we saw when its keys were gone.
+PRUNE_SCRIPT = """
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) == tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+"""
