@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import orjson
 
+from . import jsonutil
 from .errors import BadInput
 
 MANIFEST = "manifest.json"
@@ -58,7 +59,7 @@ def iter_stream(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
     if first is None:
         return
     try:
-        value = orjson.loads(first)
+        value = jsonutil.loads(first)
     except orjson.JSONDecodeError:
         yield from _iter_whole(fh, name)
         return
@@ -69,7 +70,7 @@ def iter_stream(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
             continue
         where = f"{name} line {lineno}"
         try:
-            value = orjson.loads(line)
+            value = jsonutil.loads(line)
         except orjson.JSONDecodeError as exc:
             raise _parse_error(where, exc) from None
         yield from _expand(value, where)
@@ -87,7 +88,7 @@ def _iter_whole(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
     fh.seek(0)
     data = fh.read()
     try:
-        yield from _expand(orjson.loads(data), name)
+        yield from _expand(jsonutil.loads(data), name)
         return
     except orjson.JSONDecodeError as exc:
         first_error = exc
@@ -133,7 +134,7 @@ def read_manifest(directory: Path, warn: Warn | None = None) -> Manifest:
             "'neurolink memory export-all --output DIR'; import single files by name"
         )
     try:
-        data = orjson.loads(path.read_bytes())
+        data = jsonutil.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
         raise bad_input(str(path), f"cannot be read ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("sessions"), list):
@@ -192,7 +193,7 @@ def iter_directory(manifest: Manifest) -> Iterator[tuple[str, Any]]:
         data = _read_checked(manifest, entry)
         name = str(manifest.directory / entry["file"])
         try:
-            value = orjson.loads(data)
+            value = jsonutil.loads(data)
         except orjson.JSONDecodeError as exc:
             raise _parse_error(name, exc) from None
         if isinstance(value, dict) and value.get("sessionId") != entry["sessionId"]:

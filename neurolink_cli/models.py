@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from . import jsonutil
 from .errors import BadData
 from .timeutil import stored_to_ms
 
@@ -126,7 +127,7 @@ class SessionDoc:
             turns = []
             for i, raw in enumerate(raws):
                 try:
-                    turn = orjson.loads(raw)
+                    turn = jsonutil.loads(raw)
                 except orjson.JSONDecodeError:
                     turn = None
                 if not isinstance(turn, dict):

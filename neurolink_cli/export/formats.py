@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import orjson
 
+from .. import jsonutil
 from ..models import SessionDoc
 
 FORMATS = ("json", "jsonl", "csv", "markdown")
@@ -37,20 +38,20 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def doc_compact(doc: SessionDoc, include_metadata: bool = True) -> bytes:
     """The document as one line of compact JSON (no newline), keys in contract order."""
     if include_metadata and doc.raw_turns is not None and doc.raw_turns_look_sound():
-        head = orjson.dumps(doc.head())
+        head = jsonutil.dumps(doc.head())
         parts = [
             head[:-1],
             b',"turns":[',
             b",".join(doc.raw_turns),
             b'],"metadata":',
-            orjson.dumps(doc.metadata),
+            jsonutil.dumps(doc.metadata),
         ]
         for key, value in doc.extra.items():
             if key not in ("sessionId", "userId", "createdAt", "updatedAt", "turns", "metadata"):
-                parts += [b",", orjson.dumps(key), b":", orjson.dumps(value)]
+                parts += [b",", jsonutil.dumps(key), b":", jsonutil.dumps(value)]
         parts.append(b"}")
         return b"".join(parts)
-    return orjson.dumps(doc.as_dict(include_metadata))
+    return jsonutil.dumps(doc.as_dict(include_metadata))
 
 
 def doc_pretty(doc: SessionDoc, include_metadata: bool = True) -> bytes:
@@ -61,12 +62,12 @@ def doc_pretty(doc: SessionDoc, include_metadata: bool = True) -> bytes:
     """
     if include_metadata and doc.raw_turns is not None and doc.raw_turns_look_sound():
         try:
-            whole = orjson.loads(doc_compact(doc, include_metadata))
+            whole = jsonutil.loads(doc_compact(doc, include_metadata))
         except orjson.JSONDecodeError:
             pass  # a bad stored turn: the path below names it
         else:
-            return orjson.dumps(whole, option=orjson.OPT_INDENT_2) + b"\n"
-    return orjson.dumps(doc.as_dict(include_metadata), option=orjson.OPT_INDENT_2) + b"\n"
+            return jsonutil.dumps(whole, pretty=True) + b"\n"
+    return jsonutil.dumps(doc.as_dict(include_metadata), pretty=True) + b"\n"
 
 
 def guard_cell(value: str) -> str:
@@ -79,7 +80,7 @@ def _cell(value: Any) -> Any:
         return ""
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return value
-    return orjson.dumps(value).decode()
+    return jsonutil.dumps(value).decode()
 
 
 def turn_content_text(turn: dict[str, Any]) -> str:
@@ -93,10 +94,10 @@ def turn_content_text(turn: dict[str, Any]) -> str:
         k: turn[k] for k in ("tool", "args", "result") if turn.get(k) not in (None, "", {}, [])
     }
     if set(payload) - {"tool"}:
-        return orjson.dumps(payload).decode()
+        return jsonutil.dumps(payload).decode()
     if content is None or isinstance(content, str):
         return content or ""
-    return orjson.dumps(content).decode()
+    return jsonutil.dumps(content).decode()
 
 
 def csv_rows(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[list[Any]]:
@@ -308,7 +309,7 @@ class CsvWriter:
 
     def _flush(self) -> None:
         if self._lines:
-            self.out.write("".join(self._lines).encode("utf-8", "surrogatepass"))
+            self.out.write("".join(self._lines).encode("utf-8", "backslashreplace"))
             self._lines = []
             self._size = 0
 
@@ -325,7 +326,7 @@ class MarkdownWriter:
         self.include_metadata = include_metadata
 
     def write(self, doc: SessionDoc) -> None:
-        self.out.write(render_markdown(doc, self.include_metadata).encode("utf-8", "surrogatepass"))
+        self.out.write(render_markdown(doc, self.include_metadata).encode("utf-8", "backslashreplace"))
 
     def close(self) -> None:
         self.out.flush()

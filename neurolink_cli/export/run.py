@@ -157,7 +157,7 @@ def _render(doc: SessionDoc, opts: ExportOptions) -> bytes:
     if opts.format == "json":
         return doc_pretty(doc, opts.include_metadata)
     if opts.format == "markdown":
-        return render_markdown(doc, opts.include_metadata).encode("utf-8", "surrogatepass")
+        return render_markdown(doc, opts.include_metadata).encode("utf-8", "backslashreplace")
     import io
 
     buf = io.BytesIO()

@@ -11,8 +11,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
-
+from .. import jsonutil
 from ..models import SessionDoc
 from ..timeutil import now_rfc3339
 
@@ -58,7 +57,7 @@ class MemoryStore:
             idx = s["next"]
             s["next"] += 1
             stored = {"index": idx, **{k: v for k, v in turn.items() if k != "index"}}
-            s["turns"].append(orjson.loads(orjson.dumps(stored)))
+            s["turns"].append(jsonutil.loads(jsonutil.dumps(stored)))
             if self.max_turns > 0 and len(s["turns"]) > self.max_turns:
                 del s["turns"][: len(s["turns"]) - self.max_turns]
             meta = s["meta"]

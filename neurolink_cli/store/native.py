@@ -39,6 +39,7 @@ from typing import Any
 
 import orjson
 
+from .. import jsonutil
 from ..models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
 from ..timeutil import now_ms, stored_to_ms
 from .batchread import BatchReader
@@ -116,7 +117,7 @@ class NativeStore:
         attempt whose script already ran then returns the stored index instead of storing
         the turn again. Without one, each call is a new write.
         """
-        body = orjson.dumps({k: v for k, v in turn.items() if k != "index"})
+        body = jsonutil.dumps({k: v for k, v in turn.items() if k != "index"})
         tools = list(tools_used)
         timestamp = str(turn["timestamp"])
         idx = self._append(
@@ -128,7 +129,7 @@ class NativeStore:
                 timestamp,
                 turn.get("provider") or "",
                 turn.get("model") or "",
-                orjson.dumps(tools) if tools else "",
+                jsonutil.dumps(tools) if tools else "",
                 self.max_turns,
                 self.ttl,
                 self.writer_id,
@@ -155,13 +156,13 @@ class NativeStore:
             if md.get(key) is not None:
                 meta[key] = str(md[key])
         meta["totalTurns"] = _int(md.get("totalTurns"), len(turns))
-        meta["toolsUsed"] = orjson.dumps(md.get("toolsUsed") or [])
+        meta["toolsUsed"] = jsonutil.dumps(md.get("toolsUsed") or [])
         for key, value in md.items():
             # a null title is kept too (the TypeScript SDK's sessions export one)
             if key not in STANDARD_META or (key == "title" and value is None):
-                meta[f"meta.{key}"] = orjson.dumps(value)
+                meta[f"meta.{key}"] = jsonutil.dumps(value)
         for key, value in doc.extra.items():
-            meta[f"doc.{key}"] = orjson.dumps(value)
+            meta[f"doc.{key}"] = jsonutil.dumps(value)
         next_index = max((_index_of(t) for t in turns), default=-1) + 1
         meta["nextIndex"] = max(next_index, len(turns))
         tkey, mkey = self.turns_key(doc.session_id), self.meta_key(doc.session_id)
@@ -169,7 +170,7 @@ class NativeStore:
         if replace:
             pipe.delete(tkey, mkey)
         if turns:
-            pipe.rpush(tkey, *[orjson.dumps(t) for t in turns])
+            pipe.rpush(tkey, *[jsonutil.dumps(t) for t in turns])
         pipe.hset(mkey, mapping=meta)
         if self.ttl > 0:
             pipe.expire(tkey, self.ttl)
@@ -245,7 +246,7 @@ class NativeStore:
         tools: Any = []
         if tools_raw and tools_raw != b"[]":
             try:
-                tools = orjson.loads(tools_raw)
+                tools = jsonutil.loads(tools_raw)
             except orjson.JSONDecodeError:
                 tools = None
             if not isinstance(tools, list):
@@ -289,7 +290,7 @@ class NativeStore:
         tools: Any = []
         if m.get("toolsUsed"):
             try:
-                tools = orjson.loads(m["toolsUsed"])  # type: ignore[arg-type]
+                tools = jsonutil.loads(m["toolsUsed"])  # type: ignore[arg-type]
             except orjson.JSONDecodeError:
                 tools = None
             if not isinstance(tools, list):
@@ -515,7 +516,7 @@ def _index_of(turn: dict[str, Any]) -> int:
 
 def _loads_or_str(value: str) -> Any:
     try:
-        return orjson.loads(value)
+        return jsonutil.loads(value)
     except orjson.JSONDecodeError:
         return value
 

@@ -61,6 +61,7 @@ from typing import Any
 
 import orjson
 
+from .. import jsonutil
 from ..models import SOURCE_UPSTREAM, SessionDoc, SessionSummary, Unreadable
 from ..timeutil import stored_to_ms
 from .keyspace import glob_escape, scan_iter, unlink
@@ -200,7 +201,7 @@ class UpstreamStore:
         if entry.kind != "string":
             return _not_session(entry, f"a {entry.kind}, not a session (a JSON string)")
         try:
-            data = orjson.loads(entry.value or b"")
+            data = jsonutil.loads(entry.value or b"")
         except orjson.JSONDecodeError:
             return _not_session(entry, "not JSON")
         if isinstance(data, list):
