@@ -219,6 +219,12 @@ def tls_problem(text: str, url: str) -> str | None:
         return "the server does not speak TLS on that port; use redis:// instead of rediss://"
     if "tlsv13_alert_certificate_required" in low or "certificate required" in low:
         return "the server requires a client certificate: pass --tls-cert FILE and --tls-key FILE"
+    if "eof occurred in violation of protocol" in low:
+        # TLS 1.3 may report a refused client certificate as the server hanging up.
+        return (
+            "the server closed the TLS connection during the handshake; if it requires a "
+            "client certificate, pass --tls-cert FILE and --tls-key FILE"
+        )
     if url.startswith("rediss://") and ("ssl" in low or "tls" in low):
         return f"TLS handshake failed ({describe_error(Exception(text))})"
     return None
