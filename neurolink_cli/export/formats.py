@@ -326,7 +326,9 @@ class MarkdownWriter:
         self.include_metadata = include_metadata
 
     def write(self, doc: SessionDoc) -> None:
-        self.out.write(render_markdown(doc, self.include_metadata).encode("utf-8", "backslashreplace"))
+        self.out.write(
+            render_markdown(doc, self.include_metadata).encode("utf-8", "backslashreplace")
+        )
 
     def close(self) -> None:
         self.out.flush()
