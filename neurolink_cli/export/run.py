@@ -23,6 +23,7 @@ from ..store.repository import Repository
 from .files import DirectoryExport
 from .formats import doc_compact, doc_pretty, make_writer, render_markdown
 from .transform import ExportOptions, apply
+from .worker import ProcessWriter, worker_available
 
 Progress = Callable[[int, int], None]  # (sessions done, turns done) increments
 
@@ -81,7 +82,10 @@ def export_all(
     else:
         assert out is not None
         fmt = "jsonl" if opts.format == "json" else opts.format
-        writer = make_writer(fmt, out, opts.include_metadata, opts.csv_guard)
+        if fmt == "csv" and worker_available(out):  # CSV costs more to format than to read
+            writer = ProcessWriter(out, fmt, opts.include_metadata, opts.csv_guard)
+        else:
+            writer = make_writer(fmt, out, opts.include_metadata, opts.csv_guard)
 
     def lost(session_id: str, reason: str) -> None:
         report.failed.append((session_id, reason))
@@ -133,8 +137,13 @@ def export_all(
             if progress:
                 progress(1, doc.turn_count())
         if writer is not None:
-            writer.close()
+            for sid, reason, turns in writer.close() or ():
+                report.exported -= 1
+                report.turns -= turns
+                lost(sid, reason)
     except BaseException:
+        if isinstance(writer, ProcessWriter):
+            writer.abort()
         # Still say in the manifest what was done; never let that mask the first error.
         if target is not None:
             with contextlib.suppress(Exception):
