@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test check lint types demo bench completions clean
+.PHONY: help install test check lint types demo bench completions docs clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,9 @@ bench: $(STAMP) ## Time export against the Redis ceiling (N=20000 T=20 by defaul
 
 completions: $(STAMP) ## Regenerate shell completions from the Click tree
 	$(BIN)/python -m neurolink_cli.completions completions
+
+docs: $(STAMP) ## Regenerate the README's command reference from the real --help
+	$(BIN)/python tests/readme_help.py --write
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -113,6 +113,12 @@ def memory() -> None:
 
     Works on sessions written by neurolink and by the TypeScript SDK @juspay/neurolink.
     Data goes to stdout, messages to stderr.
+
+    \b
+    Example:
+      neurolink memory list --since 7d
+      neurolink memory export --session-id s-123 --format csv > s-123.csv
+      neurolink memory export-all --output ./exports/
     """
 
 

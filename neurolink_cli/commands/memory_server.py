@@ -25,6 +25,11 @@ def server() -> None:
     With no REDIS_URL (or host/port) set anywhere, neurolink starts a redis-server of its
     own on a unix socket in $XDG_DATA_HOME/neurolink/ (data persisted there) and every
     neurolink process of the user shares it. It keeps running until 'server stop'.
+
+    \b
+    Example:
+      neurolink memory server status
+      neurolink memory server stop
     """
 
 
