@@ -46,6 +46,9 @@ PREFIX = "bench"
 TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
+TRASH = Path(tempfile.gettempdir())  # set by main(): where finished output dirs wait
+
+
 @dataclass
 class Case:
     """One command to time; ``turns``/``files`` give its throughput units."""
@@ -56,7 +59,7 @@ class Case:
     files: int = 0
     reps: int = 3
     tty: bool = False
-    out_dir: Path | None = None  # removed before each run
+    out_dir: Path | None = None  # moved to TRASH after each run
     ceiling: bool = False
     times: list[float] = field(default_factory=list)
     rss_kb: list[int] = field(default_factory=list)
@@ -129,8 +132,6 @@ def run_once(argv: list[str], env: dict[str, str], cwd: Path, *, tty: bool = Fal
 
 def run_case(case: Case, env: dict[str, str], cwd: Path, reps: int | None = None) -> None:
     for _ in range(case.reps if reps is None else reps):
-        if case.out_dir is not None:
-            shutil.rmtree(case.out_dir, ignore_errors=True)
         r = run_once(case.argv, env, cwd, tty=case.tty)
         if r.returncode != 0:
             raise SystemExit(
@@ -139,11 +140,13 @@ def run_case(case: Case, env: dict[str, str], cwd: Path, reps: int | None = None
             )
         case.times.append(r.seconds)
         case.rss_kb.append(r.rss_kb)
-    if case.out_dir is not None:
-        manifest = case.out_dir / "manifest.json"
-        if not manifest.exists():
-            raise SystemExit(f"bench: {case.name} left no manifest.json")
-        shutil.rmtree(case.out_dir, ignore_errors=True)
+        if case.out_dir is not None:
+            if not (case.out_dir / "manifest.json").exists():
+                raise SystemExit(f"bench: {case.name} left no manifest.json")
+            # Deleting 20,000 files keeps an ext4 disk busy for seconds (journal,
+            # discards): move them aside now and delete them all after the last case, so
+            # that no run is timed while the disk is still cleaning up after another.
+            case.out_dir.rename(TRASH / f"{case.out_dir.name}-{len(case.times)}-{time.time_ns()}")
 
 
 def child_env(url: str, home: Path) -> dict[str, str]:
@@ -247,6 +250,9 @@ def main() -> None:
 
     server = PrivateRedis().start()
     work = Path(tempfile.mkdtemp(prefix="nl-bench-work-"))
+    global TRASH
+    TRASH = work / "trash"
+    TRASH.mkdir()
     try:
         (work / "home").mkdir()
         env = child_env(server.url, work / "home")
