@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test check lint types demo bench completions docs clean
+.PHONY: help install test check lint types demo bench completions docs pictures clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,8 +23,8 @@ test: $(STAMP) ## Run the whole test suite (starts its own redis-server)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint + format check
-	$(BIN)/ruff check neurolink_cli tests bench
-	$(BIN)/ruff format --check neurolink_cli tests bench
+	$(BIN)/ruff check neurolink_cli tests bench docs
+	$(BIN)/ruff format --check neurolink_cli tests bench docs
 
 types: $(STAMP) ## mypy on the package
 	$(BIN)/mypy neurolink_cli
@@ -42,6 +42,9 @@ completions: $(STAMP) ## Regenerate shell completions from the Click tree
 
 docs: $(STAMP) ## Regenerate the README's command reference from the real --help
 	$(BIN)/python tests/readme_help.py --write
+
+pictures: $(STAMP) ## Render the README's terminal pictures (docs/*.svg) from a real run (needs tmux)
+	$(BIN)/python docs/pictures.py
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

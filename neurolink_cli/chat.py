@@ -236,8 +236,14 @@ class Chat:
         self.turns: list[dict[str, Any]] = []
 
     def load(self, store: TurnStore | None) -> int:
-        """Read this session's stored turns as the conversation so far; how many were found."""
-        self.turns = [] if store is None else history_turns(store.get(self.session_id))
+        """Read this session's stored turns as the conversation so far; how many were found.
+
+        A resumed session keeps its stored user unless one was given for this chat.
+        """
+        stored = None if store is None else store.get(self.session_id)
+        self.turns = history_turns(stored)
+        if self.user_id is None:
+            self.user_id = getattr(stored, "user_id", None)
         return len(self.turns)
 
     def reset(self, session_id: str) -> None:

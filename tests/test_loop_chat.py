@@ -198,3 +198,17 @@ def test_writer_queues_while_redis_is_away_and_flushes_after(prefix: str) -> Non
         client.close()
     finally:
         server.cleanup()
+
+
+def test_resuming_keeps_the_stored_user(store) -> None:
+    from neurolink_cli.chat import Chat, ChatOptions
+
+    add = store.append_turn
+    add("owned", {"role": "user", "content": "hi", "timestamp": "2026-01-01T00:00:00.000Z"},
+        user_id="alice")  # fmt: skip
+    chat = Chat(None, None, session_id="owned", options=ChatOptions(model="m"))
+    assert chat.load(store) == 1
+    assert chat.user_id == "alice"
+    given = Chat(None, None, session_id="owned", options=ChatOptions(model="m"), user_id="bob")
+    given.load(store)
+    assert given.user_id == "bob"

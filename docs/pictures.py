@@ -1,0 +1,93 @@
+"""``make pictures``: the README's terminal pictures, from a real run.
+
+Starts a private redis-server and the tests' local OpenAI-compatible server, loads the demo
+conversations, then runs the installed ``neurolink`` in tmux exactly as a person would:
+``memory list``, and ``loop`` resuming a demo session with one question typed. Each screen
+is captured with its colours (``tmux capture-pane -e``) and rendered to SVG with rich
+(``Console(record=True).save_svg``). Needs tmux.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from llm_server import LLMServer  # noqa: E402
+from redis_server import RedisServer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.text import Text  # noqa: E402
+
+NEUROLINK = str(Path(sys.executable).parent / "neurolink")
+WIDTH, HEIGHT = 100, 24
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", "-L", "nl-pictures", *args], check=True,
+                          capture_output=True, text=True).stdout  # fmt: skip
+
+
+def screen(command: str, env: dict[str, str], keys: list[tuple[str, float]]) -> str:
+    """Run ``command`` in a fresh tmux window, type ``keys``, return the screen with colours."""
+    exports = " ".join(f"{k}={v!r}" for k, v in env.items())
+    tmux("new-session", "-d", "-s", "p", "-x", str(WIDTH), "-y", str(HEIGHT),
+         f"env {exports} bash --norc --noprofile")  # fmt: skip
+    try:
+        tmux("send-keys", "-t", "p", "export PS1='$ '; clear", "Enter")
+        time.sleep(0.5)
+        tmux("send-keys", "-t", "p", command, "Enter")
+        for key, wait in keys:
+            time.sleep(wait)
+            if key:
+                tmux("send-keys", "-t", "p", key, *(["Enter"] if key not in ("C-d",) else []))
+        time.sleep(2.0)
+        return tmux("capture-pane", "-p", "-e", "-t", "p")
+    finally:
+        tmux("kill-server")
+
+
+def save_svg(ansi: str, path: Path, title: str) -> None:
+    with open(os.devnull, "w") as sink:
+        console = Console(record=True, width=WIDTH, force_terminal=True,
+                          color_system="truecolor", file=sink)  # fmt: skip
+        console.print(Text.from_ansi(ansi.rstrip("\n")))
+        console.save_svg(str(path), title=title)
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+def main() -> int:
+    if not shutil.which("tmux"):
+        print("make pictures needs tmux (apt-get install tmux)", file=sys.stderr)
+        return 1
+    redis, llm = RedisServer().start(), LLMServer().start()
+    home = Path(redis.dir) / "home"
+    home.mkdir()
+    env = {"REDIS_URL": redis.url, "HOME": str(home), "TERM": "xterm-256color",
+           "OPENAI_API_KEY": "sk-local-test", "OPENAI_API_BASE": llm.base_url,
+           "PATH": f"{Path(NEUROLINK).parent}:{os.environ.get('PATH', '')}"}  # fmt: skip
+    try:
+        subprocess.run([sys.executable, "-c", "from neurolink_cli.appcontext import AppContext;"
+                        "from neurolink_cli.demo import load; load(AppContext.create({}))"],
+                       env={**os.environ, **env}, check=True)  # fmt: skip
+        listing = screen("neurolink memory list", env, [])
+        save_svg(listing, ROOT / "docs" / "memory-list.svg", "neurolink memory list")
+        chat = screen(
+            "neurolink loop --model openai/demo-model --session-id demo-support-1",
+            env,
+            [("", 6.0), ("Has my replacement for order 4411 shipped yet?", 3.0), ("/session", 1)],
+        )
+        save_svg(chat, ROOT / "docs" / "loop.svg", "neurolink loop")
+    finally:
+        llm.stop()
+        redis.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
