@@ -80,3 +80,17 @@ def test_corpus_rates() -> None:
 def test_custom_pattern() -> None:
     redact = make_redactor([r"ACME-\d{4}"], builtin=False)
     assert redact("ticket ACME-1234, mail a@b.co") == "ticket [REDACTED:pattern], mail a@b.co"
+
+
+def test_secrets_never_reach_the_loop_history_file(tmp_path) -> None:
+    from neurolink_cli.repl.app import history_file
+
+    history = history_file(tmp_path)
+    history.append_string("use sk-proj-abcdefghijklmnopqrstuvwxyz123456 please")
+    history.append_string("connect to redis://:hunter22@cache:6379 and Bearer abcdefghijklmnop")
+    history.append_string("my mail is jane@example.com")  # not a secret: kept
+    text = (tmp_path / "loop_history").read_text()
+    assert "sk-proj-abc" not in text and "hunter22" not in text and "abcdefghijklmnop" not in text
+    assert "[REDACTED:api_key]" in text and "redis://:***@cache" in text
+    assert "jane@example.com" in text
+    assert (tmp_path / "loop_history").stat().st_mode & 0o777 == 0o600

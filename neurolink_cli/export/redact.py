@@ -97,6 +97,16 @@ def redact_text(text: str, extra: Iterable[re.Pattern[str]] = (), builtin: bool 
     return text
 
 
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)")
+
+
+def redact_secrets(text: str) -> str:
+    """Only the secrets: API keys, bearer tokens and passwords in URLs (for history files)."""
+    text = _API_KEY.sub("[REDACTED:api_key]", text)
+    text = _BEARER.sub(lambda m: m.group(1) + "[REDACTED:token]", text)
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), text)
+
+
 def make_redactor(patterns: Iterable[str] = (), builtin: bool = True) -> Callable[[str], str]:
     """A function redacting a string; BadInput for a pattern that does not compile."""
     compiled = []

@@ -17,6 +17,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
 from ..chat import is_store_outage
 from ..errors import NeurolinkError, ProviderError
+from ..export.redact import redact_secrets
 from .bindings import make_key_bindings
 from .commands import is_command, run_command
 from .state import ChatState
@@ -25,14 +26,25 @@ from .toolbar import make_toolbar
 PROMPT = "> "
 
 
+class SecretFreeFileHistory(FileHistory):
+    """A FileHistory that never writes an API key, bearer token or URL password to disk.
+
+    What was typed stays recallable (arrow up) as typed during this run; the file keeps
+    ``[REDACTED:api_key]`` in its place.
+    """
+
+    def store_string(self, string: str) -> None:
+        super().store_string(redact_secrets(string))
+
+
 def history_file(data_dir: str | Path) -> History:
-    """The persistent input history (``<data dir>/loop_history``, mode 0600)."""
+    """The persistent input history (``<data dir>/loop_history``, mode 0600, no secrets)."""
     path = Path(data_dir) / "loop_history"
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        return FileHistory(str(path))
+        return SecretFreeFileHistory(str(path))
     except OSError:
         return InMemoryHistory()
 
