@@ -13,8 +13,19 @@ from .errors import NeurolinkError
 
 
 @contextlib.contextmanager
-def open_output(target: str) -> Iterator[IO[bytes]]:
-    """``-`` is stdout; a path is written to a temporary file beside it, renamed on success.
+def file_mask(mask: int) -> Iterator[None]:
+    """Create files and directories under ``mask`` (``--umask``) for the duration."""
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@contextlib.contextmanager
+def open_output(target: str, mode: int = 0o600) -> Iterator[IO[bytes]]:
+    """``-`` is stdout; a path is written to a temporary file beside it, renamed on success,
+    with permissions ``mode`` (0600 unless ``--umask`` says otherwise).
 
     On any failure the temporary file is removed and nothing appears under ``target``.
     """
@@ -27,7 +38,8 @@ def open_output(target: str) -> Iterator[IO[bytes]]:
         raise NeurolinkError(f"cannot write {path}: it is a directory; give a file name")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        os.fchmod(fd, mode)  # exactly this mode, whatever the process umask
     except OSError as exc:
         raise NeurolinkError(
             f"cannot write {path}: {exc.strerror or exc}; check the directory "

@@ -188,3 +188,32 @@ def test_sessions_of_other_prefixes_are_not_exported(cli, client, store) -> None
     out = cli("memory", "export-all").stdout
     assert [orjson.loads(x)["sessionId"] for x in out.splitlines()] == ["mine"]
     NativeStore(client, store.prefix + "-other").delete_all()
+
+
+def test_umask_sets_the_modes(cli, store) -> None:
+    add_conversation(store, "m", 2)
+    out_dir = cli.cwd / "shared"
+    assert cli("memory", "export-all", "-o", str(out_dir), "--umask", "022").exit_code == 0
+    assert stat.S_IMODE(os.stat(out_dir).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(out_dir / "m.json").st_mode) == 0o644
+    single = cli.cwd / "one.json"
+    assert (
+        cli("memory", "export", "--session-id", "m", "-o", str(single), "--umask", "027").exit_code
+        == 0
+    )
+    assert stat.S_IMODE(os.stat(single).st_mode) == 0o640
+    assert cli("memory", "export-all", "--umask", "999").exit_code == 2
+
+
+def test_bad_metadata_fields_are_exported_with_a_warning(cli, store, client) -> None:
+    add_conversation(store, "odd", 2)
+    client.hset(store.meta_key("odd"), mapping={"totalTurns": "many", "toolsUsed": "{nope"})
+    out_dir = cli.cwd / "exp"
+    result = cli("memory", "export-all", "-o", str(out_dir))
+    assert result.exit_code == 1
+    assert "totalTurns" in result.stderr and "toolsUsed" in result.stderr
+    manifest = orjson.loads((out_dir / "manifest.json").read_bytes())
+    assert [e["sessionId"] for e in manifest["sessions"]] == ["odd"]
+    assert {w["sessionId"] for w in manifest["warnings"]} == {"odd"}
+    doc = orjson.loads((out_dir / "odd.json").read_bytes())
+    assert doc["metadata"]["totalTurns"] == 2 and doc["metadata"]["toolsUsed"] == []

@@ -39,7 +39,26 @@ def time_options(func: Any) -> Any:
     return func
 
 
+def _umask(_ctx: Any, _param: Any, value: str) -> int:
+    try:
+        mask = int(value, 8)
+    except ValueError:
+        mask = -1
+    if not 0 <= mask <= 0o777:
+        raise click.BadParameter(f"{value!r} is not an octal umask such as 077 or 022")
+    return mask
+
+
 def export_filter_options(func: Any) -> Any:
+    """The options every export shares; they reach :func:`_export_options` as ``**flags``."""
+    func = click.option(
+        "--umask",
+        default="077",
+        show_default=True,
+        callback=_umask,
+        help="Permissions of written files: 077 gives files 0600 and directories 0700 "
+        "(they hold private conversations); 022 makes them readable by everyone.",
+    )(func)
     func = click.option(
         "--no-csv-guard",
         is_flag=True,
@@ -70,12 +89,14 @@ def export_filter_options(func: Any) -> Any:
 
 def _export_options(
     fmt: str,
+    *,
     include_metadata: bool,
     start_time: str | None,
     end_time: str | None,
     redact: bool,
     redact_patterns: tuple[str, ...],
     no_csv_guard: bool,
+    umask: int,
     user_id: str | None = None,
 ) -> Any:
     from ..export.transform import ExportOptions
@@ -97,6 +118,7 @@ def _export_options(
         redact=redactor,
         csv_guard=not no_csv_guard,
         user_id=user_id,
+        umask=umask,
     )
 
 
@@ -187,22 +209,11 @@ def memory_list(
     "-o",
     metavar="FILE|-",
     default="-",
-    help="Write to FILE (atomically, mode 0600) instead of stdout.",
+    help="Write to FILE (atomically, mode 0600 by default) instead of stdout.",
 )
 @export_filter_options
 @pass_app
-def memory_export(
-    app: AppContext,
-    session_id: str,
-    fmt: str,
-    output: str,
-    include_metadata: bool,
-    start_time: str | None,
-    end_time: str | None,
-    redact: bool,
-    redact_patterns: tuple[str, ...],
-    no_csv_guard: bool,
-) -> None:
+def memory_export(app: AppContext, session_id: str, fmt: str, output: str, **flags: Any) -> None:
     """Export one session as JSON, CSV, JSONL or Markdown.
 
     A session with no turn in the time range is exported with empty turns.
@@ -216,11 +227,9 @@ def memory_export(
     from ..output import open_output
 
     check_session_id(session_id)
-    opts = _export_options(
-        fmt, include_metadata, start_time, end_time, redact, redact_patterns, no_csv_guard
-    )
+    opts = _export_options(fmt, **flags)
     repo = app.repository()
-    with open_output(output) as out:
+    with open_output(output, opts.file_mode) as out:
         export_one(repo, session_id, opts, out)
 
 
@@ -262,15 +271,9 @@ def memory_export_all(
     output: str | None,
     resume: bool,
     fmt: str,
-    include_metadata: bool,
-    start_time: str | None,
-    end_time: str | None,
-    redact: bool,
-    redact_patterns: tuple[str, ...],
-    no_csv_guard: bool,
-    user_id: str | None,
     full_scan: bool,
     jobs: int,
+    **flags: Any,
 ) -> None:
     """Export every session: JSONL (or one CSV) on stdout, or one file each into a directory.
 
@@ -284,15 +287,14 @@ def memory_export_all(
       neurolink memory export-all --since 24h | jq -c '{sessionId, n: (.turns|length)}'
     """
     from ..export.run import export_all
+    from ..output import file_mask
     from ..progress import export_progress
 
     if resume and not output:
         raise BadInput("--resume needs --output DIR (it continues a directory export)")
-    opts = _export_options(
-        fmt, include_metadata, start_time, end_time, redact, redact_patterns, no_csv_guard, user_id
-    )
+    opts = _export_options(fmt, **flags)
     repo = app.repository()
-    with export_progress(repo.count_estimate) as progress:
+    with file_mask(opts.umask), export_progress(repo.count_estimate) as progress:
         out = None if output else sys.stdout.buffer
         report = export_all(
             repo,

@@ -77,7 +77,8 @@ def export_all(
     target = None
     writer = None
     if directory is not None:
-        target = DirectoryExport(directory, opts.format, opts.filters(), resume=resume)
+        target = DirectoryExport(directory, opts.format, opts.filters(), resume=resume,
+                                 file_mode=opts.file_mode, dir_mode=opts.dir_mode)  # fmt: skip
         target.open()
     else:
         assert out is not None

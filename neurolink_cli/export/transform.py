@@ -25,7 +25,16 @@ class ExportOptions:
     redact: Callable[[str], str] | None = None
     csv_guard: bool = True
     user_id: str | None = None
+    umask: int = 0o077  # export files 0600, export directories 0700
     filters_shown: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def file_mode(self) -> int:
+        return 0o666 & ~self.umask
+
+    @property
+    def dir_mode(self) -> int:
+        return 0o777 & ~self.umask
 
     @property
     def has_time_window(self) -> bool:
