@@ -102,6 +102,13 @@ class Usage:
             return None
         return (self.prompt_tokens or 0) + (self.completion_tokens or 0)
 
+    def as_dict(self) -> dict[str, int | None]:
+        return {
+            "promptTokens": self.prompt_tokens,
+            "completionTokens": self.completion_tokens,
+            "totalTokens": self.total_tokens,
+        }
+
     def as_turn_tokens(self) -> dict[str, int | None] | None:
         """The ``tokens`` field of a stored turn, or None when nothing was reported."""
         if self.prompt_tokens is None and self.completion_tokens is None:

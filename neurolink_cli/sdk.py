@@ -34,30 +34,10 @@ from .appcontext import AppContext
 from .chat import Chat, ChatOptions, TurnWriter
 from .config import Settings, load_settings
 from .errors import BadInput
+from .llm import Usage
 from .validate import check_session_id
 
 _STORE_KEYS = {"enabled", "store", "redis", "maxTurnsPerSession", "model"}
-
-
-@dataclass
-class Usage:
-    """Tokens of one answer as the provider reported them."""
-
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-
-    @property
-    def total_tokens(self) -> int | None:
-        if self.prompt_tokens is None and self.completion_tokens is None:
-            return None
-        return (self.prompt_tokens or 0) + (self.completion_tokens or 0)
-
-    def as_dict(self) -> dict[str, int | None]:
-        return {
-            "promptTokens": self.prompt_tokens,
-            "completionTokens": self.completion_tokens,
-            "totalTokens": self.total_tokens,
-        }
 
 
 @dataclass
