@@ -1,7 +1,7 @@
 """The fast paths of export keep the output exact, and export-all streams.
 
 - the CSV writer builds lines itself: it must write exactly what the csv module writes
-  (QUOTE_MINIMAL, CRLF) for the rows of :func:`csv_rows`, for any content;
+  (QUOTE_MINIMAL, CRLF) for the contract's rows (:func:`csv_rows` here), for any content;
 - the lean batch reader must return what redis-py's pipeline returns, and fall back to it
   for keys of the wrong type;
 - the JSONL fast path (stored bytes spliced) must equal the parsed-and-serialized document;
@@ -26,7 +26,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from neurolink_cli.export.formats import CsvWriter, JsonlWriter, csv_rows, doc_compact
+from neurolink_cli.export.formats import (
+    CSV_HEADER,
+    CSV_HEADER_BARE,
+    CsvWriter,
+    JsonlWriter,
+    doc_compact,
+    turn_content_text,
+)
 from neurolink_cli.models import SessionDoc, make_turn
 from neurolink_cli.store.batchread import BatchReader
 
@@ -57,9 +64,32 @@ TURN = st.fixed_dictionaries(
 )
 
 
-def _csv_module(doc: SessionDoc, include_metadata: bool, guard: bool) -> bytes:
-    from neurolink_cli.export.formats import CSV_HEADER, CSV_HEADER_BARE
+def _cell(value: Any, guard: bool) -> Any:
+    """A cell as CONTRACT §5 describes it, for the csv module to write."""
+    if value is None:
+        return ""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        value = orjson.dumps(value).decode()
+    if guard and isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        value = "'" + value
+    return value
 
+
+def csv_rows(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[list[Any]]:
+    """The reference: the rows of one session, straight from the contract."""
+    rows = []
+    for t in doc.turns:
+        tokens = t.get("tokens") if isinstance(t.get("tokens"), dict) else {}
+        cells = [doc.session_id, doc.user_id, t.get("index"), t.get("role"), t.get("timestamp")]
+        if include_metadata:
+            cells += [t.get("provider"), t.get("model"), tokens.get("prompt"),
+                      tokens.get("completion")]  # fmt: skip
+        cells.append(turn_content_text(t))
+        rows.append([_cell(c, guard) for c in cells])
+    return rows
+
+
+def _csv_module(doc: SessionDoc, include_metadata: bool, guard: bool) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_HEADER if include_metadata else CSV_HEADER_BARE)

@@ -32,7 +32,6 @@ CSV_HEADER = (
     "content",
 )
 CSV_HEADER_BARE = ("sessionId", "userId", "index", "role", "timestamp", "content")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def doc_compact(doc: SessionDoc, include_metadata: bool = True) -> bytes:
@@ -70,11 +69,6 @@ def doc_pretty(doc: SessionDoc, include_metadata: bool = True) -> bytes:
     return jsonutil.dumps(doc.as_dict(include_metadata), pretty=True) + b"\n"
 
 
-def guard_cell(value: str) -> str:
-    """Prefix ``'`` to a cell a spreadsheet would run as a formula (CONTRACT §5)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
@@ -100,75 +94,22 @@ def turn_content_text(turn: dict[str, Any]) -> str:
     return jsonutil.dumps(content).decode()
 
 
-def csv_rows(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[list[Any]]:
-    """The CSV rows of one session (CONTRACT §5), cells formula-guarded when ``guard``.
-
-    The hot path of ``export-all --format csv``: per turn, each cell goes through at most one
-    small function, and the two session cells are converted once per session.
-    """
-    cell = _cell_guarded if guard else _cell
-    sid, uid = cell(doc.session_id), cell(doc.user_id)
-    rows = []
-    for turn in doc.turns:
-        get = turn.get
-        content = get("content")
-        text = content if content.__class__ is str and content else turn_content_text(turn)
-        if guard and text[:1] in _FORMULA_CHARS:
-            text = "'" + text
-        if include_metadata:
-            tokens = get("tokens")
-            if not isinstance(tokens, dict):
-                tokens = _NO_TOKENS
-            rows.append(
-                [
-                    sid,
-                    uid,
-                    cell(get("index")),
-                    cell(get("role")),
-                    cell(get("timestamp")),
-                    cell(get("provider")),
-                    cell(get("model")),
-                    cell(tokens.get("prompt")),
-                    cell(tokens.get("completion")),
-                    text,
-                ]
-            )
-        else:
-            rows.append(
-                [
-                    sid,
-                    uid,
-                    cell(get("index")),
-                    cell(get("role")),
-                    cell(get("timestamp")),
-                    text,
-                ]
-            )
-    return rows
-
-
-_FORMULA_CHARS = frozenset(_FORMULA_START)
+_FORMULA_CHARS = frozenset("=+-@\t\r")  # a cell starting so gets a leading ' (§5)
 _NO_TOKENS: dict[str, Any] = {}
-
-
-def _cell_guarded(value: Any) -> Any:
-    """:func:`_cell` then :func:`guard_cell` for text, in one call."""
-    if value.__class__ is str:
-        return "'" + value if value[:1] in _FORMULA_CHARS else value
-    value = _cell(value)
-    if value.__class__ is str and value[:1] in _FORMULA_CHARS:
-        return "'" + value
-    return value
 
 
 def csv_lines(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[str]:
     """The CSV text of one session, one ``...\\r\\n`` line per turn.
 
-    Byte for byte what :mod:`csv` (``QUOTE_MINIMAL``, ``\\r\\n``) writes for
-    :func:`csv_rows`, built with one f-string per turn instead: the csv module walks every
-    character of every cell in a loop, which made it the bulk of a CSV export's time.
+    Byte for byte what :mod:`csv` (``QUOTE_MINIMAL``, ``\\r\\n``) writes for the same
+    cells (``tests/test_perf_shape.py`` holds it to that), built with one f-string per turn
+    instead: the csv module walks every character of every cell in a loop, which made it the
+    bulk of a CSV export's time.
     """
-    field = _field_guarded if guard else _field
+
+    def field(value: Any) -> str:
+        return _field(value, guard)
+
     head = f"{field(doc.session_id)},{field(doc.user_id)},"
     # Roles, providers and models repeat on almost every row: render each value once.
     memo: dict[Any, str] = {}
@@ -179,12 +120,9 @@ def csv_lines(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[str]
         get = turn.get
         content = get("content")
         text = content if content.__class__ is str and content else turn_content_text(turn)
-        if guard and text[:1] in _FORMULA_CHARS:
+        if guard and text[:1] in _FORMULA_CHARS:  # content: every row, so no function call
             text = "'" + text
-        if '"' in text:
-            text = '"' + text.replace('"', '""') + '"'
-        elif "," in text or "\n" in text or "\r" in text:
-            text = '"' + text + '"'
+        text = _quote(text)
         index = get("index")
         index_s = str(index) if index.__class__ is int else field(index)
         role = get("role")
@@ -224,32 +162,20 @@ def _quote(text: str) -> str:
     return text
 
 
-def _field(value: Any) -> str:
-    """One CSV field: :func:`_cell`, then as the csv module writes it."""
-    if value.__class__ is str:
-        return _quote(value)
-    if value is None:
-        return ""
-    if value.__class__ is int:
-        return str(value)
-    value = _cell(value)
-    if isinstance(value, str):
-        return _quote(value)
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-def _field_guarded(value: Any) -> str:
-    """:func:`_field` with the formula guard of text cells."""
-    if value.__class__ is str:
-        return _quote("'" + value if value[:1] in _FORMULA_CHARS else value)
-    if value is None:
-        return ""
-    if value.__class__ is int:
-        return str(value)
-    value = _cell(value)
-    if isinstance(value, str):
-        return _quote("'" + value if value[:1] in _FORMULA_CHARS else value)
-    return repr(value) if isinstance(value, float) else str(value)
+def _field(value: Any, guard: bool) -> str:
+    """One CSV field as the csv module writes it: None empty, non-scalars as JSON, and with
+    ``guard`` a leading ``'`` on text a spreadsheet would run as a formula (CONTRACT §5)."""
+    if value.__class__ is not str:
+        if value is None:
+            return ""
+        if value.__class__ is int:
+            return str(value)
+        value = _cell(value)
+        if not isinstance(value, str):
+            return repr(value) if isinstance(value, float) else str(value)
+    if guard and value[:1] in _FORMULA_CHARS:
+        value = "'" + value
+    return _quote(value)
 
 
 CHUNK = 1 << 18  # bytes gathered before one write(): few syscalls, bounded memory
