@@ -10,6 +10,10 @@ from neurolink_cli.models import make_turn
 from neurolink_cli.store.native import NativeStore
 from neurolink_cli.timeutil import ms_to_rfc3339
 
+# The CSV header of CONTRACT §5, written out here rather than imported from the code.
+CSV_HEADER = ["sessionId", "userId", "index", "role", "timestamp", "provider", "model",
+              "promptTokens", "completionTokens", "content"]  # fmt: skip
+
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00.000Z
 
 

@@ -39,6 +39,47 @@ def free_port(*, with_bus: bool = False) -> int:
     raise RuntimeError("no free port")
 
 
+def private_args(directory: Path, socket_path: str) -> list[str]:
+    """What every test server shares: a private unix socket, no persistence, its own dir."""
+    return ["--unixsocket", socket_path, "--unixsocketperm", "700", "--save", "",
+            "--appendonly", "no", "--dir", str(directory),
+            "--logfile", str(directory / "redis.log")]  # fmt: skip
+
+
+def launch(
+    args: list[str], directory: Path, socket_path: str, timeout: float, what: str = "redis-server"
+) -> subprocess.Popen[bytes]:
+    """Start ``args`` and wait until the server answers PING on its unix socket."""
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log = (directory / "redis.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{what} exited: {log}")
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(0.5)
+                s.connect(socket_path)
+                s.sendall(b"PING\r\n")
+                if s.recv(64).startswith((b"+PONG", b"-NOAUTH")):
+                    return proc
+        except OSError:
+            pass
+        time.sleep(0.02)
+    terminate(proc)
+    raise RuntimeError(f"{what} did not start in time")
+
+
+def terminate(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @dataclass
 class RedisServer:
     """One redis-server on a free port and a unix socket in its own temp dir."""
@@ -63,51 +104,13 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> RedisServer:
         if not self.port:
             self.port = free_port()
-        args = [
-            redis_server_binary(),
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--unixsocket",
-            self.socket_path,
-            "--unixsocketperm",
-            "700",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.dir),
-            "--logfile",
-            str(self.dir / "redis.log"),
-            *self.extra_args,
-        ]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                log = (self.dir / "redis.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"redis-server exited: {log}")
-            if os.path.exists(self.socket_path):
-                try:
-                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                        s.sendall(b"PING\r\n")
-                        if s.recv(64).startswith((b"+PONG", b"-NOAUTH")):
-                            return self
-                except OSError:
-                    pass
-            time.sleep(0.02)
-        raise RuntimeError("redis-server did not start in time")
+        args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+                *private_args(self.dir, self.socket_path), *self.extra_args]  # fmt: skip
+        self.proc = launch(args, self.dir, self.socket_path, timeout)
+        return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
 
     def pause(self) -> None:
         assert self.proc
@@ -281,38 +284,15 @@ class TlsRedisServer:
             "--tls-key-file", str(self.certs.server_key),
             "--tls-ca-cert-file", str(self.certs.ca),
             "--tls-auth-clients", "yes" if self.auth_clients else "no",
-            "--unixsocket", self.socket_path,
-            "--unixsocketperm", "700",
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(self.dir),
-            "--logfile", str(self.dir / "redis.log"),
+            *private_args(self.dir, self.socket_path),
         ]  # fmt: skip
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                log = (self.dir / "redis.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"redis-server (TLS) exited: {log}")
-            try:
-                with socket.socket(socket.AF_UNIX) as s:
-                    s.settimeout(0.5)
-                    s.connect(self.socket_path)
-                    s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.02)
-        self.cleanup()
-        raise RuntimeError("redis-server (TLS) did not start in time")
+        try:
+            self.proc = launch(args, self.dir, self.socket_path, timeout, "redis-server (TLS)")
+        except RuntimeError:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+        return self
 
     def cleanup(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)

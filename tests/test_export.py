@@ -9,23 +9,10 @@ import stat
 
 import orjson
 import pytest
-from helpers import add_conversation, ts
+from helpers import CSV_HEADER, add_conversation, ts
 
 from neurolink_cli.models import make_turn
 from neurolink_cli.store.native import NativeStore
-
-HEADER = [
-    "sessionId",
-    "userId",
-    "index",
-    "role",
-    "timestamp",
-    "provider",
-    "model",
-    "promptTokens",
-    "completionTokens",
-    "content",
-]
 
 
 def stored_turns(client, store: NativeStore, sid: str) -> list[dict]:
@@ -104,7 +91,7 @@ def test_csv_parses_back_with_multiline_quotes_unicode_and_guard(cli, store) -> 
         b"promptTokens,completionTokens,content\r\n"
     )
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")))
-    assert rows[0] == HEADER
+    assert rows[0] == CSV_HEADER
     assert rows[1][9] == 'He said "hi",\nthen left. 日本'
     assert rows[2][5:10] == ["p", "m", "1", "2", '\'=HYPERLINK("x")']
     assert [r[9] for r in rows[3:]] == ["'+1", "'-2", "'@cmd", "'\tx", "'\rx"]

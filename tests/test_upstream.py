@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+from helpers import CSV_HEADER
 
 from neurolink_cli.models import make_turn
 from neurolink_cli.store.upstream import UpstreamStore
@@ -217,18 +218,7 @@ def test_export_csv_of_samples(cli, up) -> None:
     result = cli("memory", "export", "--session-id", "sess-A", "--format", "csv")
     assert result.exit_code == 0, result.stderr
     rows = list(csv.reader(io.StringIO(result.stdout)))
-    assert rows[0] == [
-        "sessionId",
-        "userId",
-        "index",
-        "role",
-        "timestamp",
-        "provider",
-        "model",
-        "promptTokens",
-        "completionTokens",
-        "content",
-    ]
+    assert rows[0] == CSV_HEADER
     assert [(r[2], r[3]) for r in rows[1:]] == [
         ("0", "user"),
         ("1", "assistant"),
