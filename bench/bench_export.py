@@ -40,7 +40,7 @@ import orjson
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from dataset import PrivateRedis, describe_machine, load  # noqa: E402
+from dataset import RedisServer, describe_machine, load, redis_version  # noqa: E402
 
 PREFIX = "bench"
 TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
@@ -248,7 +248,7 @@ def main() -> None:
     if not Path(neurolink).exists():
         raise SystemExit(f"bench: {neurolink} not found; run make install")
 
-    server = PrivateRedis().start()
+    server = RedisServer().start()
     work = Path(tempfile.mkdtemp(prefix="nl-bench-work-"))
     global TRASH
     TRASH = work / "trash"
@@ -273,7 +273,7 @@ def main() -> None:
         )
         head = {
             **describe_machine(),
-            "redis": server.version(),
+            "redis": redis_version(),
             "python": sys.version.split()[0],
             "sessions": args.sessions,
             "turns_per_session": args.turns,
@@ -350,7 +350,7 @@ def main() -> None:
             )
             print(f"\nwrote {args.json}", file=sys.stderr)
     finally:
-        server.stop()
+        server.cleanup()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -365,7 +365,7 @@ def verify(python: str, neurolink: str, url: str, env: dict[str, str], work: Pat
 
 def scale_rows(
     args: argparse.Namespace,
-    server: PrivateRedis,
+    server: RedisServer,
     env: dict[str, str],
     work: Path,
     neurolink: str,

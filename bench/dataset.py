@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import socket
 import subprocess
-import tempfile
+import sys
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+# The tests' private redis-server (free port + unix socket, no persistence, own temp dir).
+from redis_server import RedisServer, redis_server_binary  # noqa: E402,F401
 
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00.000Z
 _TEXT = (
@@ -41,87 +43,13 @@ def ms_to_rfc3339(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{milli:03d}Z"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class PrivateRedis:
-    """One redis-server on a free loopback port (and a unix socket) in its own temp dir."""
-
-    binary: str = field(default_factory=lambda: shutil.which("redis-server") or "redis-server")
-    port: int = 0
-    dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="nl-bench-")))
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    @property
-    def socket_path(self) -> str:
-        return str(self.dir / "redis.sock")
-
-    def start(self, timeout: float = 10.0) -> PrivateRedis:
-        self.port = self.port or free_port()
-        args = [
-            self.binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--unixsocket",
-            self.socket_path,
-            "--unixsocketperm",
-            "700",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.dir),
-            "--logfile",
-            str(self.dir / "redis.log"),
-        ]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("redis-server exited: " + self.log_tail())
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError("redis-server did not start in time")
-
-    def log_tail(self) -> str:
-        try:
-            return (self.dir / "redis.log").read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
-
-    def version(self) -> str:
-        out = subprocess.run([self.binary, "--version"], capture_output=True, text=True)
-        for part in out.stdout.split():
-            if part.startswith("v="):
-                return part[2:]
-        return out.stdout.strip()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+def redis_version() -> str:
+    """The version of the redis-server binary the bench starts."""
+    out = subprocess.run([redis_server_binary(), "--version"], capture_output=True, text=True)
+    for part in out.stdout.split():
+        if part.startswith("v="):
+            return part[2:]
+    return out.stdout.strip()
 
 
 def resp(*args: bytes) -> bytes:
