@@ -158,8 +158,11 @@ def test_redis_gone_mid_chat_then_back(loop_env: dict[str, str], neurolink_bin: 
         child.expect(SESSION)
         sid = child.match.group(2).decode()
         ask(child, "one", "(1 messages)")
-        server.stop()
+        # The answer's turn is written after its text appears: stop Redis only once the
+        # prompt is back (the exchange stored), or that write meets the outage first and
+        # the one-time warning scrolls past before "two" is sent.
         child.expect_exact(">")
+        server.stop()
         child.sendline("two")
         child.expect_exact("cannot save to Redis")
         child.expect_exact("(3 messages)")  # the chat goes on
