@@ -19,6 +19,9 @@ from ..models import SessionDoc
 FORMATS = ("json", "jsonl", "csv", "markdown")
 EXTENSIONS = {"json": "json", "jsonl": "jsonl", "csv": "csv", "markdown": "md"}
 
+# A session a writer could only report as failed when it closed: (id, reason, turns).
+Failure = tuple[str, str, int]
+
 CSV_HEADER = (
     "sessionId",
     "userId",
@@ -203,9 +206,11 @@ class JsonlWriter:
             self._parts = []
             self._size = 0
 
-    def close(self) -> None:
+    def close(self) -> list[Failure]:
+        """Flush; nothing failed late (a bad session raised BadData from write())."""
         self._flush()
         self.out.flush()
+        return []
 
 
 class JsonWriter(JsonlWriter):
@@ -239,9 +244,11 @@ class CsvWriter:
             self._lines = []
             self._size = 0
 
-    def close(self) -> None:
+    def close(self) -> list[Failure]:
+        """Flush; nothing failed late (a bad session raised BadData from write())."""
         self._flush()
         self.out.flush()
+        return []
 
 
 class MarkdownWriter:
@@ -256,8 +263,10 @@ class MarkdownWriter:
             render_markdown(doc, self.include_metadata).encode("utf-8", "backslashreplace")
         )
 
-    def close(self) -> None:
+    def close(self) -> list[Failure]:
+        """Flush; nothing failed late (a bad session raised BadData from write())."""
         self.out.flush()
+        return []
 
 
 def render_markdown(doc: SessionDoc, include_metadata: bool = True) -> str:

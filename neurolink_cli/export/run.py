@@ -138,7 +138,7 @@ def export_all(
             if progress:
                 progress(1, doc.turn_count())
         if writer is not None:
-            for sid, reason, turns in writer.close() or ():
+            for sid, reason, turns in writer.close():
                 report.exported -= 1
                 report.turns -= turns
                 lost(sid, reason)

@@ -24,11 +24,9 @@ from typing import IO, Any
 
 from ..errors import BadData, NeurolinkError
 from ..models import SessionDoc
-from .formats import make_writer
+from .formats import Failure, make_writer
 
 BATCH = 200  # sessions per message
-
-Failure = tuple[str, str, int]  # session id, reason, turns
 
 
 def worker_available(out: IO[bytes]) -> bool:
