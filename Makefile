@@ -32,16 +32,16 @@ types: $(STAMP) ## mypy on the package
 check: lint types test ## What CI runs: lint, types, tests
 
 demo: $(STAMP) ## Load sample conversations into a store and show list + export
-	$(BIN)/python -m neurolink_cli.demo
+	$(BIN)/python docs/demo.py
 
 bench: $(STAMP) ## Time export against the Redis ceiling (N=20000 T=20 by default)
 	$(BIN)/python bench/bench_export.py $(BENCH_ARGS)
 
 completions: $(STAMP) ## Regenerate shell completions from the Click tree
-	$(BIN)/python -m neurolink_cli.completions completions
+	$(BIN)/python -m neurolink_cli.cli.completions completions
 
 docs: $(STAMP) ## Regenerate the README's command reference from the real --help
-	$(BIN)/python tests/readme_help.py --write
+	$(BIN)/python docs/readme_help.py --write
 
 pictures: $(STAMP) ## Render the README's terminal pictures (docs/*.svg) from a real run (needs tmux)
 	$(BIN)/python docs/pictures.py

@@ -72,8 +72,7 @@ def main() -> int:
            "OPENAI_API_KEY": "sk-local-test", "OPENAI_API_BASE": llm.base_url,
            "PATH": f"{Path(NEUROLINK).parent}:{os.environ.get('PATH', '')}"}  # fmt: skip
     try:
-        subprocess.run([sys.executable, "-c", "from neurolink_cli.appcontext import AppContext;"
-                        "from neurolink_cli.demo import load; load(AppContext.create({}))"],
+        subprocess.run([sys.executable, str(ROOT / "docs" / "demo.py"), "--load-only"],
                        env={**os.environ, **env}, check=True)  # fmt: skip
         listing = screen("neurolink memory list", env, [])
         save_svg(listing, ROOT / "docs" / "memory-list.svg", "neurolink memory list")

@@ -13,7 +13,7 @@ __all__ = ["NeuroLink", "__version__"]
 
 def __getattr__(name: str) -> Any:
     if name == "NeuroLink":
-        from .sdk import NeuroLink
+        from neurolink_cli.sdk import NeuroLink
 
         return NeuroLink
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from .errors import EXIT_INTERRUPTED
+from neurolink_cli.errors import EXIT_INTERRUPTED
 
 
 def main() -> None:
     """Run the CLI; Ctrl-C anywhere (even before the group runs) exits 130."""
-    from .cli import main as cli_main
+    from neurolink_cli.cli.root import main as cli_main
 
     try:
         cli_main(prog_name="neurolink")

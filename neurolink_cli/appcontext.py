@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import Settings, load_settings, mask_url, redis_url
-from .errors import BadInput
+from neurolink_cli.config import Settings, load_settings, mask_url, redis_url
+from neurolink_cli.errors import BadInput
 
 
 @dataclass
@@ -50,7 +50,7 @@ class AppContext:
             if self.settings.redis_configured:
                 self._url = redis_url(self.settings)
             else:
-                from .embedded import embedded_url
+                from neurolink_cli.store.embedded import embedded_url
 
                 self._url = embedded_url(self.settings)
         return self._url
@@ -58,10 +58,10 @@ class AppContext:
     def client(self) -> Any:
         """A connected redis client (starting the embedded store if that is the one in use)."""
         if self._client is None:
-            from .connection import make_client
+            from neurolink_cli.store.connection import make_client
 
             if not self.settings.redis_configured:
-                from .embedded import ensure_embedded
+                from neurolink_cli.store.embedded import ensure_embedded
 
                 ensure_embedded(self.settings)
                 self.notice_once(
@@ -75,8 +75,8 @@ class AppContext:
     def repository(self) -> Any:
         """Both layouts as one collection (see :mod:`neurolink_cli.store.repository`)."""
         if self._repository is None:
-            from .store.native import NativeStore
-            from .store.repository import Repository
+            from neurolink_cli.store.native import NativeStore
+            from neurolink_cli.store.repository import Repository
 
             client = self.client()
             s = self.settings
@@ -118,6 +118,6 @@ class AppContext:
 
 def _upstream(client: Any, settings: Settings) -> Any:
     """The reader of the TypeScript SDK's layout (CONTRACT §4)."""
-    from .store.upstream import UpstreamStore
+    from neurolink_cli.store.upstream import UpstreamStore
 
     return UpstreamStore(client, settings.upstream_prefix, settings.upstream_user_prefix)

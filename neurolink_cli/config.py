@@ -7,7 +7,7 @@ environment); config file (``./.neurolink.toml``, else
 
 :func:`load_settings` builds one immutable :class:`Settings` from those layers; the root
 command builds it once and passes it down in the ``AppContext``. Nothing here talks to
-Redis: :mod:`neurolink_cli.connection` turns settings into a client.
+Redis: :mod:`neurolink_cli.store.connection` turns settings into a client.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .errors import BadInput
-from .validate import check_key_prefix
+from neurolink_cli.errors import BadInput
+from neurolink_cli.util.validate import check_key_prefix
 
 # setting name -> (environment variable, path in [conversationMemory], kind)
 _SOURCES: dict[str, tuple[str | None, tuple[str, ...], str]] = {

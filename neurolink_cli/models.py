@@ -17,9 +17,9 @@ from typing import Any
 
 import orjson
 
-from . import jsonutil
-from .errors import BadData
-from .timeutil import stored_to_ms
+from neurolink_cli.errors import BadData
+from neurolink_cli.util import jsonutil
+from neurolink_cli.util.timeutil import stored_to_ms
 
 TURN_CORE_FIELDS = ("index", "role", "content", "timestamp")
 ROLES = ("user", "assistant", "system", "tool")

@@ -30,12 +30,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .appcontext import AppContext
-from .chat import Chat, ChatOptions, TurnWriter
-from .config import Settings, load_settings
-from .errors import BadInput
-from .llm import Usage
-from .validate import check_session_id
+from neurolink_cli.appcontext import AppContext
+from neurolink_cli.chat.conversation import Chat, ChatOptions, TurnWriter
+from neurolink_cli.chat.llm import Usage
+from neurolink_cli.config import Settings, load_settings
+from neurolink_cli.errors import BadInput
+from neurolink_cli.util.validate import check_session_id
 
 _STORE_KEYS = {"enabled", "store", "redis", "maxTurnsPerSession", "model"}
 
@@ -101,7 +101,7 @@ class NeuroLink:
 
     def _llm_client(self) -> Any:
         if self._llm is None:
-            from .llm import LiteLLM
+            from neurolink_cli.chat.llm import LiteLLM
 
             self._llm = LiteLLM(api_base=self._api_base, api_key=self._api_key)
         return self._llm
@@ -111,14 +111,14 @@ class NeuroLink:
         if self.settings.store == "memory":
             with self._lock:
                 if self._memory_store is None:
-                    from .store.memory import MemoryStore
+                    from neurolink_cli.store.memory import MemoryStore
 
                     self._memory_store = MemoryStore(max_turns=self.settings.max_turns)
             return self._memory_store
         return self._app.repository().native
 
     def _redis(self, func: Any, *args: Any) -> Any:
-        from .connection import redis_errors
+        from neurolink_cli.store.connection import redis_errors
 
         with redis_errors(self._app.redis_url):
             return func(*args)
@@ -149,7 +149,7 @@ class NeuroLink:
         ctx = dict(context or {})
         session_id = ctx.get("sessionId") or ctx.get("session_id")
         if session_id is None:
-            from .repl.state import new_session_id
+            from neurolink_cli.repl.state import new_session_id
 
             session_id = new_session_id()
         check_session_id(str(session_id))
@@ -193,7 +193,7 @@ class NeuroLink:
         if self.settings.store == "memory":
             doc = self._store().get(session_id)
         else:
-            from .errors import SessionNotFound
+            from neurolink_cli.errors import SessionNotFound
 
             try:
                 doc = self._redis(self._app.repository().get, session_id)
@@ -232,7 +232,7 @@ def _raise_unsaved(writer: TurnWriter) -> None:
     """In the SDK a turn that Redis did not take is an error, not a queue: retry, then raise."""
     if writer.flush():
         return
-    from .errors import StoreUnavailable
+    from neurolink_cli.errors import StoreUnavailable
 
     raise StoreUnavailable(
         f"{len(writer.pending)} turn(s) could not be stored: Redis unreachable "

@@ -26,9 +26,9 @@ from typing import IO, Any
 
 import orjson
 
-from .errors import BadData
-from .models import SOURCE_NATIVE, SessionDoc, Unreadable
-from .timeutil import ms_to_rfc3339, stored_to_ms
+from neurolink_cli.errors import BadData
+from neurolink_cli.models import SOURCE_NATIVE, SessionDoc, Unreadable
+from neurolink_cli.util.timeutil import ms_to_rfc3339, stored_to_ms
 
 DAY_MS = 86_400_000
 TTL_BATCH = 250

@@ -8,7 +8,7 @@ import orjson
 
 from neurolink_cli.models import make_turn
 from neurolink_cli.store.native import NativeStore
-from neurolink_cli.timeutil import ms_to_rfc3339
+from neurolink_cli.util.timeutil import ms_to_rfc3339
 
 # The CSV header of CONTRACT §5, written out here rather than imported from the code.
 CSV_HEADER = ["sessionId", "userId", "index", "role", "timestamp", "provider", "model",

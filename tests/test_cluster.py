@@ -22,8 +22,8 @@ from conftest import NEUROLINK
 from redis_server import RedisClusterServers
 
 from neurolink_cli.config import load_settings
-from neurolink_cli.connection import is_cluster, make_client
 from neurolink_cli.models import make_turn
+from neurolink_cli.store.connection import is_cluster, make_client
 from neurolink_cli.store.native import NativeStore
 
 SESSIONS = [f"s{i:02d}" for i in range(24)] + ["team/a:1", "ünï-çødé"]
@@ -131,7 +131,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from neurolink_cli.config import load_settings
-    from neurolink_cli.connection import make_client
+    from neurolink_cli.store.connection import make_client
     from neurolink_cli.models import make_turn
     from neurolink_cli.store.native import NativeStore
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from helpers import add_conversation
 
-from neurolink_cli.completions import SHELLS, main, stale_completions, write_completions
+from neurolink_cli.cli.completions import SHELLS, main, stale_completions, write_completions
 
 COMMITTED = Path(__file__).resolve().parents[1] / "completions"
 
@@ -35,7 +35,7 @@ def test_scripts_equal_the_programs_own_source_output(neurolink_bin, shell: str)
 
 def test_module_writes_and_checks(tmp_path) -> None:
     target = tmp_path / "out"
-    subprocess.run([sys.executable, "-m", "neurolink_cli.completions", str(target)], check=True)
+    subprocess.run([sys.executable, "-m", "neurolink_cli.cli.completions", str(target)], check=True)
     assert sorted(p.name for p in target.iterdir()) == sorted(SHELLS.values())
     assert main(["--check", str(target)]) == 0
     (target / "neurolink.zsh").write_text("# edited by hand\n")

@@ -23,10 +23,10 @@ import pytest
 import redis as redis_py
 from conftest import NEUROLINK
 
-from neurolink_cli import embedded
 from neurolink_cli.config import load_settings
 from neurolink_cli.errors import StoreUnavailable
 from neurolink_cli.models import make_turn
+from neurolink_cli.store import embedded
 from neurolink_cli.store.native import NativeStore
 
 

@@ -142,7 +142,7 @@ def test_time_filters_at_the_boundaries(cli, store, start, end, expected) -> Non
 
 
 def test_since_until_aliases_and_relative_durations(cli, store) -> None:
-    from neurolink_cli.timeutil import ms_to_rfc3339, now_ms
+    from neurolink_cli.util.timeutil import ms_to_rfc3339, now_ms
 
     store.append_turn("rel", make_turn("user", "old", ms_to_rfc3339(now_ms() - 3 * 3600_000)))
     store.append_turn("rel", make_turn("user", "new", ms_to_rfc3339(now_ms() - 60_000)))

@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 
 from neurolink_cli.export.run import export_all
 from neurolink_cli.export.transform import ExportOptions
-from neurolink_cli.importer import import_sessions
+from neurolink_cli.importer.run import import_sessions
 from neurolink_cli.models import make_turn
 from neurolink_cli.store.native import NativeStore
 from neurolink_cli.store.repository import Repository
-from neurolink_cli.timeutil import ms_to_rfc3339
-from neurolink_cli.validate import session_id_problem
+from neurolink_cli.util.timeutil import ms_to_rfc3339
+from neurolink_cli.util.validate import session_id_problem
 
 BASE_MS = 1_767_225_600_000
 SETTINGS = settings(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from neurolink_cli.chat.llm import LiteLLM, provider_error
 from neurolink_cli.errors import ProviderError
-from neurolink_cli.llm import LiteLLM, provider_error
 
 sys.path.insert(0, str(Path(__file__).parent))
 from llm_server import LLMServer  # noqa: E402

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import redis as redis_py
 
-from neurolink_cli.chat import Chat, ChatOptions, TurnWriter, history_turns
+from neurolink_cli.chat.conversation import Chat, ChatOptions, TurnWriter, history_turns
+from neurolink_cli.chat.llm import Usage
 from neurolink_cli.errors import ProviderError
-from neurolink_cli.llm import Usage
 from neurolink_cli.store.memory import MemoryStore
 from neurolink_cli.store.native import NativeStore
 

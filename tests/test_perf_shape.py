@@ -253,7 +253,7 @@ def test_no_progress_output_on_a_pipe(redis_server: Any, env: dict[str, str], pr
 
 
 def test_progress_bar_line_and_clear() -> None:
-    from neurolink_cli.progress import ExportBar
+    from neurolink_cli.cli.progress import ExportBar
 
     out = io.StringIO()
     bar = ExportBar(200, out)

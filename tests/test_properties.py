@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from neurolink_cli.config import mask_url
-from neurolink_cli.connection import check_url
 from neurolink_cli.errors import BadInput
 from neurolink_cli.export.redact import luhn_ok, make_redactor
 from neurolink_cli.models import SessionDoc, make_turn
-from neurolink_cli.timeutil import parse_duration, parse_time
-from neurolink_cli.validate import check_key_prefix, check_session_id, file_name_for
+from neurolink_cli.store.connection import check_url
+from neurolink_cli.util.timeutil import parse_duration, parse_time
+from neurolink_cli.util.validate import check_key_prefix, check_session_id, file_name_for
 
 any_text = st.text(st.characters(codec="utf-8"), max_size=300)
 wild_text = st.text(max_size=300)  # includes lone surrogates

@@ -10,7 +10,7 @@ from helpers import add_conversation, seed_sessions, ts
 
 from neurolink_cli.models import SessionDoc, make_turn
 from neurolink_cli.store.native import NativeStore
-from neurolink_cli.timeutil import now_rfc3339
+from neurolink_cli.util.timeutil import now_rfc3339
 
 
 def test_append_allocates_contiguous_indexes_and_metadata(store: NativeStore, client) -> None:

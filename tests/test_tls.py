@@ -24,8 +24,8 @@ from conftest import NEUROLINK
 from redis_server import ThrowawayCerts, TlsRedisServer
 
 from neurolink_cli.config import load_settings
-from neurolink_cli.connection import is_cluster, make_client
 from neurolink_cli.models import make_turn
+from neurolink_cli.store.connection import is_cluster, make_client
 from neurolink_cli.store.native import NativeStore
 
 USER, PASSWORD = "nl-app", "s3cret-Pa55"

@@ -3,7 +3,7 @@
 Each session's bytes go to a temporary name in DIR (``.<name>.<pid>.tmp``, mode 0600) and
 are renamed to ``<name>.<ext>`` once complete, so an interrupted run never leaves a partial
 file under a final name. ``<name>`` is the session id percent-encoded
-(:func:`~neurolink_cli.validate.file_name_for`). Manifest entries are appended as the run
+(:func:`~neurolink_cli.util.validate.file_name_for`). Manifest entries are appended as the run
 goes to ``.manifest.partial.jsonl`` (so memory does not grow with the number of sessions),
 and ``manifest.json`` is assembled from it at the end, again atomically.
 
@@ -21,11 +21,11 @@ from typing import Any
 
 import orjson
 
-from .. import __version__
-from ..errors import NeurolinkError
-from ..timeutil import now_rfc3339
-from ..validate import file_name_for
-from .formats import EXTENSIONS
+from neurolink_cli import __version__
+from neurolink_cli.errors import NeurolinkError
+from neurolink_cli.export.formats import EXTENSIONS
+from neurolink_cli.util.timeutil import now_rfc3339
+from neurolink_cli.util.validate import file_name_for
 
 PARTIAL = ".manifest.partial.jsonl"
 MANIFEST = "manifest.json"

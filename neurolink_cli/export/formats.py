@@ -13,8 +13,8 @@ from typing import IO, Any
 
 import orjson
 
-from .. import jsonutil
-from ..models import SessionDoc
+from neurolink_cli.models import SessionDoc
+from neurolink_cli.util import jsonutil
 
 FORMATS = ("json", "jsonl", "csv", "markdown")
 EXTENSIONS = {"json": "json", "jsonl": "jsonl", "csv": "csv", "markdown": "md"}

@@ -21,7 +21,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable
 
-from ..errors import BadInput
+from neurolink_cli.errors import BadInput
 
 _API_KEY = re.compile(
     r"(?<![A-Za-z0-9])(?:sk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{16,}"

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from ..errors import BadData
-from ..models import SessionDoc, Unreadable
-from ..store.parallel import iter_repository_docs
-from ..store.repository import Repository
-from .files import DirectoryExport
-from .formats import doc_compact, doc_pretty, make_writer, render_markdown
-from .transform import ExportOptions, apply
-from .worker import ProcessWriter, worker_available
+from neurolink_cli.errors import BadData
+from neurolink_cli.export.files import DirectoryExport
+from neurolink_cli.export.formats import doc_compact, doc_pretty, make_writer, render_markdown
+from neurolink_cli.export.transform import ExportOptions, apply
+from neurolink_cli.export.worker import ProcessWriter, worker_available
+from neurolink_cli.models import SessionDoc, Unreadable
+from neurolink_cli.store.parallel import iter_repository_docs
+from neurolink_cli.store.repository import Repository
 
 Progress = Callable[[int, int], None]  # (sessions done, turns done) increments
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import SessionDoc
-from ..timeutil import ms_to_rfc3339, stored_to_ms
+from neurolink_cli.models import SessionDoc
+from neurolink_cli.util.timeutil import ms_to_rfc3339, stored_to_ms
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ import signal
 from multiprocessing.connection import Connection
 from typing import IO, Any
 
-from ..errors import BadData, NeurolinkError
-from ..models import SessionDoc
-from .formats import Failure, make_writer
+from neurolink_cli.errors import BadData, NeurolinkError
+from neurolink_cli.export.formats import Failure, make_writer
+from neurolink_cli.models import SessionDoc
 
 BATCH = 200  # sessions per message
 

@@ -15,13 +15,13 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
-from ..chat import is_store_outage
-from ..errors import NeurolinkError, ProviderError
-from ..export.redact import redact_secrets
-from .bindings import make_key_bindings
-from .commands import is_command, run_command
-from .state import ChatState
-from .toolbar import make_toolbar
+from neurolink_cli.chat.conversation import is_store_outage
+from neurolink_cli.errors import NeurolinkError, ProviderError
+from neurolink_cli.export.redact import redact_secrets
+from neurolink_cli.repl.bindings import make_key_bindings
+from neurolink_cli.repl.commands import is_command, run_command
+from neurolink_cli.repl.state import ChatState
+from neurolink_cli.repl.toolbar import make_toolbar
 
 PROMPT = "> "
 
@@ -122,7 +122,7 @@ def run_line(state: ChatState, line: str) -> None:
     except Exception as exc:
         if not is_store_outage(exc):
             raise
-        from ..connection import describe_error
+        from neurolink_cli.store.connection import describe_error
 
         state.error(f"Redis is unreachable ({describe_error(exc)}); try again when it is back")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
-from .state import ChatState
+from neurolink_cli.repl.state import ChatState
 
 
 def make_key_bindings(state: ChatState) -> KeyBindings:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..models import SessionDoc
-from .state import ChatState
+from neurolink_cli.models import SessionDoc
+from neurolink_cli.repl.state import ChatState
 
 Handler = Callable[[ChatState, str], None]
 
@@ -136,7 +136,7 @@ def model_command(state: ChatState, arg: str) -> None:
 
 @slash_command("export", "/export [FILE]", "this session as JSON (to FILE or stdout)")
 def export_command(state: ChatState, arg: str) -> None:
-    from ..export.formats import doc_pretty
+    from neurolink_cli.export.formats import doc_pretty
 
     data = doc_pretty(session_doc(state))
     if not arg:

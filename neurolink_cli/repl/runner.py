@@ -13,10 +13,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ..chat import Chat, ChatOptions, TurnStore, TurnWriter
-from ..errors import BadInput, StoreUnavailable
-from ..validate import check_session_id
-from .state import ChatState, new_session_id
+from neurolink_cli.chat.conversation import Chat, ChatOptions, TurnStore, TurnWriter
+from neurolink_cli.errors import BadInput, StoreUnavailable
+from neurolink_cli.repl.state import ChatState, new_session_id
+from neurolink_cli.util.validate import check_session_id
 
 
 @dataclass
@@ -37,7 +37,7 @@ class LoopOptions:
 def open_store(app: Any, kind: str) -> TurnStore:
     """The store for ``kind`` (``redis`` connects now: StoreUnavailable if it cannot)."""
     if kind == "memory":
-        from ..store.memory import MemoryStore
+        from neurolink_cli.store.memory import MemoryStore
 
         return MemoryStore(max_turns=app.settings.max_turns)
     store: TurnStore = app.repository().native
@@ -72,7 +72,7 @@ def build_state(app: Any, opts: LoopOptions, llm: Any = None) -> ChatState:
         raise BadInput("--max-tokens must be a whole number above 0")
     warm_up = llm is None
     if llm is None:
-        from ..llm import LiteLLM
+        from neurolink_cli.chat.llm import LiteLLM
 
         llm = LiteLLM()
     sid = opts.session_id or new_session_id()
@@ -108,7 +108,7 @@ def build_state(app: Any, opts: LoopOptions, llm: Any = None) -> ChatState:
     )
     announce(app, state, resumed=bool(chat.turns))
     if warm_up:  # import litellm (seconds) while the user types the first message
-        from ..llm import load_litellm
+        from neurolink_cli.chat.llm import load_litellm
 
         threading.Thread(target=load_litellm, daemon=True).start()
     return state
@@ -151,7 +151,7 @@ def finish(app: Any, state: ChatState) -> None:
 
 def start_loop(app: Any, opts: LoopOptions) -> None:
     """Run ``neurolink loop`` on the terminal until the user quits."""
-    from .app import history_file, make_prompt_session, run_plain, run_repl
+    from neurolink_cli.repl.app import history_file, make_prompt_session, run_plain, run_repl
 
     state = build_state(app, opts)
     try:

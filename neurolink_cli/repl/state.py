@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ..chat import Chat, TurnStore, TurnWriter
+from neurolink_cli.chat.conversation import Chat, TurnStore, TurnWriter
 
 
 def new_session_id() -> str:

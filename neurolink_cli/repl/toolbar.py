@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
-from .state import ChatState
+from neurolink_cli.repl.state import ChatState
 
 
 def make_toolbar(state: ChatState) -> Callable[[], StyleAndTextTuples]:

@@ -9,6 +9,6 @@
 - :mod:`.repository` one façade over the native and upstream layouts that the commands use:
   list, get, iterate and delete sessions of either layout as one collection.
 
-Stores take a ready redis client (built by :func:`neurolink_cli.connection.make_client`);
+Stores take a ready redis client (built by :func:`neurolink_cli.store.connection.make_client`);
 their constructors do no I/O.
 """

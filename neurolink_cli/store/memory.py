@@ -11,9 +11,9 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from .. import jsonutil
-from ..models import SessionDoc
-from ..timeutil import now_rfc3339
+from neurolink_cli.models import SessionDoc
+from neurolink_cli.util import jsonutil
+from neurolink_cli.util.timeutil import now_rfc3339
 
 
 class MemoryStore:

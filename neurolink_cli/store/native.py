@@ -39,12 +39,12 @@ from typing import Any
 
 import orjson
 
-from .. import jsonutil
-from ..models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
-from ..timeutil import now_ms, stored_to_ms
-from .batchread import BatchReader
-from .keyspace import glob_escape, scan_iter, unlink
-from .scripts import APPEND_SCRIPT, PRUNE_SCRIPT
+from neurolink_cli.models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
+from neurolink_cli.store.batchread import BatchReader
+from neurolink_cli.store.keyspace import glob_escape, scan_iter, unlink
+from neurolink_cli.store.scripts import APPEND_SCRIPT, PRUNE_SCRIPT
+from neurolink_cli.util import jsonutil
+from neurolink_cli.util.timeutil import now_ms, stored_to_ms
 
 STANDARD_META = ("provider", "model", "totalTurns", "toolsUsed", "title")
 HEAD_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt")

@@ -20,9 +20,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..models import SessionDoc, Unreadable
-    from .native import NativeStore
-    from .repository import Repository
+    from neurolink_cli.models import SessionDoc, Unreadable
+    from neurolink_cli.store.native import NativeStore
+    from neurolink_cli.store.repository import Repository
 
 
 def iter_native_docs(
@@ -73,7 +73,7 @@ def iter_repository_docs(
     if jobs <= 1 or full_scan:
         yield from repo.iter_docs(full_scan=full_scan, user_id=user_id)
         return
-    from ..models import Unreadable
+    from neurolink_cli.models import Unreadable
 
     for item in iter_native_docs(repo.native, jobs):
         if user_id is None or isinstance(item, Unreadable) or item.user_id == user_id:

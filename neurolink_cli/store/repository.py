@@ -13,9 +13,9 @@ import itertools
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from ..errors import SessionNotFound
-from ..models import SessionDoc, SessionSummary, Unreadable
-from .native import NativeStore
+from neurolink_cli.errors import SessionNotFound
+from neurolink_cli.models import SessionDoc, SessionSummary, Unreadable
+from neurolink_cli.store.native import NativeStore
 
 
 class UpstreamSource(Protocol):

@@ -61,10 +61,10 @@ from typing import Any
 
 import orjson
 
-from .. import jsonutil
-from ..models import SOURCE_UPSTREAM, SessionDoc, SessionSummary, Unreadable
-from ..timeutil import stored_to_ms
-from .keyspace import glob_escape, scan_iter, unlink
+from neurolink_cli.models import SOURCE_UPSTREAM, SessionDoc, SessionSummary, Unreadable
+from neurolink_cli.store.keyspace import glob_escape, scan_iter, unlink
+from neurolink_cli.util import jsonutil
+from neurolink_cli.util.timeutil import stored_to_ms
 
 PLACEHOLDER_USER = "randomUser"
 # Stored fields that go to the document's head, turns or metadata (the rest go to ``extra``).

@@ -17,10 +17,10 @@ from typing import Any
 
 import click
 
-from .appcontext import AppContext
-from .errors import EXIT_ERROR, EXIT_INTERRUPTED, NeurolinkError
-from .lazygroup import LazyGroup
-from .version import version_option
+from neurolink_cli.appcontext import AppContext
+from neurolink_cli.cli.lazygroup import LazyGroup
+from neurolink_cli.cli.version import version_option
+from neurolink_cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, NeurolinkError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -56,7 +56,7 @@ class RootGroup(LazyGroup):
 def _translate_store_error(ctx: click.Context, exc: Exception) -> NeurolinkError | None:
     if not type(exc).__module__.startswith("redis"):
         return None
-    from .connection import translate
+    from neurolink_cli.store.connection import translate
 
     app = ctx.find_object(AppContext)
     return translate(exc, app.redis_url if app else "redis://")
@@ -88,8 +88,8 @@ def _silence_stdout() -> None:
 @click.group(
     cls=RootGroup,
     lazy_subcommands={
-        "loop": "neurolink_cli.commands.loop:loop",
-        "memory": "neurolink_cli.commands.memory:memory",
+        "loop": "neurolink_cli.cli.loop:loop",
+        "memory": "neurolink_cli.cli.memory:memory",
     },
     context_settings=CONTEXT_SETTINGS,
 )

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 import click
 
-from . import __version__
+from neurolink_cli import __version__
 
 TIMEOUT = 0.3
 RAW_OPTS = "neurolink.raw_opts"
@@ -117,7 +117,7 @@ def redis_line(raw_flags: Mapping[str, Any]) -> str | None:
     The configured Redis is asked; with nothing configured, the embedded store is asked
     only when its socket exists (``--version`` never starts it).
     """
-    from .config import load_settings, mask_url, redis_url
+    from neurolink_cli.config import load_settings, mask_url, redis_url
 
     try:
         env_file = raw_flags.get("env_file")
@@ -130,7 +130,7 @@ def redis_line(raw_flags: Mapping[str, Any]) -> str | None:
     except Exception:
         return None
     if not settings.redis_configured:
-        from .embedded import embedded_url
+        from neurolink_cli.store.embedded import embedded_url
 
         url = embedded_url(settings)
         if not Path(urlsplit(url).path).exists():

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from .models import SessionSummary
+from neurolink_cli.models import SessionSummary
 
 
 def _ttl(seconds: int | None) -> str:

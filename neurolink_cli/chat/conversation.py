@@ -1,7 +1,7 @@
 """One conversation turn: history in, LLM call, turns out. No click, no prompt_toolkit.
 
 :class:`Chat` holds one session's conversation so far and sends a prompt with it to an
-injected LLM (anything with the :class:`LLM` shape; :class:`neurolink_cli.llm.LiteLLM` in
+injected LLM (anything with the :class:`LLM` shape; :class:`neurolink_cli.chat.llm.LiteLLM` in
 production). What it stores, through a :class:`TurnWriter`:
 
 - the user's message (and the ``--system`` text, as a ``system`` turn, when it is new to the
@@ -24,15 +24,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .errors import ProviderError, StoreUnavailable
-from .models import make_turn
-from .timeutil import now_rfc3339
+from neurolink_cli.errors import ProviderError, StoreUnavailable
+from neurolink_cli.models import make_turn
+from neurolink_cli.util.timeutil import now_rfc3339
 
 CHAT_ROLES = ("user", "assistant", "system")
 
 
 class LLMCompletion(Protocol):
-    """An answer being received (see :class:`neurolink_cli.llm.Completion`)."""
+    """An answer being received (see :class:`neurolink_cli.chat.llm.Completion`)."""
 
     model: str
     provider: str | None
@@ -157,7 +157,7 @@ class TurnWriter:
         )
 
     def _went_down(self, exc: BaseException) -> None:
-        from .connection import describe_error
+        from neurolink_cli.store.connection import describe_error
 
         self.last_error = describe_error(exc)
         if not self.down:

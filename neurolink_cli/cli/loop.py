@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from ..appcontext import AppContext
+from neurolink_cli.appcontext import AppContext
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -64,7 +64,7 @@ def loop(
       neurolink loop --session-id 3f0c...   # resume: the model sees the stored turns
       neurolink memory export --session-id 3f0c...
     """
-    from ..repl.runner import LoopOptions, start_loop
+    from neurolink_cli.repl.runner import LoopOptions, start_loop
 
     start_loop(
         app,

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from .config import Settings, mask_url, redis_url
-from .errors import BadInput, NeurolinkError, StoreUnavailable
+from neurolink_cli.config import Settings, mask_url, redis_url
+from neurolink_cli.errors import BadInput, NeurolinkError, StoreUnavailable
 
 RETRIES = 3
 

@@ -1,6 +1,6 @@
 """``neurolink memory server status|stop``: the embedded Redis store (CONTRACT §6).
 
-Thin: options, then one call into :mod:`neurolink_cli.embedded` (imported inside the
+Thin: options, then one call into :mod:`neurolink_cli.store.embedded` (imported inside the
 command bodies, so listing ``memory --help`` stays cheap). ``status`` never starts the
 server; ``stop`` asks it to ``SHUTDOWN SAVE`` and waits until it is gone. Both work on the
 embedded store of this user's data directory whatever Redis is configured.
@@ -13,7 +13,7 @@ import time
 
 import click
 
-from ..appcontext import AppContext
+from neurolink_cli.appcontext import AppContext
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -53,7 +53,7 @@ def server_status(app: AppContext, fmt: str) -> None:
       neurolink memory server status
       neurolink memory server status --format json | jq .running
     """
-    from ..embedded import embedded_status
+    from neurolink_cli.store.embedded import embedded_status
 
     status = embedded_status(app.settings)
     if fmt == "json":
@@ -92,7 +92,7 @@ def server_stop(app: AppContext) -> None:
     Example:
       neurolink memory server stop
     """
-    from ..embedded import EmbeddedPaths, stop_embedded
+    from neurolink_cli.store.embedded import EmbeddedPaths, stop_embedded
 
     where = EmbeddedPaths.of(app.settings).socket
     if stop_embedded(app.settings):

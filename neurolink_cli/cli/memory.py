@@ -7,12 +7,12 @@ from typing import Any
 
 import click
 
-from ..appcontext import AppContext
-from ..completions import complete_session_ids
-from ..errors import BadInput, NeurolinkError, PartialFailure, SessionNotFound
-from ..lazygroup import LazyGroup
-from ..timeutil import now_ms, parse_duration, parse_time
-from ..validate import check_session_id
+from neurolink_cli.appcontext import AppContext
+from neurolink_cli.cli.completions import complete_session_ids
+from neurolink_cli.cli.lazygroup import LazyGroup
+from neurolink_cli.errors import BadInput, NeurolinkError, PartialFailure, SessionNotFound
+from neurolink_cli.util.timeutil import now_ms, parse_duration, parse_time
+from neurolink_cli.util.validate import check_session_id
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -99,7 +99,7 @@ def _export_options(
     umask: int,
     user_id: str | None = None,
 ) -> Any:
-    from ..export.transform import ExportOptions
+    from neurolink_cli.export.transform import ExportOptions
 
     start = _time(start_time, "--start-time")
     end = _time(end_time, "--end-time")
@@ -107,7 +107,7 @@ def _export_options(
         raise BadInput("--start-time must be before --end-time")
     redactor = None
     if redact or redact_patterns:
-        from ..export.redact import make_redactor
+        from neurolink_cli.export.redact import make_redactor
 
         redactor = make_redactor(redact_patterns, builtin=redact)
     return ExportOptions(
@@ -125,9 +125,9 @@ def _export_options(
 @click.group(
     cls=LazyGroup,
     lazy_subcommands={
-        "import": "neurolink_cli.commands.memory_import:memory_import",
-        "stats": "neurolink_cli.commands.memory_stats:memory_stats",
-        "server": "neurolink_cli.commands.memory_server:server",
+        "import": "neurolink_cli.cli.memory_import:memory_import",
+        "stats": "neurolink_cli.cli.memory_stats:memory_stats",
+        "server": "neurolink_cli.cli.memory_server:server",
     },
 )
 def memory() -> None:
@@ -179,7 +179,7 @@ def memory_list(
       neurolink memory list --since 7d --limit 20
       neurolink memory list --format json | jq '.[].sessionId'
     """
-    from ..listing import print_sessions
+    from neurolink_cli.cli.listing import print_sessions
 
     since_ms, until_ms = _time(since, "--since"), _time(until, "--until")
     rows = app.repository().list(since_ms=since_ms, until_ms=until_ms, user_id=user_id, limit=limit)
@@ -223,8 +223,8 @@ def memory_export(app: AppContext, session_id: str, fmt: str, output: str, **fla
       neurolink memory export --session-id s-123 > s-123.json
       neurolink memory export --session-id s-123 --format csv --since 24h -o s-123.csv
     """
-    from ..export.run import export_one
-    from ..output import open_output
+    from neurolink_cli.export.run import export_one
+    from neurolink_cli.util.atomic import open_output
 
     check_session_id(session_id)
     opts = _export_options(fmt, **flags)
@@ -286,9 +286,9 @@ def memory_export_all(
       neurolink memory export-all --output ./exports/            # nightly archive
       neurolink memory export-all --since 24h | jq -c '{sessionId, n: (.turns|length)}'
     """
-    from ..export.run import export_all
-    from ..output import file_mask
-    from ..progress import export_progress
+    from neurolink_cli.cli.progress import export_progress
+    from neurolink_cli.export.run import export_all
+    from neurolink_cli.util.atomic import file_mask
 
     if resume and not output:
         raise BadInput("--resume needs --output DIR (it continues a directory export)")

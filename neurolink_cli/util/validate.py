@@ -8,7 +8,7 @@ so no id can name a path outside the export directory.
 
 from __future__ import annotations
 
-from .errors import BadInput
+from neurolink_cli.errors import BadInput
 
 _SAFE_NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 

@@ -12,7 +12,7 @@ import re
 import time
 from datetime import UTC, datetime
 
-from .errors import BadInput
+from neurolink_cli.errors import BadInput
 
 _DURATION = re.compile(r"^\s*(\d{1,9})\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

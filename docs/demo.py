@@ -1,4 +1,4 @@
-"""``make demo``: load a few realistic conversations and show ``memory list`` and an export.
+"""``make demo`` (``python docs/demo.py [--load-only]``), a developer tool: load a few realistic conversations and show ``memory list`` and an export.
 
 The conversations are written through the store's own writer (``NativeStore.append_turn``)
 into whatever store neurolink would use: ``REDIS_URL`` when set, else the embedded store.
@@ -14,10 +14,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .appcontext import AppContext
-from .errors import NeurolinkError
-from .models import make_turn
-from .timeutil import ms_to_rfc3339
+from neurolink_cli.appcontext import AppContext
+from neurolink_cli.errors import NeurolinkError
+from neurolink_cli.models import make_turn
+from neurolink_cli.util.timeutil import ms_to_rfc3339
 
 CONVERSATIONS = [
     (
@@ -111,12 +111,14 @@ def _run(*args: str) -> None:
     subprocess.run([exe, *args], check=False)
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     try:
         app = AppContext.create({})
         ids = load(app)
         app.note(f"loaded {len(ids)} demo conversations into {app.shown_url()}")
         app.close()
+        if argv == ["--load-only"]:
+            return 0
     except NeurolinkError as exc:
         print(f"neurolink demo: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -128,4 +130,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

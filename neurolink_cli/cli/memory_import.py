@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 
 import click
 
-from ..appcontext import AppContext
-from ..errors import PartialFailure
+from neurolink_cli.appcontext import AppContext
+from neurolink_cli.errors import PartialFailure
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -42,7 +42,7 @@ def memory_import(app: AppContext, source: str, on_conflict: str) -> None:
       neurolink --redis-url redis://old:6379 memory export-all \\
         | neurolink --redis-url redis://new:6379 memory import -
     """
-    from ..importer import import_sessions
+    from neurolink_cli.importer.run import import_sessions
 
     repo = app.repository()
     with _progress() as progress:

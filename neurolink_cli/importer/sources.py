@@ -22,8 +22,8 @@ from typing import IO, Any
 
 import orjson
 
-from . import jsonutil
-from .errors import BadInput
+from neurolink_cli.errors import BadInput
+from neurolink_cli.util import jsonutil
 
 MANIFEST = "manifest.json"
 SPOOL_BYTES = 16 << 20

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from ..appcontext import AppContext
-from ..errors import PartialFailure
+from neurolink_cli.appcontext import AppContext
+from neurolink_cli.errors import PartialFailure
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -34,7 +34,7 @@ def memory_stats(app: AppContext, fmt: str | None) -> None:
       neurolink memory stats
       neurolink memory stats --format json | jq '.byModel'
     """
-    from ..stats import compute_stats, print_table, write_json
+    from neurolink_cli.stats import compute_stats, print_table, write_json
 
     stats = compute_stats(app.repository(), warn=app.warn)
     if (fmt or ("table" if sys.stdout.isatty() else "json")) == "json":

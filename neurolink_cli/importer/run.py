@@ -28,11 +28,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .errors import BadInput, PartialFailure
-from .import_sources import Warn, bad_input, open_source
-from .models import SessionDoc
-from .timeutil import stored_to_ms
-from .validate import session_id_problem
+from neurolink_cli.errors import BadInput, PartialFailure
+from neurolink_cli.importer.sources import Warn, bad_input, open_source
+from neurolink_cli.models import SessionDoc
+from neurolink_cli.util.timeutil import stored_to_ms
+from neurolink_cli.util.validate import session_id_problem
 
 CONFLICT_POLICIES = ("fail", "replace", "skip")
 IMPORT_ROLES = ("user", "assistant", "system", "tool", "tool_call", "tool_result")
@@ -174,7 +174,7 @@ class Existing:
 
     def _upstream_candidates(self) -> set[bytes]:
         if self._candidates is None:
-            from .store.keyspace import glob_escape, scan_iter
+            from neurolink_cli.store.keyspace import glob_escape, scan_iter
 
             upstream = self.repo.upstream
             start = len(upstream.prefix.encode("utf-8"))

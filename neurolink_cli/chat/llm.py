@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ProviderError
+from neurolink_cli.errors import ProviderError
 
 _litellm: Any = None
 

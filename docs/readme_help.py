@@ -1,6 +1,6 @@
 """The README's command reference: the real ``--help`` of every command.
 
-``make docs`` (``python tests/readme_help.py --write``) rewrites the part of README.md
+``make docs`` (``python docs/readme_help.py --write``) rewrites the part of README.md
 between ``<!-- help:start -->`` and ``<!-- help:end -->``; ``tests/test_readme.py`` fails
 when that part differs from what the code prints, so the README cannot drift.
 """
@@ -53,5 +53,7 @@ def write() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--write"]:
         write()
+    elif sys.argv[1:] == ["--check"]:
+        sys.exit(0 if current() == reference() else 1)
     else:
         sys.stdout.write(reference() + "\n")

@@ -52,8 +52,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .errors import NeurolinkError, StoreUnavailable
+from neurolink_cli.config import Settings
+from neurolink_cli.errors import NeurolinkError, StoreUnavailable
 
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
 START_TIMEOUT = 30.0  # seconds for a fresh server to answer PING

@@ -1,1 +1,0 @@
-"""Thin Click modules: options, then one call into the core."""
