@@ -26,7 +26,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 # The tests' private redis-server (free port + unix socket, no persistence, own temp dir).
-from redis_server import RedisServer, redis_server_binary  # noqa: E402,F401
+from support.redis_server import RedisServer, redis_server_binary  # noqa: E402,F401
 
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00.000Z
 _TEXT = (

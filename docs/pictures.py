@@ -19,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from llm_server import LLMServer  # noqa: E402
-from redis_server import RedisServer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.text import Text  # noqa: E402
+from support.llm_server import LLMServer  # noqa: E402
+from support.redis_server import RedisServer  # noqa: E402
 
 NEUROLINK = str(Path(sys.executable).parent / "neurolink")
 WIDTH, HEIGHT = 100, 24

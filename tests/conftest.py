@@ -19,12 +19,10 @@ from typing import Any
 import pytest
 import redis as redis_py
 from click.testing import CliRunner, Result
+from support.redis_server import RedisServer
 
 from neurolink_cli.cli import main as cli_main
 from neurolink_cli.store.native import NativeStore
-
-sys.path.insert(0, str(Path(__file__).parent))
-from redis_server import RedisServer  # noqa: E402
 
 NEUROLINK = str(Path(sys.executable).parent / "neurolink")
 

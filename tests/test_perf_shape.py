@@ -38,7 +38,7 @@ from neurolink_cli.models import SessionDoc, make_turn
 from neurolink_cli.store.batchread import BatchReader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from dataset import load  # noqa: E402
+from dataset import load
 
 TEXT = st.text(
     alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Z", "Cc")),

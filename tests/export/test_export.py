@@ -9,7 +9,7 @@ import stat
 
 import orjson
 import pytest
-from helpers import CSV_HEADER, add_conversation, ts
+from support.helpers import CSV_HEADER, add_conversation, ts
 
 from neurolink_cli.models import make_turn
 from neurolink_cli.store.native import NativeStore

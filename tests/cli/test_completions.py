@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import add_conversation
+from support.helpers import add_conversation
 
 from neurolink_cli.cli.completions import SHELLS, main, stale_completions, write_completions
 
-COMMITTED = Path(__file__).resolve().parents[1] / "completions"
+COMMITTED = Path(__file__).resolve().parents[2] / "completions"
 
 
 def test_committed_completions_are_what_click_generates(tmp_path) -> None:
@@ -85,7 +85,7 @@ def test_session_ids_follow_the_typed_prefix_flag(neurolink_bin, client, prefix)
 
 
 def test_unreachable_redis_completes_nothing_quickly(neurolink_bin) -> None:
-    from redis_server import free_port
+    from support.redis_server import free_port
 
     start = time.monotonic()
     got = complete(

@@ -208,7 +208,7 @@ def test_long_data_dir_gets_a_short_socket(emb: Embedded) -> None:
 
 def test_loop_then_export_after_restart_out_of_the_box(emb: Embedded) -> None:
     """The issue's "done when": loop + export with nothing configured, across a restart."""
-    from llm_server import LLMServer
+    from support.llm_server import LLMServer
 
     llm = LLMServer().start()
     try:

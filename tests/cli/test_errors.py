@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from helpers import add_conversation
-from redis_server import RedisServer, free_port
+from support.helpers import add_conversation
+from support.redis_server import RedisServer, free_port
 
 
 def test_session_not_found_is_exit_3(cli) -> None:

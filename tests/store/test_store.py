@@ -6,7 +6,7 @@ import multiprocessing
 
 import orjson
 import redis as redis_py
-from helpers import add_conversation, seed_sessions, ts
+from support.helpers import add_conversation, seed_sessions, ts
 
 from neurolink_cli.models import SessionDoc, make_turn
 from neurolink_cli.store.native import NativeStore

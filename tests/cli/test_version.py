@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from redis_server import RedisServer, free_port
+from support.redis_server import RedisServer, free_port
 
 from neurolink_cli import __version__
 

@@ -17,8 +17,8 @@ import orjson
 import pytest
 import redis as redis_py
 from conftest import NEUROLINK
-from helpers import seed_sessions
-from redis_server import RedisServer
+from support.helpers import seed_sessions
+from support.redis_server import RedisServer
 
 N_SESSIONS = 4000
 

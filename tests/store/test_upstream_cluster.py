@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-import redis_server
+from support import redis_server
 from test_upstream import Upstream, jsonl, session
 
 from neurolink_cli.models import SessionDoc

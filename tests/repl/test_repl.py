@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import orjson
 import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+from test_loop_chat import FakeLLM
 
 from neurolink_cli.chat import Chat, ChatOptions, TurnWriter
 from neurolink_cli.repl.app import history_file, make_prompt_session, run_repl
@@ -19,9 +19,6 @@ from neurolink_cli.repl.commands import COMMANDS
 from neurolink_cli.repl.state import ChatState
 from neurolink_cli.repl.toolbar import make_toolbar
 from neurolink_cli.store.native import NativeStore
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_loop_chat import FakeLLM  # noqa: E402
 
 pytestmark = pytest.mark.timeout(30)
 

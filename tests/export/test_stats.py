@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from helpers import add_conversation, seed_sessions, ts
+from support.helpers import add_conversation, seed_sessions, ts
 
 from neurolink_cli.models import make_turn
 from neurolink_cli.stats import compute_stats, model_key

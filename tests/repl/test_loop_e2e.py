@@ -4,7 +4,6 @@ talking to the local test LLM server and the suite's private Redis. No network."
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,9 @@ from typing import Any
 import orjson
 import pexpect
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest import NEUROLINK  # noqa: E402
-from llm_server import LLMServer  # noqa: E402
-from redis_server import RedisServer, free_port  # noqa: E402
+from conftest import NEUROLINK
+from support.llm_server import LLMServer
+from support.redis_server import RedisServer, free_port
 
 pytestmark = pytest.mark.timeout(120)
 

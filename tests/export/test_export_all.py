@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import orjson
-from helpers import add_conversation, seed_sessions, ts
+from support.helpers import add_conversation, seed_sessions, ts
 
 from neurolink_cli.models import make_turn
 

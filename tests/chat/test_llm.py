@@ -8,15 +8,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from support.llm_server import LLMServer
 
 from neurolink_cli.chat.llm import LiteLLM, provider_error
 from neurolink_cli.errors import ProviderError
-
-sys.path.insert(0, str(Path(__file__).parent))
-from llm_server import LLMServer  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 

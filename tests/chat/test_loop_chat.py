@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis as redis_py
+from support.redis_server import RedisServer
 
 from neurolink_cli.chat.conversation import Chat, ChatOptions, TurnWriter, history_turns
 from neurolink_cli.chat.llm import Usage
 from neurolink_cli.errors import ProviderError
 from neurolink_cli.store.memory import MemoryStore
 from neurolink_cli.store.native import NativeStore
-
-sys.path.insert(0, str(Path(__file__).parent))
-from redis_server import RedisServer  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NEUROLINK
-from helpers import add_conversation, seed_sessions
+from support.helpers import add_conversation, seed_sessions
 
 from neurolink_cli.export.worker import worker_available
 

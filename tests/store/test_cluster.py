@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pytest
 from conftest import NEUROLINK
-from redis_server import RedisClusterServers
+from support.redis_server import RedisClusterServers
 
 from neurolink_cli.config import load_settings
 from neurolink_cli.models import make_turn

@@ -15,12 +15,12 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import CSV_HEADER
+from support.helpers import CSV_HEADER
 
 from neurolink_cli.models import make_turn
 from neurolink_cli.store.upstream import UpstreamStore
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared/samples/neurolink-ts-keys.jsonl"
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared/samples/neurolink-ts-keys.jsonl"
 if not SAMPLES.is_file():  # the tree checked out elsewhere: the shared dir of the workspace
     SAMPLES = Path("/work/shared/samples/neurolink-ts-keys.jsonl")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import add_conversation
+from support.helpers import add_conversation
 
 from neurolink_cli.models import make_turn
 from neurolink_cli.util.timeutil import ms_to_rfc3339, now_ms

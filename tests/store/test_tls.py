@@ -21,7 +21,7 @@ import orjson
 import pytest
 import redis as redis_py
 from conftest import NEUROLINK
-from redis_server import ThrowawayCerts, TlsRedisServer
+from support.redis_server import ThrowawayCerts, TlsRedisServer
 
 from neurolink_cli.config import load_settings
 from neurolink_cli.models import make_turn

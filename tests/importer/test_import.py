@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import add_conversation, ts
+from support.helpers import add_conversation, ts
 
 from neurolink_cli.models import make_turn
 from neurolink_cli.store.native import NativeStore
@@ -310,10 +310,7 @@ def test_jsonl_directory_round_trip(cli, store) -> None:
 
 
 def test_import_moves_sessions_between_two_servers(cli, store, tmp_path) -> None:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from redis_server import RedisServer
+    from support.redis_server import RedisServer
 
     rich_session(store, "moving")
     before = export_all_lines(cli)

@@ -10,14 +10,12 @@ from typing import Any
 
 import orjson
 import pytest
+from support.llm_server import LLMServer
+from support.redis_server import RedisServer, free_port
 
 from neurolink_cli import NeuroLink
 from neurolink_cli.errors import BadInput, ProviderError, StoreUnavailable
 from neurolink_cli.store.native import NativeStore
-
-sys.path.insert(0, str(Path(__file__).parent))
-from llm_server import LLMServer  # noqa: E402
-from redis_server import RedisServer, free_port  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import add_conversation
+from support.helpers import add_conversation
 
 from neurolink_cli.config import load_settings, mask_url, redis_url
 from neurolink_cli.errors import BadInput
