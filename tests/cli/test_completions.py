@@ -26,6 +26,7 @@ def test_committed_completions_are_what_click_generates(tmp_path) -> None:
     assert stale_completions(COMMITTED) == []
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("shell", sorted(SHELLS))
 def test_scripts_equal_the_programs_own_source_output(neurolink_bin, shell: str) -> None:
     result = neurolink_bin(env_extra={"_NEUROLINK_COMPLETE": f"{shell}_source"})
@@ -57,6 +58,7 @@ def complete(run: Any, words: str, cword: int, shell: str = "bash", **env: str) 
     return [line for line in result.stdout.decode().splitlines() if line]
 
 
+@pytest.mark.e2e
 def test_commands_and_flags_complete(neurolink_bin) -> None:
     names = complete(neurolink_bin, "neurolink memory ", 2)
     for cmd in ("list", "export", "export-all", "delete", "import", "stats"):
@@ -64,6 +66,7 @@ def test_commands_and_flags_complete(neurolink_bin) -> None:
     assert "plain,--on-conflict" in complete(neurolink_bin, "neurolink memory import --", 3)
 
 
+@pytest.mark.e2e
 def test_session_ids_complete_from_redis(neurolink_bin, store) -> None:
     add_conversation(store, "alpha-1", 2, start_s=0)
     add_conversation(store, "alpha-2", 2, start_s=100)
@@ -76,6 +79,7 @@ def test_session_ids_complete_from_redis(neurolink_bin, store) -> None:
     assert zsh[:2] == ["plain", "beta"] and zsh[2].startswith("updated 2026-01-01")
 
 
+@pytest.mark.e2e
 def test_session_ids_follow_the_typed_prefix_flag(neurolink_bin, client, prefix) -> None:
     from neurolink_cli.store.native import NativeStore
 
@@ -84,6 +88,7 @@ def test_session_ids_follow_the_typed_prefix_flag(neurolink_bin, client, prefix)
     assert complete(neurolink_bin, words, 6) == ["plain,other-prefix"]
 
 
+@pytest.mark.e2e
 def test_unreachable_redis_completes_nothing_quickly(neurolink_bin) -> None:
     from support.redis_server import free_port
 
@@ -98,6 +103,7 @@ def test_unreachable_redis_completes_nothing_quickly(neurolink_bin) -> None:
     assert time.monotonic() - start < 5
 
 
+@pytest.mark.e2e
 def test_completion_never_starts_the_embedded_store(neurolink_bin, env, tmp_path) -> None:
     run_env = {k: v for k, v in env.items() if k != "REDIS_URL"}
     result = subprocess.run(

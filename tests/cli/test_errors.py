@@ -44,6 +44,7 @@ def test_bad_url_is_exit_2(cli) -> None:
     assert "bad Redis URL" in result.stderr
 
 
+@pytest.mark.e2e
 def test_unreachable_redis_is_exit_4_with_password_masked(neurolink_bin) -> None:
     port = free_port()
     proc = neurolink_bin("--redis-url", f"redis://:hunter2@127.0.0.1:{port}/0", "memory", "list")
@@ -54,6 +55,7 @@ def test_unreachable_redis_is_exit_4_with_password_masked(neurolink_bin) -> None
     assert proc.stdout == b""
 
 
+@pytest.mark.e2e
 def test_password_from_environment_is_never_shown(neurolink_bin) -> None:
     port = free_port()
     proc = neurolink_bin(
@@ -65,6 +67,7 @@ def test_password_from_environment_is_never_shown(neurolink_bin) -> None:
     assert b"s3cr3t-pw" not in proc.stderr + proc.stdout
 
 
+@pytest.mark.e2e
 def test_wrong_password_is_exit_4(neurolink_bin) -> None:
     server = RedisServer(extra_args=["--requirepass", "right-pw"]).start()
     try:
@@ -81,6 +84,7 @@ def test_wrong_password_is_exit_4(neurolink_bin) -> None:
         server.cleanup()
 
 
+@pytest.mark.e2e
 def test_debug_shows_a_traceback(neurolink_bin) -> None:
     proc = neurolink_bin(
         "--debug", "--redis-url", f"redis://127.0.0.1:{free_port()}", "memory", "list"
@@ -89,6 +93,7 @@ def test_debug_shows_a_traceback(neurolink_bin) -> None:
     assert b"Traceback" in proc.stderr
 
 
+@pytest.mark.e2e
 def test_broken_pipe_exits_quietly(neurolink_bin, store, env) -> None:
     import subprocess
 
@@ -102,6 +107,7 @@ def test_broken_pipe_exits_quietly(neurolink_bin, store, env) -> None:
     assert proc.stdout.strip() in (b"0", b"1")
 
 
+@pytest.mark.e2e
 def test_stdout_carries_data_only(neurolink_bin, store) -> None:
     add_conversation(store, "d", 2)
     proc = neurolink_bin("memory", "export", "--session-id", "d", "--format", "jsonl")

@@ -43,6 +43,7 @@ def declared() -> dict[str, str]:
     return out
 
 
+@pytest.mark.e2e
 def test_python_m_runs_the_cli() -> None:
     for args in (["--help"], ["memory", "--help"]):
         result = subprocess.run(
@@ -97,6 +98,7 @@ def test_installed_metadata_matches_the_code() -> None:
         assert (ROOT / readme).is_file(), f"pyproject names {readme} but it does not exist"
 
 
+@pytest.mark.e2e
 def test_console_script_runs(neurolink_bin) -> None:
     result = neurolink_bin("--help")
     assert result.returncode == 0 and b"memory" in result.stdout

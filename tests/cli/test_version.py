@@ -49,6 +49,7 @@ def test_unreachable_server_is_reported_exit_0(cli) -> None:
     assert result.stdout.splitlines()[1].startswith(f"redis: not reachable at {url} (")
 
 
+@pytest.mark.e2e
 def test_password_is_sent_and_never_shown() -> None:
     server = RedisServer(extra_args=["--requirepass", "s3cret"]).start()
     try:
@@ -97,6 +98,7 @@ def test_dotenv_in_the_working_directory_is_honoured(cli, client, redis_server) 
     assert out[1] == f"redis {server_version(client)} at {redis_server.url}"
 
 
+@pytest.mark.e2e
 def test_nothing_configured_never_starts_the_embedded_store(env, tmp_path) -> None:
     run_env = {k: v for k, v in env.items() if k != "REDIS_URL"}
     result = subprocess.run(

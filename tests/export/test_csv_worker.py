@@ -30,6 +30,7 @@ def _children_of(pid: int) -> list[int]:
     return [int(x) for x in out.stdout.split()]
 
 
+@pytest.mark.e2e
 def test_same_bytes_as_the_in_process_writer(cli, neurolink_bin, store) -> None:
     for i in range(450):  # more than two batches
         add_conversation(store, f"s{i:04d}", 4, start_s=i, content='row {i}, "q"\n=x')
@@ -40,6 +41,7 @@ def test_same_bytes_as_the_in_process_writer(cli, neurolink_bin, store) -> None:
     assert binary.stdout.count(b"\r\n") > 450 * 4
 
 
+@pytest.mark.e2e
 def test_a_bad_session_is_reported_and_the_rest_exported(neurolink_bin, store, client) -> None:
     add_conversation(store, "good", 2)
     add_conversation(store, "bad", 2, start_s=50)
@@ -52,6 +54,7 @@ def test_a_bad_session_is_reported_and_the_rest_exported(neurolink_bin, store, c
     assert ids == {b"good", b"after"}
 
 
+@pytest.mark.e2e
 def test_closed_pipe_stops_quietly(env, client, store) -> None:
     seed_sessions(client, store.prefix, 3000, turns=6, size=300)
     cmd = f"'{NEUROLINK}' memory export-all --format csv | head -c 1000 > /dev/null"
@@ -59,6 +62,7 @@ def test_closed_pipe_stops_quietly(env, client, store) -> None:
     assert b"Traceback" not in proc.stderr and b"Error" not in proc.stderr
 
 
+@pytest.mark.e2e
 def test_ctrl_c_stops_both_processes(env, client, store) -> None:
     seed_sessions(client, store.prefix, 20000, turns=6, size=300)
     proc = subprocess.Popen(

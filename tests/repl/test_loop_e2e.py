@@ -65,6 +65,7 @@ def quit_loop(child: pexpect.spawn) -> int:
     return child.exitstatus  # type: ignore[no-any-return]
 
 
+@pytest.mark.e2e
 def test_chat_quit_export_resume(loop_env: dict[str, str], neurolink_bin: Any) -> None:
     child = spawn(loop_env)
     child.expect(SESSION)
@@ -96,6 +97,7 @@ def test_chat_quit_export_resume(loop_env: dict[str, str], neurolink_bin: Any) -
     assert quit_loop(child) == 0
 
 
+@pytest.mark.e2e
 def test_memory_store_and_memory_off(
     loop_env: dict[str, str], llm_server: LLMServer, neurolink_bin: Any
 ) -> None:
@@ -118,6 +120,7 @@ def test_memory_store_and_memory_off(
     assert orjson.loads(listed.stdout or b"[]") == []
 
 
+@pytest.mark.e2e
 def test_provider_error_is_one_line_and_chat_goes_on(loop_env: dict[str, str]) -> None:
     child = spawn(loop_env, "--model", "openai/fail-401")
     child.expect(SESSION)
@@ -130,6 +133,7 @@ def test_provider_error_is_one_line_and_chat_goes_on(loop_env: dict[str, str]) -
     assert quit_loop(child) == 0
 
 
+@pytest.mark.e2e
 def test_redis_unreachable_at_start_exits_4(loop_env: dict[str, str]) -> None:
     env = {**loop_env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
     child = spawn(env)
@@ -139,6 +143,7 @@ def test_redis_unreachable_at_start_exits_4(loop_env: dict[str, str]) -> None:
     assert child.exitstatus == 4
 
 
+@pytest.mark.e2e
 def test_bad_session_id_exits_2(loop_env: dict[str, str]) -> None:
     child = spawn(loop_env, "--session-id", "has space")
     child.expect_exact("bad session id")
@@ -147,6 +152,7 @@ def test_bad_session_id_exits_2(loop_env: dict[str, str]) -> None:
     assert child.exitstatus == 2
 
 
+@pytest.mark.e2e
 def test_redis_gone_mid_chat_then_back(loop_env: dict[str, str], neurolink_bin: Any) -> None:
     server = RedisServer().start()
     env = {**loop_env, "REDIS_URL": server.url}
@@ -189,6 +195,7 @@ def test_redis_gone_mid_chat_then_back(loop_env: dict[str, str], neurolink_bin: 
         server.cleanup()
 
 
+@pytest.mark.e2e
 def test_piped_input_prints_answers_only(loop_env: dict[str, str], neurolink_bin: Any) -> None:
     result = neurolink_bin(
         "loop",

@@ -143,6 +143,7 @@ def test_provider_error_raises_and_stores_nothing(make_nl: Any) -> None:
     assert nl.get_conversation_history("p") == []
 
 
+@pytest.mark.slow
 def test_unreachable_redis_is_store_unavailable(llm_server: LLMServer) -> None:
     nl = NeuroLink(
         conversation_memory={"redis": {"url": f"redis://127.0.0.1:{free_port()}/0"}},
@@ -163,6 +164,7 @@ for i in range(int(sys.argv[3])):
 """
 
 
+@pytest.mark.slow
 def test_processes_sharing_a_session_keep_contiguous_indexes(
     env: dict[str, str], llm_server: LLMServer, store: NativeStore
 ) -> None:

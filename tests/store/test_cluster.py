@@ -74,6 +74,7 @@ def _keys_per_node(cclient: Any, prefix: str) -> list[int]:
     ]
 
 
+@pytest.mark.cluster
 def test_cluster_is_detected_and_keys_are_placed_by_slot(cclient, seeded, prefix) -> None:
     assert is_cluster(cclient)
     assert len(cclient.get_primaries()) == 3
@@ -84,6 +85,8 @@ def test_cluster_is_detected_and_keys_are_placed_by_slot(cclient, seeded, prefix
     assert all(n > 0 for n in per_node), per_node  # sessions really spread over every primary
 
 
+@pytest.mark.cluster
+@pytest.mark.e2e
 def test_list_and_export(cluster, seeded, prefix) -> None:
     listed = run(cluster, prefix, "memory", "list", "--limit", "0", "--format", "json")
     assert listed.returncode == 0, listed.stderr
@@ -95,6 +98,8 @@ def test_list_and_export(cluster, seeded, prefix) -> None:
     assert doc["metadata"]["totalTurns"] == 3
 
 
+@pytest.mark.cluster
+@pytest.mark.e2e
 @pytest.mark.parametrize("full_scan", [False, True])
 def test_export_all_to_stdout(cluster, seeded, prefix, full_scan: bool) -> None:
     args = ["memory", "export-all", *(["--full-scan"] if full_scan else [])]
@@ -105,6 +110,8 @@ def test_export_all_to_stdout(cluster, seeded, prefix, full_scan: bool) -> None:
     assert all(len(d["turns"]) == 3 for d in docs)
 
 
+@pytest.mark.cluster
+@pytest.mark.e2e
 def test_export_all_to_a_directory(cluster, seeded, prefix, tmp_path) -> None:
     out = tmp_path / "exports"
     result = run(cluster, prefix, "memory", "export-all", "--output", str(out), "--jobs", "3")
@@ -115,6 +122,8 @@ def test_export_all_to_a_directory(cluster, seeded, prefix, tmp_path) -> None:
     assert (out / "team%2Fa%3A1.json").is_file()
 
 
+@pytest.mark.cluster
+@pytest.mark.e2e
 def test_delete_one_and_all(cluster, cclient, seeded, prefix) -> None:
     one = run(cluster, prefix, "memory", "delete", "--session-id", "s03", "--yes")
     assert one.returncode == 0, one.stderr
@@ -146,6 +155,8 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.cluster
+@pytest.mark.e2e
 def test_concurrent_appends_from_several_processes(cluster, cclient, prefix) -> None:
     workers, count = 4, 25
     procs = [

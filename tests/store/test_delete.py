@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from support.helpers import add_conversation
 
 from neurolink_cli.models import make_turn
@@ -67,6 +68,7 @@ def test_older_than(cli, store) -> None:
     assert ids(cli) == ["new"]
 
 
+@pytest.mark.e2e
 def test_confirmation_on_a_terminal(store, env) -> None:
     """Through the installed binary in a pseudo-terminal: 'n' keeps, 'y' deletes."""
     import pexpect

@@ -103,6 +103,7 @@ def _write_session(e: Embedded, sid: str, n: int = 2) -> None:
     c.close()
 
 
+@pytest.mark.e2e
 def test_first_command_starts_the_embedded_store_and_says_so(emb: Embedded) -> None:
     assert emb.status()["running"] is False  # status never starts it
     result = emb.run("memory", "list", "--format", "json")
@@ -120,6 +121,7 @@ def test_first_command_starts_the_embedded_store_and_says_so(emb: Embedded) -> N
     assert emb.status()["pid"] == status["pid"]
 
 
+@pytest.mark.e2e
 def test_history_survives_server_stop_and_next_command(emb: Embedded) -> None:
     assert emb.run("memory", "list").returncode == 0
     _write_session(emb, "s-keep", 3)
@@ -137,6 +139,7 @@ def test_history_survives_server_stop_and_next_command(emb: Embedded) -> None:
     assert len(orjson.loads(after.stdout)["turns"]) == 3
 
 
+@pytest.mark.e2e
 def test_history_survives_a_crash_with_stale_socket_and_pid(emb: Embedded) -> None:
     assert emb.run("memory", "list").returncode == 0
     _write_session(emb, "s-crash", 2)
@@ -152,6 +155,7 @@ def test_history_survives_a_crash_with_stale_socket_and_pid(emb: Embedded) -> No
     assert emb.status()["pid"] != pid
 
 
+@pytest.mark.e2e
 def test_concurrent_first_use_starts_exactly_one_server(emb: Embedded) -> None:
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda _: emb.run("memory", "list"), range(8)))
@@ -161,12 +165,14 @@ def test_concurrent_first_use_starts_exactly_one_server(emb: Embedded) -> None:
     assert emb.status()["running"] is True
 
 
+@pytest.mark.e2e
 def test_stop_when_not_running_is_fine(emb: Embedded) -> None:
     result = emb.run("memory", "server", "stop")
     assert result.returncode == 0
     assert "not running" in result.stderr
 
 
+@pytest.mark.e2e
 def test_missing_binary_setting_is_exit_4_with_install_hint(emb: Embedded) -> None:
     result = emb.run("memory", "list", env={"NEUROLINK_REDIS_SERVER": "/nonexistent/redis-server"})
     assert result.returncode == 4
@@ -176,6 +182,7 @@ def test_missing_binary_setting_is_exit_4_with_install_hint(emb: Embedded) -> No
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.e2e
 def test_no_binary_anywhere(monkeypatch: pytest.MonkeyPatch, emb: Embedded) -> None:
     monkeypatch.setenv("PATH", str(emb.base))
     monkeypatch.setattr(embedded, "SYSTEM_DIRS", ())
@@ -183,6 +190,7 @@ def test_no_binary_anywhere(monkeypatch: pytest.MonkeyPatch, emb: Embedded) -> N
         embedded.find_binary(emb.settings)
 
 
+@pytest.mark.e2e
 def test_configured_redis_never_starts_the_embedded_store(emb: Embedded, redis_server) -> None:
     result = emb.run("memory", "list", env={"REDIS_URL": redis_server.url})
     assert result.returncode == 0, result.stderr
@@ -192,6 +200,7 @@ def test_configured_redis_never_starts_the_embedded_store(emb: Embedded, redis_s
     assert "not in use" in status.stderr
 
 
+@pytest.mark.e2e
 def test_long_data_dir_gets_a_short_socket(emb: Embedded) -> None:
     deep = emb.base / ("x" * 60) / ("y" * 60)
     env = {"XDG_DATA_HOME": str(deep)}
@@ -206,6 +215,7 @@ def test_long_data_dir_gets_a_short_socket(emb: Embedded) -> None:
         emb.run("memory", "server", "stop", env=env)
 
 
+@pytest.mark.e2e
 def test_loop_then_export_after_restart_out_of_the_box(emb: Embedded) -> None:
     """The issue's "done when": loop + export with nothing configured, across a restart."""
     from support.llm_server import LLMServer
@@ -236,6 +246,7 @@ def test_loop_then_export_after_restart_out_of_the_box(emb: Embedded) -> None:
     ]
 
 
+@pytest.mark.e2e
 def test_stale_pid_of_another_redis_after_reboot_is_not_ours(emb: Embedded, redis_server) -> None:
     """After a reboot the old pid may be the system's redis-server: never wait on it or stop it."""
     import socket as socketlib

@@ -87,6 +87,7 @@ def _check_dir_is_consistent(directory: Path) -> dict:
     return manifest
 
 
+@pytest.mark.e2e
 def test_redis_killed_mid_export_to_dir_then_resume(own_server, env, tmp_path) -> None:
     out = tmp_path / "exp"
     proc = _start_export(["--output", str(out)], _env(env, own_server))
@@ -111,6 +112,7 @@ def test_redis_killed_mid_export_to_dir_then_resume(own_server, env, tmp_path) -
     assert len({e["sessionId"] for e in manifest["sessions"]}) == N_SESSIONS
 
 
+@pytest.mark.e2e
 def test_redis_restart_mid_stream_is_retried(own_server, env) -> None:
     proc = _start_export([], _env(env, own_server))
     first = _read_some(proc)
@@ -122,6 +124,7 @@ def test_redis_restart_mid_stream_is_retried(own_server, env) -> None:
     assert len(ids) == N_SESSIONS and len(set(ids)) == N_SESSIONS
 
 
+@pytest.mark.e2e
 def test_redis_killed_mid_stream_leaves_only_whole_lines(own_server, env) -> None:
     proc = _start_export([], _env(env, own_server))
     first = _read_some(proc)
@@ -134,6 +137,7 @@ def test_redis_killed_mid_stream_leaves_only_whole_lines(own_server, env) -> Non
         orjson.loads(line)
 
 
+@pytest.mark.e2e
 def test_redis_stalled_past_the_socket_timeout_gives_up_in_bounded_time(own_server, env) -> None:
     proc = _start_export([], _env(env, own_server))
     _read_some(proc)

@@ -102,6 +102,7 @@ def _seed(server: TlsRedisServer, certs: ThrowawayCerts, prefix: str, sid: str) 
     client.close()
 
 
+@pytest.mark.e2e
 def test_acl_user_over_tls_with_ca(tls_server: TlsRedisServer, certs: ThrowawayCerts, prefix):
     _seed(tls_server, certs, prefix, "s-tls")
     url = tls_server.url(USER, PASSWORD)
@@ -128,6 +129,7 @@ def test_acl_user_over_tls_with_ca(tls_server: TlsRedisServer, certs: ThrowawayC
         assert PASSWORD not in result.stderr + result.stdout
 
 
+@pytest.mark.e2e
 def test_credentials_and_ca_from_the_environment(tls_server, certs, prefix) -> None:
     _seed(tls_server, certs, prefix, "s-env")
     env = {
@@ -152,6 +154,7 @@ def test_acl_user_is_really_limited(tls_server, certs) -> None:
     client.close()
 
 
+@pytest.mark.e2e
 def test_user_without_info_still_works(tls_server, certs, prefix) -> None:
     _seed(tls_server, certs, prefix, "s-noinfo")
     url = tls_server.url(NOINFO_USER, PASSWORD)
@@ -162,6 +165,7 @@ def test_user_without_info_still_works(tls_server, certs, prefix) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.e2e
 def test_unverified_certificate_is_exit_4_with_a_clear_error(tls_server, prefix) -> None:
     result = run("--redis-url", tls_server.url(USER, PASSWORD), "memory", "list", prefix=prefix)
     assert result.returncode == 4
@@ -171,6 +175,7 @@ def test_unverified_certificate_is_exit_4_with_a_clear_error(tls_server, prefix)
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.e2e
 def test_tls_insecure_skips_verification(tls_server, certs, prefix) -> None:
     _seed(tls_server, certs, prefix, "s-insecure")
     result = run(
@@ -180,6 +185,7 @@ def test_tls_insecure_skips_verification(tls_server, certs, prefix) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.e2e
 def test_wrong_password_is_exit_4_and_masked(tls_server, certs, prefix) -> None:
     wrong = "not-the-Pa55word"
     result = run(
@@ -192,6 +198,7 @@ def test_wrong_password_is_exit_4_and_masked(tls_server, certs, prefix) -> None:
     assert "authentication" in result.stderr
 
 
+@pytest.mark.e2e
 def test_wrong_password_from_environment_is_never_echoed(tls_server, certs, prefix) -> None:
     wrong = "env-Wr0ng-secret"
     env = {"REDIS_USERNAME": USER, "REDIS_PASSWORD": wrong, "REDIS_TLS_CA_CERT": str(certs.ca)}
@@ -205,6 +212,7 @@ def test_wrong_password_from_environment_is_never_echoed(tls_server, certs, pref
     assert wrong not in result.stderr + result.stdout
 
 
+@pytest.mark.e2e
 def test_missing_ca_file_is_bad_input(tls_server, prefix) -> None:
     result = run(
         "--redis-url", tls_server.url(), "--tls-ca-cert", "/nonexistent/ca.crt",
@@ -214,6 +222,7 @@ def test_missing_ca_file_is_bad_input(tls_server, prefix) -> None:
     assert "--tls-ca-cert" in result.stderr
 
 
+@pytest.mark.e2e
 def test_plain_redis_url_to_a_tls_port_fails_cleanly(tls_server, prefix) -> None:
     url = f"redis://127.0.0.1:{tls_server.tls_port}/0"
     result = run(
@@ -224,6 +233,7 @@ def test_plain_redis_url_to_a_tls_port_fails_cleanly(tls_server, prefix) -> None
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.e2e
 def test_client_certificate_required(mtls_server, certs, prefix) -> None:
     url = mtls_server.url()
     ca = ["--tls-ca-cert", str(certs.ca)]

@@ -341,6 +341,7 @@ def test_delete_older_than(cli, up) -> None:
 
 
 # -- the installed binary ---------------------------------------------------------------
+@pytest.mark.e2e
 def test_binary_lists_and_exports_samples(neurolink_bin, up, tmp_path: Path) -> None:
     up.load_samples()
     env = {"REDIS_KEY_PREFIX": up.c}

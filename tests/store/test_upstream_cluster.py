@@ -34,6 +34,7 @@ def cluster_up(cluster: Any, prefix: str) -> Iterator[Upstream]:
     client.close()
 
 
+@pytest.mark.cluster
 def test_cluster_list_export_delete(cluster_up: Upstream, cluster: Any, cli: Any) -> None:
     up = cluster_up
     up.load_samples()
