@@ -49,12 +49,15 @@ def add_conversation(
         store.append_turn(session_id, turn, user_id=user_id)
 
 
-def seed_sessions(client: Any, prefix: str, n: int, turns: int = 3, size: int = 100) -> None:
-    """Write ``n`` sessions of ``turns`` turns quickly (pipelined, same bytes as the writer)."""
+def seed_sessions(
+    client: Any, prefix: str, n: int, turns: int = 3, size: int = 100, *, first: int = 0
+) -> None:
+    """Write sessions ``first .. first+n-1`` of ``turns`` turns quickly (pipelined, same bytes
+    as the writer)."""
     store = NativeStore(client, prefix)
     pipe = client.pipeline(transaction=False)
     body = "x" * size
-    for s in range(n):
+    for s in range(first, first + n):
         sid = f"s{s:06d}"
         items = []
         for i in range(turns):
