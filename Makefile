@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test check lint types demo bench completions docs pictures clean
+.PHONY: help install test test-fast check lint types demo bench completions docs pictures clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv and install neurolink with its test tools
 	@echo "installed: $(BIN)/neurolink"
 
-test: $(STAMP) ## Run the whole test suite (starts its own redis-server)
+test: $(STAMP) ## Run the whole test suite, what CI runs (starts its own redis-server; ~2.5 min)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+FAST := not slow and not cluster and not e2e
+
+test-fast: $(STAMP) ## The inner loop (~25 s): skip tests marked slow, cluster or e2e
+	$(BIN)/python -m pytest -q -m "$(FAST)" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint + format check
 	$(BIN)/ruff check neurolink_cli tests bench docs
