@@ -56,6 +56,7 @@ Sessions without any ``updatedAt`` (v7.34) are never "older than" a cutoff.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -63,6 +64,7 @@ import orjson
 
 from neurolink_cli.models import SOURCE_UPSTREAM, SessionDoc, SessionSummary, Unreadable
 from neurolink_cli.store.keyspace import glob_escape, scan_iter, unlink
+from neurolink_cli.store.walk import SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import stored_to_ms
 
@@ -124,6 +126,7 @@ class UpstreamStore:
         self.prefix = prefix
         self.user_prefix = user_prefix
         self.batch_size = batch_size
+        self._suffixes: set[bytes] | None = None
 
     # -- keys -----------------------------------------------------------------------------
     def session_key(self, session_id: str, user_id: str | None = None) -> str:
@@ -184,8 +187,11 @@ class UpstreamStore:
             yield from self._scan(glob_escape(f"{self.prefix}{user_id}:") + "*")
 
     def _entries(self, user_id: str | None) -> Iterator[_Entry]:
+        """Each key under the prefix (or of ``user_id``) once: SCAN and SSCAN may return a
+        key twice (a rehash, a resharding), so keys already met are passed over."""
         keys = self._all_keys() if user_id is None else self._user_keys(user_id)
-        for batch in self._batches(keys):
+        seen = SeenSet()
+        for batch in self._batches(k for k in keys if seen.add(k)):
             yield from batch
 
     # -- parsing --------------------------------------------------------------------------
@@ -282,16 +288,17 @@ class UpstreamStore:
         """Every session under the prefix (only ``user_id``'s, when given), in batches."""
         yield from self._docs(user_id)
 
-    def ids_updated_before(self, cutoff_ms: int, user_id: str | None = None) -> Iterator[str]:
-        """Ids of sessions whose ``updatedAt`` is before ``cutoff_ms`` (undated ones never)."""
-        seen: set[str] = set()
-        for item in self._docs(user_id):
-            if isinstance(item, Unreadable):
-                continue
-            updated = stored_to_ms(item.updated_at)
-            if updated is not None and updated < cutoff_ms and item.session_id not in seen:
-                seen.add(item.session_id)
-                yield item.session_id
+    def session_entries(
+        self, user_id: str | None = None
+    ) -> Iterator[tuple[_Entry, SessionDoc, str | None]]:
+        """Each session key once (of ``user_id`` when given): the key, its document and
+        the ``userId`` as stored (``randomUser`` included), for selecting what to delete."""
+        for entry in self._entries(user_id):
+            data = self._session_data(entry)
+            if isinstance(data, dict):
+                stored = data.get("userId")
+                stored_user = stored if isinstance(stored, str) and stored else None
+                yield entry, _document(data, entry.ttl), stored_user
 
     def delete(self, session_id: str) -> bool:
         """Remove every session key with this id and its member of that user's set."""
@@ -326,6 +333,33 @@ class UpstreamStore:
             if doomed:
                 unlink(self.client, doomed)
         return sessions
+
+    # -- which ids exist (for import) ------------------------------------------------------
+    @staticmethod
+    def digest(session_id: str | bytes) -> bytes:
+        """An 8-byte digest of an id (or a key's suffix), for :meth:`id_suffix_digests`."""
+        data = (
+            session_id
+            if isinstance(session_id, bytes)
+            else session_id.encode("utf-8", "surrogatepass")
+        )
+        return hashlib.blake2b(data, digest_size=8).digest()
+
+    def id_suffix_digests(self) -> set[bytes]:
+        """Digests of every possible id of every key under the prefix (each suffix after a
+        ``:``), from one SCAN made once: an id whose digest is absent has no key here."""
+        if self._suffixes is None:
+            start = len(self.prefix.encode("utf-8"))
+            found: set[bytes] = set()
+            for key in self._all_keys():
+                rest = key[start:] if isinstance(key, bytes) else key.encode()[start:]
+                found.add(self.digest(rest))
+                at = rest.find(b":")
+                while at != -1:
+                    found.add(self.digest(rest[at + 1 :]))
+                    at = rest.find(b":", at + 1)
+            self._suffixes = found
+        return self._suffixes
 
     # -- finding one id -------------------------------------------------------------------
     def _find(self, session_id: str) -> Iterator[tuple[_Entry, dict[str, Any] | Unreadable]]:
