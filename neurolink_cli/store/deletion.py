@@ -119,8 +119,9 @@ def native_targets(
 ) -> Iterator[DeleteTarget]:
     """Native sessions that match: the given ids (else every indexed session), updated
     before ``older_than_ms`` by their own ``updatedAt``, of ``user_id``; with versions."""
-    if session_ids is not None:
-        rows: Iterable[list[tuple[str, float | None]]] = _chunks((s, None) for s in session_ids)
+    if session_ids is not None:  # one pipelined EXISTS per id, then read only those found
+        found = (sid for ids in _chunks(session_ids) for sid in sorted(store.existing(ids)))
+        rows: Iterable[list[tuple[str, float | None]]] = _chunks((s, None) for s in found)
     else:
         walk = store.index_walk(until_ms=older_than_ms, page=BATCH)
         rows = ([(sid, sc) for sid, sc in page] for page in walk)
@@ -209,14 +210,15 @@ def upstream_delete(
         for t in batch:
             pipe.execute_command("EVAL", UPSTREAM_CAS_SCRIPT, 1, t.key, t.version)
         results = pipe.execute()
-        srem = store.client.pipeline(transaction=False)
-        pending = False
+        by_set: dict[str, list[str]] = {}
         for t, result in zip(batch, results, strict=True):
             _tally(report, t, int(result))
             if int(result) == 1 and t.user_set:
-                srem.srem(t.user_set, t.session_id)
-                pending = True
-        if pending:
+                by_set.setdefault(t.user_set, []).append(t.session_id)
+        if by_set:  # one SREM per user set and batch (one key each: any cluster slot)
+            srem = store.client.pipeline(transaction=False)
+            for set_key, members in by_set.items():
+                srem.srem(set_key, *members)
             srem.execute()
 
 

@@ -140,17 +140,20 @@ class UpstreamStore:
         return entry.kind == "set" and entry.name.startswith(self.user_prefix)
 
     # -- reading keys in batches ----------------------------------------------------------
-    def _read(self, keys: list[bytes]) -> list[_Entry]:
-        """TYPE, GET and TTL of each key in one pipelined round trip."""
+    def _read(self, keys: list[bytes], with_ttl: bool = True) -> list[_Entry]:
+        """TYPE, GET and (``with_ttl``) TTL of each key in one pipelined round trip."""
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.type(key)
             pipe.get(key)
-            pipe.ttl(key)
+            if with_ttl:
+                pipe.ttl(key)
         replies = pipe.execute(raise_on_error=False)
         entries = []
+        step = 3 if with_ttl else 2
         for i, key in enumerate(keys):
-            kind, value, ttl = replies[3 * i : 3 * i + 3]
+            kind, value = replies[step * i : step * i + 2]
+            ttl = replies[step * i + 2] if with_ttl else None
             if isinstance(kind, Exception):
                 raise kind
             kind = _text(kind)
@@ -161,15 +164,15 @@ class UpstreamStore:
             entries.append(_Entry(key, kind, value, ttl))
         return entries
 
-    def _batches(self, keys: Iterable[bytes]) -> Iterator[list[_Entry]]:
+    def _batches(self, keys: Iterable[bytes], with_ttl: bool = True) -> Iterator[list[_Entry]]:
         batch: list[bytes] = []
         for key in keys:
             batch.append(key if isinstance(key, bytes) else key.encode())
             if len(batch) >= self.batch_size:
-                yield self._read(batch)
+                yield self._read(batch, with_ttl)
                 batch = []
         if batch:
-            yield self._read(batch)
+            yield self._read(batch, with_ttl)
 
     def _scan(self, pattern: str) -> Iterator[bytes]:
         yield from scan_iter(self.client, pattern)
@@ -186,12 +189,12 @@ class UpstreamStore:
         else:
             yield from self._scan(glob_escape(f"{self.prefix}{user_id}:") + "*")
 
-    def _entries(self, user_id: str | None) -> Iterator[_Entry]:
+    def _entries(self, user_id: str | None, with_ttl: bool = True) -> Iterator[_Entry]:
         """Each key under the prefix (or of ``user_id``) once: SCAN and SSCAN may return a
         key twice (a rehash, a resharding), so keys already met are passed over."""
         keys = self._all_keys() if user_id is None else self._user_keys(user_id)
         seen = SeenSet()
-        for batch in self._batches(k for k in keys if seen.add(k)):
+        for batch in self._batches((k for k in keys if seen.add(k)), with_ttl):
             yield from batch
 
     # -- parsing --------------------------------------------------------------------------
@@ -293,7 +296,7 @@ class UpstreamStore:
     ) -> Iterator[tuple[_Entry, SessionDoc, str | None]]:
         """Each session key once (of ``user_id`` when given): the key, its document and
         the ``userId`` as stored (``randomUser`` included), for selecting what to delete."""
-        for entry in self._entries(user_id):
+        for entry in self._entries(user_id, with_ttl=False):
             data = self._session_data(entry)
             if isinstance(data, dict):
                 stored = data.get("userId")
