@@ -16,12 +16,14 @@ client serialised, RPUSHes it, trims to ``maxTurnsPerSession`` (oldest dropped, 
 renumbered), updates the metadata and refreshes the TTL of both keys. The index ZSET is
 updated right after with ``ZADD GT`` (in a Cluster it lives in another slot).
 
-Reading. Sessions are discovered through the index in pages (ZRANGEBYSCORE with keyset
-pagination, never KEYS), or by SCAN over every primary for ``--full-scan``; their keys are
-read in pipelined batches (HGETALL + LRANGE per session). Index members whose keys are gone
-(expired, deleted) are pruned when met, with a compare-and-delete script so a session that
-is being written again is never removed from the index. Turns are returned as the stored
-bytes (``SessionDoc.raw_turns``) so an unfiltered export can splice them unparsed.
+Reading. Sessions are discovered through the index by a keyset walk over (score, member)
+(:mod:`~neurolink_cli.store.walk`: every session once, whatever changes meanwhile; never
+KEYS), or by SCAN over every primary for ``--full-scan``; their keys are read in pipelined
+batches (HGETALL + LRANGE per session; decoded by :mod:`~neurolink_cli.store.nativedoc`).
+Index members whose keys are gone (expired, deleted) are pruned when met, with a
+compare-and-delete script so a session that is being written again is never removed from
+the index. Turns are returned as the stored bytes (``SessionDoc.raw_turns``) so an
+unfiltered export can splice them unparsed.
 
 Extra fields kept by ``memory import``: metadata fields beyond the standard ones are stored
 JSON-encoded as ``meta.<name>``, further top-level document fields as ``doc.<name>``.
@@ -37,39 +39,20 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-import orjson
-
 from neurolink_cli.models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
 from neurolink_cli.store.batchread import BatchReader
 from neurolink_cli.store.keyspace import glob_escape, scan_iter, unlink
+from neurolink_cli.store.nativedoc import (
+    STANDARD_META,
+    SUMMARY_FIELDS,
+    as_int,
+    as_text,
+    session_doc,
+)
 from neurolink_cli.store.scripts import APPEND_SCRIPT, PRUNE_SCRIPT
 from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import now_ms, stored_to_ms
-
-STANDARD_META = ("provider", "model", "totalTurns", "toolsUsed", "title")
-HEAD_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt")
-SUMMARY_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt", "totalTurns", "model", "title")
-# Metadata fields the document reads by name; any other field is looked at only when it
-# could be an imported extra (``meta.*``/``doc.*``).
-_KNOWN_META = frozenset(f.encode() for f in (*HEAD_FIELDS, *STANDARD_META, "nextIndex"))
-
-
-def _s(value: bytes | str | None) -> str | None:
-    if value is None:
-        return None
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
-def _b(value: bytes | str) -> bytes:
-    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
-
-
-def _int(value: Any, default: int | None = None) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
 
 
 class NativeStore:
@@ -161,7 +144,7 @@ class NativeStore:
         for key in ("provider", "model", "title"):
             if md.get(key) is not None:
                 meta[key] = str(md[key])
-        meta["totalTurns"] = _int(md.get("totalTurns"), len(turns))
+        meta["totalTurns"] = as_int(md.get("totalTurns"), len(turns))
         meta["toolsUsed"] = jsonutil.dumps(md.get("toolsUsed") or [])
         for key, value in md.items():
             # a null title is kept too (the TypeScript SDK's sessions export one)
@@ -231,67 +214,8 @@ class NativeStore:
                     self._prune_member(sid, scores[i])
                 docs.append(None)
                 continue
-            docs.append(self._doc(sid, meta, turns))
+            docs.append(session_doc(sid, self.meta_key(sid), meta, turns))
         return docs
-
-    def _doc(self, session_id: str, meta: dict[Any, Any], raw_turns: list[bytes]) -> SessionDoc:
-        """The document of one session from its HGETALL and LRANGE replies.
-
-        The hot path of ``export-all``: only the fields the document uses are decoded, by
-        direct lookups; the walk over every field runs only when the hash holds
-        ``meta.*``/``doc.*`` fields (written by ``memory import``). A client that decodes
-        replies (str fields) is brought to bytes first.
-        """
-        if meta and not isinstance(next(iter(meta)), bytes):
-            meta = {_b(k): _b(v) for k, v in meta.items()}
-        get = meta.get
-        mkey = self.meta_key(session_id)
-        problems: list[str] = []
-        tools_raw = get(b"toolsUsed")
-        tools: Any = []
-        if tools_raw and tools_raw != b"[]":
-            try:
-                tools = jsonutil.loads(tools_raw)
-            except orjson.JSONDecodeError:
-                tools = None
-            if not isinstance(tools, list):
-                problems.append(f"field toolsUsed of {mkey} is not a JSON array")
-                tools = []
-        total_raw = get(b"totalTurns")
-        total = _int(total_raw)
-        if total is None:
-            if total_raw is not None:
-                problems.append(f"field totalTurns of {mkey} is not a number")
-            total = len(raw_turns)
-        if not meta:
-            problems.append(f"metadata hash {mkey} is missing")
-        metadata: dict[str, Any] = {
-            "provider": _s(get(b"provider")),
-            "model": _s(get(b"model")),
-            "totalTurns": total,
-            "toolsUsed": tools,
-        }
-        title = get(b"title")
-        if title is not None:
-            metadata["title"] = _s(title)
-        extra: dict[str, Any] = {}
-        rest = meta.keys() - _KNOWN_META
-        if rest and any(k.startswith((b"meta.", b"doc.")) for k in rest):
-            for key, value in meta.items():  # in stored order
-                if key.startswith(b"meta."):
-                    metadata[_s(key[5:]) or ""] = _loads_or_str(_s(value) or "")
-                elif key.startswith(b"doc."):
-                    extra[_s(key[4:]) or ""] = _loads_or_str(_s(value) or "")
-        return SessionDoc(
-            session_id=_s(get(b"sessionId")) or session_id,
-            user_id=_s(get(b"userId")),
-            created_at=_s(get(b"createdAt")),
-            updated_at=_s(get(b"updatedAt")),
-            metadata=metadata,
-            raw_turns=raw_turns,
-            extra=extra,
-            problems=problems,
-        )
 
     def _prune_member(self, session_id: str, score: float) -> None:
         # Read-only ACL users cannot prune; reading must go on.
@@ -368,7 +292,7 @@ class NativeStore:
         seen_batch: list[str] = []
         seen = SeenSet()  # SCAN may return a key twice
         for key in scan_iter(self.client, pattern):
-            k = _s(key) or ""
+            k = as_text(key) or ""
             if not k.endswith("}:metadata") and not k.endswith("}:turns"):
                 continue
             inner = k[len(self.prefix) + len(":session:{") : k.rindex("}:")]
@@ -416,7 +340,7 @@ class NativeStore:
             if not rows:
                 return
             offset += len(rows)
-            found = [(_s(m) or "", float(sc)) for m, sc in rows]
+            found = [(as_text(m) or "", float(sc)) for m, sc in rows]
             out: list[SessionSummary] = []
             offset -= self._summary_rows(found, user_id, out)
             yield from out
@@ -455,7 +379,7 @@ class NativeStore:
                 self._prune_member(sid, score)
                 gone += 1
                 continue
-            f = [_s(x) for x in fields]
+            f = [as_text(x) for x in fields]
             if user_id is not None and f[1] != user_id:
                 continue
             out.append(
@@ -464,7 +388,7 @@ class NativeStore:
                     user_id=f[1],
                     created_at=f[2],
                     updated_at=f[3],
-                    turns=_int(f[4], length) or 0,
+                    turns=as_int(f[4], length) or 0,
                     model=f[5],
                     title=f[6],
                     source=SOURCE_NATIVE,
@@ -529,12 +453,5 @@ def _present(docs: list[SessionDoc | Unreadable | None]) -> Iterator[SessionDoc 
 
 
 def _index_of(turn: dict[str, Any]) -> int:
-    value = _int(turn.get("index"), -1)
+    value = as_int(turn.get("index"), -1)
     return -1 if value is None else value
-
-
-def _loads_or_str(value: str) -> Any:
-    try:
-        return jsonutil.loads(value)
-    except orjson.JSONDecodeError:
-        return value
