@@ -42,9 +42,12 @@ KEPT = "changed since selected, kept"
 # KEYS: turns, metadata of one session. ARGV: the version read at selection.
 # Returns 1 deleted, 0 changed (kept), -1 already gone.
 NATIVE_CAS_SCRIPT = """
-local f = redis.call('HMGET', KEYS[2], 'updatedAt', 'nextIndex', 'totalTurns')
-local v = (f[1] or '') .. '|' .. (f[2] or '') .. '|' .. (f[3] or '') .. '|' ..
-  redis.call('LLEN', KEYS[1])
+local f = redis.pcall('HMGET', KEYS[2], 'updatedAt', 'nextIndex', 'totalTurns')
+local n = redis.pcall('LLEN', KEYS[1])
+local v = '!'  -- a key of the wrong type: the session is unreadable, and stays so
+if not f.err and type(n) == 'number' then
+  v = (f[1] or '') .. '|' .. (f[2] or '') .. '|' .. (f[3] or '') .. '|' .. n
+end
 if v ~= ARGV[1] then
   if redis.call('EXISTS', KEYS[1], KEYS[2]) == 0 then return -1 end
   return 0
@@ -98,6 +101,10 @@ def _s(value: Any) -> str | None:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def _chunks(items: Iterable[Any], size: int = BATCH) -> Iterator[list[Any]]:
     batch: list[Any] = []
     for item in items:
@@ -131,9 +138,19 @@ def native_targets(
             pipe.hmget(store.meta_key(sid), "updatedAt", "nextIndex", "totalTurns", "userId")
             pipe.llen(store.turns_key(sid))
             pipe.zscore(store.index_key, sid)
-        replies = pipe.execute()
+        replies = pipe.execute(raise_on_error=False)
         for i, (sid, _) in enumerate(page):
             fields, length, score = replies[3 * i : 3 * i + 3]
+            if isinstance(score, Exception):
+                raise score
+            if isinstance(fields, Exception) or isinstance(length, Exception):
+                if "WRONGTYPE" not in str(fields if isinstance(fields, Exception) else length):
+                    raise fields if isinstance(fields, Exception) else length
+                # keys of the wrong type: unreadable, but still deletable by id or as old
+                if user_id is None:
+                    key = store.meta_key(sid)
+                    yield DeleteTarget(sid, None, SOURCE_NATIVE, key, b"!", _float(score))
+                continue
             if not length and all(f is None for f in fields):
                 continue  # gone (expired, deleted)
             owner = _s(fields[3])
@@ -151,7 +168,7 @@ def native_targets(
                 SOURCE_NATIVE,
                 store.meta_key(sid),
                 version,
-                None if score is None else float(score),
+                _float(score),
             )
 
 

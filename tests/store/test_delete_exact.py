@@ -210,3 +210,14 @@ def test_cli_user_id_does_not_touch_other_users(cli: Any, client: Any, prefix: s
     assert client.exists(f"{c}alice:same") == 0
     assert client.exists(f"{c}bob:same") == 1
     assert client.smembers(f"{u}bob") == {b"same"} and not client.exists(f"{u}alice")
+
+
+def test_a_session_with_keys_of_the_wrong_type_can_be_deleted(rclient: Any) -> None:
+    b = Both(rclient)
+    b.native_session("bad", "u")
+    rclient.delete(b.native.turns_key("bad"))
+    rclient.set(b.native.turns_key("bad"), "not a list")
+    targets = b.repo.select(session_ids=["bad"])
+    assert [t.version for t in targets] == [b"!"]
+    assert b.repo.delete_selected(targets).deleted == 1
+    assert not rclient.exists(b.native.turns_key("bad"), b.native.meta_key("bad"))
