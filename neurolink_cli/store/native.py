@@ -41,7 +41,13 @@ from typing import Any
 
 from neurolink_cli.models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
 from neurolink_cli.store.batchread import BatchReader
-from neurolink_cli.store.keyspace import glob_escape, scan_iter, unlink
+from neurolink_cli.store.keyspace import (
+    RedisClient,
+    glob_escape,
+    register_script,
+    scan_iter,
+    unlink,
+)
 from neurolink_cli.store.nativedoc import (
     STANDARD_META,
     SUMMARY_FIELDS,
@@ -62,7 +68,7 @@ class NativeStore:
 
     def __init__(
         self,
-        client: Any,
+        client: RedisClient,
         prefix: str = "neurolink",
         *,
         max_turns: int = 100,
@@ -77,9 +83,9 @@ class NativeStore:
         self.index_key = f"{prefix}:sessions"
         self.writer_id = uuid.uuid4().hex[:16]
         self._write_seq = itertools.count(1)
-        self._append = client.register_script(APPEND_SCRIPT)
-        self._prune = client.register_script(PRUNE_SCRIPT)
-        self._page = client.register_script(PAGE_SCRIPT)
+        self._append = register_script(client, APPEND_SCRIPT)
+        self._prune = register_script(client, PRUNE_SCRIPT)
+        self._page = register_script(client, PAGE_SCRIPT)
 
     # -- keys ---------------------------------------------------------------------------
     def turns_key(self, session_id: str) -> str:
@@ -135,7 +141,7 @@ class NativeStore:
 
     def write_session(self, doc: SessionDoc, *, replace: bool = False) -> None:
         """Write a whole document (used by import): turns as given, metadata, extras, index."""
-        meta: dict[str, Any] = {"sessionId": doc.session_id}
+        meta: dict[str | bytes, Any] = {"sessionId": doc.session_id}
         for key, value in doc.head().items():
             if key != "sessionId" and value is not None:
                 meta[key] = value

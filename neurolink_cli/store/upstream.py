@@ -63,7 +63,7 @@ from typing import Any
 import orjson
 
 from neurolink_cli.models import SOURCE_UPSTREAM, SessionDoc, SessionSummary, Unreadable
-from neurolink_cli.store.keyspace import glob_escape, scan_iter, unlink
+from neurolink_cli.store.keyspace import RedisClient, glob_escape, scan_iter, unlink
 from neurolink_cli.store.walk import SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import stored_to_ms
@@ -116,7 +116,7 @@ class UpstreamStore:
 
     def __init__(
         self,
-        client: Any,
+        client: RedisClient,
         prefix: str = "neurolink:conversation:",
         user_prefix: str = "neurolink:user:sessions:",
         *,

@@ -24,6 +24,8 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
+from neurolink_cli.store.keyspace import RedisClient, register_script
+
 # KEYS[1] index. ARGV: cursor score ('' = start at the lower bound), cursor member, page
 # size, lower bound (inclusive, '-inf' or a number), upper bound ('+inf' or a number),
 # '1' when the upper bound is exclusive. Returns {done, member, score, member, score, ...};
@@ -112,7 +114,7 @@ class IndexWalk:
 
     def __init__(
         self,
-        client: Any,
+        client: RedisClient,
         index_key: str,
         *,
         page: int = 500,
@@ -126,7 +128,7 @@ class IndexWalk:
         self.lo = "-inf" if since_ms is None else str(since_ms)
         self.hi = "+inf" if until_ms is None else str(until_ms)
         self.seen = SeenSet()
-        self._script = script if script is not None else client.register_script(PAGE_SCRIPT)
+        self._script = script if script is not None else register_script(client, PAGE_SCRIPT)
         self._cursor: tuple[bytes, bytes] | None = None  # (score as Redis wrote it, member)
         self.done = False
 
