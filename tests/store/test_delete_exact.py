@@ -164,10 +164,14 @@ def test_selecting_many_ids_scans_the_prefix_once(client: Any) -> None:
         stats = client.info("commandstats").get("cmdstat_scan", {})
         return int(stats.get("calls", 0))
 
+    # SCAN calls grow with the server's keyspace (shared by the suite), never with the ids
+    before = scans()
+    assert len(b.repo.select(session_ids=["s0"])) == 1
+    one = scans() - before
     before = scans()
     targets = b.repo.select(session_ids=[f"s{i}" for i in range(300)])
     assert len(targets) == 300
-    assert scans() - before <= 5
+    assert scans() - before <= one + 2
     assert b.repo.delete_selected(targets).deleted == 300
     assert b.present() == set()
 
