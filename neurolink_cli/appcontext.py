@@ -12,10 +12,14 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neurolink_cli.config import Settings, load_settings, mask_url, redis_url
 from neurolink_cli.errors import BadInput
+
+if TYPE_CHECKING:
+    from neurolink_cli.store.repository import Repository
+    from neurolink_cli.store.upstream import UpstreamStore
 
 
 @dataclass
@@ -24,7 +28,7 @@ class AppContext:
 
     settings: Settings
     _client: Any = None
-    _repository: Any = None
+    _repository: Repository | None = None
     _console: Any = None
     _url: str | None = None
     _notices: set[str] = field(default_factory=set)
@@ -72,7 +76,7 @@ class AppContext:
             self._client = make_client(self.settings, self.redis_url)
         return self._client
 
-    def repository(self) -> Any:
+    def repository(self) -> Repository:
         """Both layouts as one collection (see :mod:`neurolink_cli.store.repository`)."""
         if self._repository is None:
             from neurolink_cli.store.native import NativeStore
@@ -116,7 +120,7 @@ class AppContext:
         return mask_url(self.redis_url)
 
 
-def _upstream(client: Any, settings: Settings) -> Any:
+def _upstream(client: Any, settings: Settings) -> UpstreamStore:
     """The reader of the TypeScript SDK's layout (CONTRACT §4)."""
     from neurolink_cli.store.upstream import UpstreamStore
 

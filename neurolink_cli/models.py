@@ -22,7 +22,6 @@ from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import stored_to_ms
 
 TURN_CORE_FIELDS = ("index", "role", "content", "timestamp")
-ROLES = ("user", "assistant", "system", "tool")
 
 SOURCE_NATIVE = "native"
 SOURCE_UPSTREAM = "neurolink-ts"

@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neurolink_cli.appcontext import AppContext
 from neurolink_cli.chat.conversation import Chat, ChatOptions, TurnWriter
@@ -36,6 +36,10 @@ from neurolink_cli.chat.llm import Usage
 from neurolink_cli.config import Settings, load_settings
 from neurolink_cli.errors import BadInput
 from neurolink_cli.util.validate import check_session_id
+
+if TYPE_CHECKING:
+    from neurolink_cli.store.memory import MemoryStore
+    from neurolink_cli.store.native import NativeStore
 
 _STORE_KEYS = {"enabled", "store", "redis", "maxTurnsPerSession", "model"}
 
@@ -91,7 +95,7 @@ class NeuroLink:
         self._llm = llm
         self._api_base, self._api_key = api_base, api_key
         self._app = AppContext(settings)
-        self._memory_store: Any = None
+        self._memory_store: MemoryStore | None = None
         self._lock = threading.Lock()
 
     # -- plumbing -------------------------------------------------------------------------
@@ -106,7 +110,7 @@ class NeuroLink:
             self._llm = LiteLLM(api_base=self._api_base, api_key=self._api_key)
         return self._llm
 
-    def _store(self) -> Any:
+    def _store(self) -> MemoryStore | NativeStore:
         """The store turns go to: the native Redis store, or this object's memory store."""
         if self.settings.store == "memory":
             with self._lock:

@@ -22,13 +22,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from neurolink_cli.errors import BadData
 from neurolink_cli.models import SOURCE_NATIVE, SessionDoc, Unreadable
 from neurolink_cli.util.timeutil import ms_to_rfc3339, stored_to_ms
+
+if TYPE_CHECKING:
+    from neurolink_cli.store.native import NativeStore
+    from neurolink_cli.store.repository import Repository
 
 DAY_MS = 86_400_000
 TTL_BATCH = 250
@@ -114,17 +118,12 @@ class Stats:
         }
 
 
-def _count_expiring(native: Any, session_ids: list[str]) -> int:
+def _count_expiring(native: NativeStore, session_ids: list[str]) -> int:
     """How many of these native sessions have a TTL of at most 24 h (one pipelined call)."""
-    if not session_ids:
-        return 0
-    pipe = native.client.pipeline(transaction=False)
-    for sid in session_ids:
-        pipe.pttl(native.meta_key(sid))
-    return sum(1 for ms in pipe.execute() if isinstance(ms, int) and 0 < ms <= DAY_MS)
+    return sum(1 for ms in native.ttls_ms(session_ids) if 0 < ms <= DAY_MS)
 
 
-def compute_stats(repo: Any, warn: Callable[[str], None] | None = None) -> Stats:
+def compute_stats(repo: Repository, warn: Callable[[str], None] | None = None) -> Stats:
     """Summarise every session of ``repo`` in one streaming pass."""
     stats = Stats()
     pending: list[str] = []

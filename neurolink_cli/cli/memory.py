@@ -11,6 +11,7 @@ from neurolink_cli.appcontext import AppContext
 from neurolink_cli.cli.completions import complete_session_ids
 from neurolink_cli.cli.lazygroup import LazyGroup
 from neurolink_cli.errors import BadInput, NeurolinkError, PartialFailure, SessionNotFound
+from neurolink_cli.store.deletion import DeleteTarget
 from neurolink_cli.util.timeutil import now_ms, parse_duration, parse_time
 from neurolink_cli.util.validate import check_session_id
 
@@ -379,17 +380,20 @@ def memory_delete(
     repo = app.repository()
     everything = delete_all and not user_id  # removed by SCAN + UNLINK, not one by one
     missing: list[str] = []
-    targets: list[str] = []
+    targets: list[DeleteTarget] = []
     if session_ids:
-        for sid in dict.fromkeys(session_ids):
-            (targets if repo.exists(sid) else missing).append(sid)
-    elif cutoff is not None:
-        targets = list(repo.ids_updated_before(cutoff, user_id))
-    elif user_id:
-        targets = [r.session_id for r in repo.list(user_id=user_id, limit=0)]
+        targets = repo.select(session_ids=session_ids)
+        found = {t.session_id for t in targets}
+        missing = [sid for sid in dict.fromkeys(session_ids) if sid not in found]
+    elif not everything:  # --older-than and/or --user-id: each session judged on its own
+        targets = repo.select(older_than_ms=cutoff, user_id=user_id)
 
     if dry_run:
-        rows = [r.session_id for r in repo.list(limit=0)] if everything else targets
+        rows = (
+            [r.session_id for r in repo.list(limit=0)]
+            if everything
+            else [t.session_id for t in targets]
+        )
         sys.stdout.write("".join(sid + "\n" for sid in rows))
         app.note(f"dry run: {len(rows)} sessions would be deleted")
     elif everything or targets:
@@ -399,11 +403,21 @@ def memory_delete(
                 f"{app.settings.upstream_prefix!r} (TypeScript SDK)"
             )
         else:
-            what = targets[0] if len(targets) == 1 else f"{len(targets)} sessions"
+            what = targets[0].session_id if len(targets) == 1 else f"{len(targets)} sessions"
         if not yes and not click.confirm(f"Delete {what} at {app.shown_url()}?", err=True):
             raise NeurolinkError("nothing deleted")
-        deleted = repo.delete_all() if everything else sum(repo.delete(s) for s in targets)
-        app.note(f"deleted {deleted} sessions")
+        if everything:
+            app.note(f"deleted {repo.delete_all()} sessions")
+        else:
+            report = repo.delete_selected(targets)
+            app.note(f"deleted {report.deleted} sessions")
+            for t in report.kept:
+                app.warn(f"{t.session_id} ({t.key}): changed since selected, kept")
+            if report.kept and not missing:
+                raise PartialFailure(
+                    f"{len(report.kept)} sessions changed since selected, kept; "
+                    "run the command again to delete them in their new state"
+                )
     elif not missing:
         app.note("no session matched; nothing deleted")
     if missing:

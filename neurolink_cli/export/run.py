@@ -22,7 +22,6 @@ from neurolink_cli.export.formats import doc_compact, doc_pretty, make_writer, r
 from neurolink_cli.export.transform import ExportOptions, apply
 from neurolink_cli.export.worker import ProcessWriter, worker_available
 from neurolink_cli.models import SessionDoc, Unreadable
-from neurolink_cli.store.parallel import iter_repository_docs
 from neurolink_cli.store.repository import Repository
 
 Progress = Callable[[int, int], None]  # (sessions done, turns done) increments
@@ -70,7 +69,7 @@ def export_all(
 ) -> ExportReport:
     """Export every session to ``out`` (a stream) or ``directory`` (one file each).
 
-    ``jobs`` > 1 reads that many batches at once (:mod:`~neurolink_cli.store.parallel`);
+    ``jobs`` > 1 reads that many batches at once (:meth:`~neurolink_cli.store.repository.Repository.iter_docs`);
     the output order is the same.
     """
     report = ExportReport()
@@ -96,7 +95,7 @@ def export_all(
             warn(f"{session_id}: {reason}")
 
     try:
-        for item in iter_repository_docs(repo, jobs, full_scan=full_scan, user_id=opts.user_id):
+        for item in repo.iter_docs(full_scan=full_scan, user_id=opts.user_id, jobs=jobs):
             if isinstance(item, Unreadable):
                 if item.skip:  # not a session at all: say so, count it, go on
                     report.not_sessions += 1

@@ -26,13 +26,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from neurolink_cli.errors import BadInput, PartialFailure
 from neurolink_cli.importer.sources import Warn, bad_input, open_source
 from neurolink_cli.models import SessionDoc
 from neurolink_cli.util.timeutil import stored_to_ms
 from neurolink_cli.util.validate import session_id_problem
+
+if TYPE_CHECKING:
+    from neurolink_cli.store.repository import Repository
 
 CONFLICT_POLICIES = ("fail", "replace", "skip")
 IMPORT_ROLES = ("user", "assistant", "system", "tool", "tool_call", "tool_result")
@@ -159,53 +162,7 @@ def _batches(items: Iterator[tuple[str, Any]]) -> Iterator[list[SessionDoc]]:
         yield batch
 
 
-class Existing:
-    """Which ids a layout already holds.
-
-    Native sessions: one pipelined EXISTS per batch. Upstream sessions (whose keys end in
-    ``:<id>``, ids may contain ``:``): one SCAN over the upstream prefix, made once, keeps
-    8-byte digests of every possible id suffix of every key; only ids that match one are
-    confirmed with a read, so the cost stays linear in the number of keys.
-    """
-
-    def __init__(self, repo: Any) -> None:
-        self.repo = repo
-        self._candidates: set[bytes] | None = None
-
-    def _upstream_candidates(self) -> set[bytes]:
-        if self._candidates is None:
-            from neurolink_cli.store.keyspace import glob_escape, scan_iter
-
-            upstream = self.repo.upstream
-            start = len(upstream.prefix.encode("utf-8"))
-            found: set[bytes] = set()
-            for key in scan_iter(upstream.client, glob_escape(upstream.prefix) + "*"):
-                rest = key[start:] if isinstance(key, bytes) else key.encode()[start:]
-                found.add(_digest_bytes(rest))
-                at = rest.find(b":")
-                while at != -1:
-                    found.add(_digest_bytes(rest[at + 1 :]))
-                    at = rest.find(b":", at + 1)
-            self._candidates = found
-        return self._candidates
-
-    def __call__(self, session_ids: list[str]) -> tuple[set[str], set[str]]:
-        """(ids held by the native layout, ids held by the upstream layout)."""
-        native = self.repo.native
-        pipe = native.client.pipeline(transaction=False)
-        for sid in session_ids:
-            pipe.exists(native.meta_key(sid), native.turns_key(sid))
-        in_native = {sid for sid, n in zip(session_ids, pipe.execute(), strict=True) if n}
-        in_upstream: set[str] = set()
-        if self.repo.upstream is not None:
-            candidates = self._upstream_candidates()
-            for sid in session_ids:
-                if _digest(sid) in candidates and self.repo.upstream.get(sid) is not None:
-                    in_upstream.add(sid)
-        return in_native, in_upstream
-
-
-def _raise_index_score(native: Any, doc: SessionDoc) -> None:
+def _raise_index_score(repo: Repository, doc: SessionDoc) -> None:
     """Index the session at its latest activity, as the turn writer does (ZADD GT per turn).
 
     ``write_session`` scores it by ``updatedAt``; a session whose turns are not in time
@@ -217,7 +174,7 @@ def _raise_index_score(native: Any, doc: SessionDoc) -> None:
     )
     updated = stored_to_ms(doc.updated_at)
     if latest is not None and (updated is None or latest > updated):
-        native.client.zadd(native.index_key, {doc.session_id: latest}, gt=True)
+        repo.native.raise_score(doc.session_id, latest)
 
 
 def _digest_bytes(data: bytes) -> bytes:
@@ -226,6 +183,9 @@ def _digest_bytes(data: bytes) -> bytes:
 
 def _digest(session_id: str) -> bytes:
     return _digest_bytes(session_id.encode("utf-8", "surrogatepass"))
+
+
+Existing = Callable[[list[str]], tuple[set[str], set[str]]]
 
 
 def check_all(
@@ -266,7 +226,7 @@ def check_all(
 
 
 def import_sessions(
-    repo: Any,
+    repo: Repository,
     source: str,
     on_conflict: str = "fail",
     *,
@@ -279,7 +239,7 @@ def import_sessions(
         raise BadInput(f"bad --on-conflict {on_conflict!r}: use fail, skip or replace")
     report = ImportReport()
     with open_source(source, stdin, warn) as documents:
-        existing = Existing(repo)
+        existing = repo.existing
         check_all(existing, documents, on_conflict)
         for batch in _batches(documents()):
             in_native, in_upstream = existing([doc.session_id for doc in batch])
@@ -295,10 +255,10 @@ def import_sessions(
                             warn(f"{sid}: created by another writer during the import; kept")
                         continue
                     report.replaced += 1
-                    if sid in in_upstream:
+                    if sid in in_upstream and repo.upstream is not None:
                         repo.upstream.delete(sid)
                 repo.native.write_session(doc, replace=sid in in_native)
-                _raise_index_score(repo.native, doc)
+                _raise_index_score(repo, doc)
                 report.imported += 1
                 report.turns += doc.turn_count()
                 if progress:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neurolink_cli.chat.conversation import Chat, ChatOptions, TurnStore, TurnWriter
 from neurolink_cli.errors import BadInput, StoreUnavailable
 from neurolink_cli.repl.state import ChatState, new_session_id
 from neurolink_cli.util.validate import check_session_id
+
+if TYPE_CHECKING:
+    from neurolink_cli.appcontext import AppContext
 
 
 @dataclass
@@ -34,7 +37,7 @@ class LoopOptions:
     stream: bool = True
 
 
-def open_store(app: Any, kind: str) -> TurnStore:
+def open_store(app: AppContext, kind: str) -> TurnStore:
     """The store for ``kind`` (``redis`` connects now: StoreUnavailable if it cannot)."""
     if kind == "memory":
         from neurolink_cli.store.memory import MemoryStore
@@ -44,10 +47,10 @@ def open_store(app: Any, kind: str) -> TurnStore:
     return store
 
 
-def check_resumable(app: Any, session_id: str) -> None:
+def check_resumable(app: AppContext, session_id: str) -> None:
     """Refuse to continue a session of the TypeScript SDK's layout (writing natively would
     hide it behind a new native session of the same id)."""
-    upstream = getattr(app.repository(), "upstream", None)
+    upstream = app.repository().upstream
     if upstream is None:
         return
     try:
@@ -61,7 +64,7 @@ def check_resumable(app: Any, session_id: str) -> None:
         )
 
 
-def build_state(app: Any, opts: LoopOptions, llm: Any = None) -> ChatState:
+def build_state(app: AppContext, opts: LoopOptions, llm: Any = None) -> ChatState:
     """Resolve options against settings, open the store, load the session: a ready state."""
     settings = app.settings
     enabled = settings.memory_enabled if opts.memory_enabled is None else opts.memory_enabled
@@ -114,7 +117,7 @@ def build_state(app: Any, opts: LoopOptions, llm: Any = None) -> ChatState:
     return state
 
 
-def announce(app: Any, state: ChatState, *, resumed: bool) -> None:
+def announce(app: AppContext, state: ChatState, *, resumed: bool) -> None:
     """The start notices on stderr: the session id first."""
     sid = state.session_id
     if resumed:
@@ -134,7 +137,7 @@ def announce(app: Any, state: ChatState, *, resumed: bool) -> None:
         app.note("type /help for commands, Ctrl-D to quit")
 
 
-def finish(app: Any, state: ChatState) -> None:
+def finish(app: AppContext, state: ChatState) -> None:
     """Write what Redis could not take during the chat; StoreUnavailable if some is lost."""
     writer = state.writer
     if writer is None or not writer.pending:
@@ -149,7 +152,7 @@ def finish(app: Any, state: ChatState) -> None:
     )
 
 
-def start_loop(app: Any, opts: LoopOptions) -> None:
+def start_loop(app: AppContext, opts: LoopOptions) -> None:
     """Run ``neurolink loop`` on the terminal until the user quits."""
     from neurolink_cli.repl.app import history_file, make_prompt_session, run_plain, run_repl
 

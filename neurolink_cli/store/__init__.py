@@ -5,7 +5,10 @@
 - :mod:`.memory`   an in-process store for ``loop --store memory`` (nothing is persisted).
 - :mod:`.scripts`  the Lua scripts of the native layout (atomic append, safe prune).
 - :mod:`.keyspace` SCAN over every primary and slot-grouped UNLINK (one Redis or a Cluster).
-- :mod:`.batchread`, :mod:`.parallel` the fast pipelined reads of export-all (``--jobs``).
+- :mod:`.batchread` the fast pipelined batch reads of export-all.
+- :mod:`.nativedoc` the native session document from its HGETALL + LRANGE replies.
+- :mod:`.walk`     the keyset walk over the index: every session exactly once.
+- :mod:`.deletion` selection and compare-and-delete on the server (``memory delete``).
 - :mod:`.repository` one façade over the native and upstream layouts that the commands use:
   list, get, iterate and delete sessions of either layout as one collection.
 

@@ -14,13 +14,18 @@ groups the batch per node and sends to every node before reading from any.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+from neurolink_cli.store.keyspace import RedisClient
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 
 class BatchReader:
     """Reads ``(metadata key, turns key)`` pairs in one pipelined round trip per batch."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self.client = client
         self._pack: Any = None
         self._lean = _lean_capable(client)
@@ -52,7 +57,7 @@ class BatchReader:
         return replies
 
     def _read_lean(self, pairs: list[tuple[str, str]]) -> list[Any]:
-        pool = self.client.connection_pool
+        pool = cast("Redis", self.client).connection_pool  # _lean is never set on a cluster
         try:
             conn = pool.get_connection()
         except TypeError:  # redis-py < 5.3 wants a command name
@@ -87,7 +92,7 @@ class BatchReader:
         return replies
 
 
-def _lean_capable(client: Any) -> bool:
+def _lean_capable(client: RedisClient) -> bool:
     """A plain redis-py client returning bytes (the clients :mod:`..connection` makes)."""
     if hasattr(client, "get_nodes"):  # RedisCluster
         return False

@@ -8,14 +8,26 @@ Used by both layouts and by import.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.cluster import RedisCluster
+
+RedisClient: TypeAlias = "Redis | RedisCluster"
+"""What every store is given: a redis-py client on one server, or on a Cluster."""
+
+
+def register_script(client: RedisClient, script: str) -> Any:
+    """``client.register_script`` (RedisCluster has it too; the type stubs miss it)."""
+    return cast("Redis", client).register_script(script)
 
 
 def glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
-def scan_iter(client: Any, pattern: str, count: int = 1000) -> Iterator[bytes]:
+def scan_iter(client: RedisClient, pattern: str, count: int = 1000) -> Iterator[bytes]:
     """Keys matching ``pattern``, by SCAN (never KEYS); on a cluster, on every primary in turn.
 
     Each primary is walked with its own cursor until that cursor returns to 0 (replicas are
@@ -35,16 +47,17 @@ def scan_iter(client: Any, pattern: str, count: int = 1000) -> Iterator[bytes]:
                 break
 
 
-def unlink(client: Any, keys: list[bytes]) -> None:
+def unlink(client: RedisClient, keys: list[bytes]) -> None:
     """UNLINK ``keys``; on a cluster, one UNLINK per hash slot, pipelined (grouped by node)."""
     if not keys:
         return
     if not hasattr(client, "get_nodes"):
         client.unlink(*keys)
         return
+    cluster = cast("RedisCluster", client)
     by_slot: dict[int, list[bytes]] = {}
     for k in keys:
-        by_slot.setdefault(client.keyslot(k), []).append(k)
+        by_slot.setdefault(cluster.keyslot(k), []).append(k)
     pipe = client.pipeline(transaction=False)
     for slot_keys in by_slot.values():
         pipe.execute_command("UNLINK", *slot_keys)  # pipe.unlink() refuses several keys

@@ -16,12 +16,14 @@ client serialised, RPUSHes it, trims to ``maxTurnsPerSession`` (oldest dropped, 
 renumbered), updates the metadata and refreshes the TTL of both keys. The index ZSET is
 updated right after with ``ZADD GT`` (in a Cluster it lives in another slot).
 
-Reading. Sessions are discovered through the index in pages (ZRANGEBYSCORE with keyset
-pagination, never KEYS), or by SCAN over every primary for ``--full-scan``; their keys are
-read in pipelined batches (HGETALL + LRANGE per session). Index members whose keys are gone
-(expired, deleted) are pruned when met, with a compare-and-delete script so a session that
-is being written again is never removed from the index. Turns are returned as the stored
-bytes (``SessionDoc.raw_turns``) so an unfiltered export can splice them unparsed.
+Reading. Sessions are discovered through the index by a keyset walk over (score, member)
+(:mod:`~neurolink_cli.store.walk`: every session once, whatever changes meanwhile; never
+KEYS), or by SCAN over every primary for ``--full-scan``; their keys are read in pipelined
+batches (HGETALL + LRANGE per session; decoded by :mod:`~neurolink_cli.store.nativedoc`).
+Index members whose keys are gone (expired, deleted) are pruned when met, with a
+compare-and-delete script so a session that is being written again is never removed from
+the index. Turns are returned as the stored bytes (``SessionDoc.raw_turns``) so an
+unfiltered export can splice them unparsed.
 
 Extra fields kept by ``memory import``: metadata fields beyond the standard ones are stored
 JSON-encoded as ``meta.<name>``, further top-level document fields as ``doc.<name>``.
@@ -30,41 +32,33 @@ JSON-encoded as ``meta.<name>``, further top-level document fields as ``doc.<nam
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import uuid
-from array import array
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
-
-import orjson
 
 from neurolink_cli.models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
 from neurolink_cli.store.batchread import BatchReader
-from neurolink_cli.store.keyspace import glob_escape, scan_iter, unlink
+from neurolink_cli.store.keyspace import (
+    RedisClient,
+    glob_escape,
+    register_script,
+    scan_iter,
+    unlink,
+)
+from neurolink_cli.store.nativedoc import (
+    STANDARD_META,
+    SUMMARY_FIELDS,
+    as_int,
+    as_text,
+    session_doc,
+)
 from neurolink_cli.store.scripts import APPEND_SCRIPT, PRUNE_SCRIPT
+from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import now_ms, stored_to_ms
-
-STANDARD_META = ("provider", "model", "totalTurns", "toolsUsed", "title")
-HEAD_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt")
-SUMMARY_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt", "totalTurns", "model", "title")
-# Metadata fields the document reads by name; any other field is looked at only when it
-# could be an imported extra (``meta.*``/``doc.*``).
-_KNOWN_META = frozenset(f.encode() for f in (*HEAD_FIELDS, *STANDARD_META, "nextIndex"))
-
-
-def _s(value: bytes | str | None) -> str | None:
-    if value is None:
-        return None
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
-def _int(value: Any, default: int | None = None) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
 
 
 class NativeStore:
@@ -74,7 +68,7 @@ class NativeStore:
 
     def __init__(
         self,
-        client: Any,
+        client: RedisClient,
         prefix: str = "neurolink",
         *,
         max_turns: int = 100,
@@ -89,8 +83,9 @@ class NativeStore:
         self.index_key = f"{prefix}:sessions"
         self.writer_id = uuid.uuid4().hex[:16]
         self._write_seq = itertools.count(1)
-        self._append = client.register_script(APPEND_SCRIPT)
-        self._prune = client.register_script(PRUNE_SCRIPT)
+        self._append = register_script(client, APPEND_SCRIPT)
+        self._prune = register_script(client, PRUNE_SCRIPT)
+        self._page = register_script(client, PAGE_SCRIPT)
 
     # -- keys ---------------------------------------------------------------------------
     def turns_key(self, session_id: str) -> str:
@@ -146,7 +141,7 @@ class NativeStore:
 
     def write_session(self, doc: SessionDoc, *, replace: bool = False) -> None:
         """Write a whole document (used by import): turns as given, metadata, extras, index."""
-        meta: dict[str, Any] = {"sessionId": doc.session_id}
+        meta: dict[str | bytes, Any] = {"sessionId": doc.session_id}
         for key, value in doc.head().items():
             if key != "sessionId" and value is not None:
                 meta[key] = value
@@ -155,7 +150,7 @@ class NativeStore:
         for key in ("provider", "model", "title"):
             if md.get(key) is not None:
                 meta[key] = str(md[key])
-        meta["totalTurns"] = _int(md.get("totalTurns"), len(turns))
+        meta["totalTurns"] = as_int(md.get("totalTurns"), len(turns))
         meta["toolsUsed"] = jsonutil.dumps(md.get("toolsUsed") or [])
         for key, value in md.items():
             # a null title is kept too (the TypeScript SDK's sessions export one)
@@ -225,191 +220,92 @@ class NativeStore:
                     self._prune_member(sid, scores[i])
                 docs.append(None)
                 continue
-            docs.append(self._doc(sid, meta, turns))
+            docs.append(session_doc(sid, self.meta_key(sid), meta, turns))
         return docs
-
-    def _doc(self, session_id: str, meta: dict[bytes, bytes], raw_turns: list[bytes]) -> SessionDoc:
-        """The document of one session from its HGETALL and LRANGE replies.
-
-        The hot path of ``export-all``: only the fields the document uses are decoded, by
-        direct lookups; the ordered walk over every field runs only when the hash holds
-        ``meta.*``/``doc.*`` fields (written by ``memory import``).
-        """
-        if meta and not isinstance(next(iter(meta)), bytes):
-            return self._doc_slow(session_id, meta, raw_turns)
-        rest = meta.keys() - _KNOWN_META
-        if rest and any(k.startswith((b"meta.", b"doc.")) for k in rest):
-            return self._doc_slow(session_id, meta, raw_turns)
-        get = meta.get
-        problems: list[str] = []
-        tools_raw = get(b"toolsUsed")
-        tools: Any = []
-        if tools_raw and tools_raw != b"[]":
-            try:
-                tools = jsonutil.loads(tools_raw)
-            except orjson.JSONDecodeError:
-                tools = None
-            if not isinstance(tools, list):
-                problems.append(
-                    f"field toolsUsed of {self.meta_key(session_id)} is not a JSON array"
-                )
-                tools = []
-        total_raw = get(b"totalTurns")
-        total = _int(total_raw)
-        if total is None:
-            if total_raw is not None:
-                problems.append(f"field totalTurns of {self.meta_key(session_id)} is not a number")
-            total = len(raw_turns)
-        if not meta:
-            problems.append(f"metadata hash {self.meta_key(session_id)} is missing")
-        metadata: dict[str, Any] = {
-            "provider": _s(get(b"provider")),
-            "model": _s(get(b"model")),
-            "totalTurns": total,
-            "toolsUsed": tools,
-        }
-        title = get(b"title")
-        if title is not None:
-            metadata["title"] = _s(title)
-        return SessionDoc(
-            session_id=_s(get(b"sessionId")) or session_id,
-            user_id=_s(get(b"userId")),
-            created_at=_s(get(b"createdAt")),
-            updated_at=_s(get(b"updatedAt")),
-            metadata=metadata,
-            raw_turns=raw_turns,
-            problems=problems,
-        )
-
-    def _doc_slow(
-        self, session_id: str, meta: dict[Any, Any], raw_turns: list[bytes]
-    ) -> SessionDoc:
-        m = {_s(k): _s(v) for k, v in meta.items()}
-        problems = []
-        mkey = self.meta_key(session_id)
-        tools: Any = []
-        if m.get("toolsUsed"):
-            try:
-                tools = jsonutil.loads(m["toolsUsed"])  # type: ignore[arg-type]
-            except orjson.JSONDecodeError:
-                tools = None
-            if not isinstance(tools, list):
-                problems.append(f"field toolsUsed of {mkey} is not a JSON array")
-                tools = []
-        total = _int(m.get("totalTurns"))
-        if total is None:
-            if m.get("totalTurns") is not None:
-                problems.append(f"field totalTurns of {mkey} is not a number")
-            total = len(raw_turns)
-        if not meta:
-            problems.append(f"metadata hash {mkey} is missing")
-        metadata: dict[str, Any] = {
-            "provider": m.get("provider"),
-            "model": m.get("model"),
-            "totalTurns": total,
-            "toolsUsed": tools,
-        }
-        if m.get("title") is not None:
-            metadata["title"] = m["title"]
-        extra: dict[str, Any] = {}
-        for key, value in m.items():
-            if key is None or value is None:
-                continue
-            if key.startswith("meta."):
-                metadata[key[5:]] = _loads_or_str(value)
-            elif key.startswith("doc."):
-                extra[key[4:]] = _loads_or_str(value)
-        return SessionDoc(
-            session_id=m.get("sessionId") or session_id,
-            user_id=m.get("userId"),
-            created_at=m.get("createdAt"),
-            updated_at=m.get("updatedAt"),
-            metadata=metadata,
-            raw_turns=raw_turns,
-            extra=extra,
-            problems=problems,
-        )
 
     def _prune_member(self, session_id: str, score: float) -> None:
         # Read-only ACL users cannot prune; reading must go on.
         with contextlib.suppress(Exception):
             self._prune(keys=[self.index_key], args=[session_id, score])
 
+    def prune_member_in(self, pipe: Any, session_id: str, score: float | None) -> None:
+        """Queue on ``pipe`` the removal of the index member, only if its score is still
+        ``score`` (a session written again since keeps its entry)."""
+        if score is not None:
+            pipe.execute_command("EVAL", PRUNE_SCRIPT, 1, self.index_key, session_id, repr(score))
+
+    def index_walk(
+        self, *, since_ms: int | None = None, until_ms: int | None = None, page: int = 500
+    ) -> IndexWalk:
+        """A walk over the index, oldest update first, each member at most once
+        (see :mod:`neurolink_cli.store.walk`); drive it with ``next_page()`` or iterate it."""
+        return IndexWalk(
+            self.client,
+            self.index_key,
+            page=page,
+            since_ms=since_ms,
+            until_ms=until_ms,
+            script=self._page,
+        )
+
     def index_pages(
         self, *, since_ms: int | None = None, until_ms: int | None = None, page: int = 500
     ) -> Iterator[list[tuple[str, float]]]:
-        """Index members, oldest update first, in pages, each member at most once.
-
-        Keyset pagination over the score (ties by offset), so sessions updated during the
-        walk neither shift others out of a page nor get skipped. The walk covers members
-        with a score up to the moment it started; then one more pass takes the members
-        updated or created meanwhile that the first pass did not already yield (remembered
-        as 8-byte digests: 800 KB per 100,000 sessions). A writer whose clock is behind
-        ours can move a member to a score the first pass has not reached yet; such a
-        session is then met twice (the second time in its newer state).
-        """
-        lo: float | str = since_ms if since_ms is not None else "-inf"
-        start = now_ms()  # first pass: scores < start; second pass: scores >= start
-        hi_first: float = start - 1 if until_ms is None else min(start - 1, until_ms - 1)
-        # hash() is stable within this process, all the array needs, and ~10x cheaper per
-        # member than a blake2b digest; a 64-bit collision is as unlikely either way.
-        seen = array("q")
-        for rows in self._walk(lo, hi_first, page):
-            seen.extend([hash(sid) for sid, _ in rows])
-            yield rows
-        if until_ms is not None and until_ms <= start:
-            return
-        hi_second = now_ms() if until_ms is None else until_ms - 1
-        for rows in self._walk(start, hi_second, page):
-            # Few members change during a walk: a linear look-up keeps memory at 8 B/session.
-            fresh = [(sid, sc) for sid, sc in rows if hash(sid) not in seen]
-            if fresh:
-                yield fresh
-
-    def _walk(self, lo: float | str, hi: float, page: int) -> Iterator[list[tuple[str, float]]]:
-        cur: float | str = lo
-        offset = 0
-        while True:
-            rows = self.client.zrangebyscore(
-                self.index_key, cur, hi, start=offset, num=page, withscores=True
-            )
-            if not rows:
-                return
-            out = [(_s(m) or "", float(sc)) for m, sc in rows]
-            yield out
-            if len(rows) < page:
-                return
-            last = out[-1][1]
-            if isinstance(cur, int | float) and last == cur:
-                offset += len(out)
-            else:
-                cur = last
-                offset = sum(1 for _, sc in out if sc == last)
+        """Index members ``(id, score)``, oldest update first, in pages, each at most once."""
+        return iter(self.index_walk(since_ms=since_ms, until_ms=until_ms, page=page))
 
     def iter_docs(
         self,
         *,
         since_ms: int | None = None,
         until_ms: int | None = None,
+        jobs: int = 1,
+        walk: IndexWalk | None = None,
     ) -> Iterator[SessionDoc | Unreadable]:
-        """Every session through the index, oldest update first, in pipelined batches."""
-        for rows in self.index_pages(since_ms=since_ms, until_ms=until_ms, page=self.batch_size):
-            ids = [sid for sid, _ in rows]
-            for doc in self.fetch_many(ids, [sc for _, sc in rows]):
-                if doc is not None:
-                    yield doc
+        """Every session through the index, oldest update first, in pipelined batches.
+
+        With ``jobs`` > 1 the batches are read by that many threads at once, each on its
+        own connection of the client's pool (a cluster pipeline already splits a batch per
+        primary), and still yielded in index order; at most ``2 * jobs`` batches are in
+        flight, so memory stays bounded by the batch size. Reader threads wait on sockets
+        (the GIL is released there): N readers overlap N round trips with the formatting.
+        """
+        pages = (
+            walk
+            if walk is not None
+            else self.index_walk(since_ms=since_ms, until_ms=until_ms, page=self.batch_size)
+        )
+        if jobs <= 1:
+            for rows in pages:
+                yield from _present(self.fetch_many(*_ids_scores(rows)))
+            return
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="neurolink-read")
+        pending: deque[Future[list[SessionDoc | Unreadable | None]]] = deque()
+        try:
+            for rows in pages:
+                pending.append(pool.submit(self.fetch_many, *_ids_scores(rows)))
+                while len(pending) >= 2 * jobs:
+                    yield from _present(pending.popleft().result())
+            while pending:
+                yield from _present(pending.popleft().result())
+        finally:
+            # On an early exit (an error, Ctrl-C, a closed pipe) do not wait for queued reads.
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def scan_ids(self) -> Iterator[list[str]]:
         """Session ids found by SCAN over every primary (``--full-scan``), in batches."""
         pattern = glob_escape(f"{self.prefix}:session:{{") + "*"
         seen_batch: list[str] = []
+        seen = SeenSet()  # SCAN may return a key twice
         for key in scan_iter(self.client, pattern):
-            k = _s(key) or ""
+            k = as_text(key) or ""
             if not k.endswith("}:metadata") and not k.endswith("}:turns"):
                 continue
             inner = k[len(self.prefix) + len(":session:{") : k.rindex("}:")]
             if k.endswith("}:turns") and self.client.exists(self.meta_key(inner)):
                 continue  # counted through its metadata key
+            if not seen.add(inner):
+                continue
             seen_batch.append(inner)
             if len(seen_batch) >= self.batch_size:
                 yield seen_batch
@@ -436,7 +332,10 @@ class NativeStore:
         user_id: str | None = None,
         page: int = 200,
     ) -> Iterator[SessionSummary]:
-        """Sessions newest first (by last update), as list rows, pruning gone members."""
+        """Sessions newest first (by last update), as list rows, pruning gone members.
+
+        For a first page (``list --limit N``); every session, each exactly once, is
+        :meth:`all_summaries` (the keyset walk)."""
         hi: float | str = f"({until_ms}" if until_ms is not None else "+inf"
         lo: float | str = since_ms if since_ms is not None else "-inf"
         offset = 0
@@ -447,42 +346,82 @@ class NativeStore:
             if not rows:
                 return
             offset += len(rows)
-            pipe = self.client.pipeline(transaction=False)
-            for member, _ in rows:
-                sid = _s(member) or ""
-                pipe.hmget(self.meta_key(sid), SUMMARY_FIELDS)
-                pipe.llen(self.turns_key(sid))
-                pipe.ttl(self.meta_key(sid))
-            replies = pipe.execute()
-            for i, (member, score) in enumerate(rows):
-                sid = _s(member) or ""
-                fields, length, ttl = replies[3 * i : 3 * i + 3]
-                if not length and all(f is None for f in fields):
-                    self._prune_member(sid, score)
-                    offset -= 1
-                    continue
-                f = [_s(x) for x in fields]
-                if user_id is not None and f[1] != user_id:
-                    continue
-                yield SessionSummary(
+            found = [(as_text(m) or "", float(sc)) for m, sc in rows]
+            out: list[SessionSummary] = []
+            offset -= self._summary_rows(found, user_id, out)
+            yield from out
+            if len(rows) < page:
+                return
+
+    def all_summaries(
+        self,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        user_id: str | None = None,
+        page: int = 200,
+    ) -> Iterator[SessionSummary]:
+        """Every session as a list row, oldest update first, each exactly once."""
+        for rows in self.index_walk(since_ms=since_ms, until_ms=until_ms, page=page):
+            out: list[SessionSummary] = []
+            self._summary_rows(rows, user_id, out)
+            yield from out
+
+    def _summary_rows(
+        self, rows: list[tuple[str, float]], user_id: str | None, out: list[SessionSummary]
+    ) -> int:
+        """Append the rows' summaries to ``out`` (one pipelined round trip); the number of
+        members found gone (and pruned)."""
+        pipe = self.client.pipeline(transaction=False)
+        for sid, _ in rows:
+            pipe.hmget(self.meta_key(sid), SUMMARY_FIELDS)
+            pipe.llen(self.turns_key(sid))
+            pipe.ttl(self.meta_key(sid))
+        replies = pipe.execute()
+        gone = 0
+        for i, (sid, score) in enumerate(rows):
+            fields, length, ttl = replies[3 * i : 3 * i + 3]
+            if not length and all(f is None for f in fields):
+                self._prune_member(sid, score)
+                gone += 1
+                continue
+            f = [as_text(x) for x in fields]
+            if user_id is not None and f[1] != user_id:
+                continue
+            out.append(
+                SessionSummary(
                     session_id=f[0] or sid,
                     user_id=f[1],
                     created_at=f[2],
                     updated_at=f[3],
-                    turns=_int(f[4], length) or 0,
+                    turns=as_int(f[4], length) or 0,
                     model=f[5],
                     title=f[6],
                     source=SOURCE_NATIVE,
                     ttl=ttl if ttl and ttl > 0 else None,
                 )
-            if len(rows) < page:
-                return
+            )
+        return gone
 
-    def ids_updated_before(self, cutoff_ms: int) -> Iterator[str]:
-        """Ids whose last update is strictly before ``cutoff_ms`` (for ``delete --older-than``)."""
-        for rows in self._walk("-inf", cutoff_ms - 1, 1000):
-            for sid, _ in rows:
-                yield sid
+    def existing(self, session_ids: list[str]) -> set[str]:
+        """Which of these ids have a key of this layout (one pipelined EXISTS each)."""
+        pipe = self.client.pipeline(transaction=False)
+        for sid in session_ids:
+            pipe.exists(self.meta_key(sid), self.turns_key(sid))
+        return {sid for sid, n in zip(session_ids, pipe.execute(), strict=True) if n}
+
+    def ttls_ms(self, session_ids: list[str]) -> list[int]:
+        """The remaining TTL (PTTL, ms; negative: none or gone) of each session's metadata."""
+        if not session_ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for sid in session_ids:
+            pipe.pttl(self.meta_key(sid))
+        return [ms if isinstance(ms, int) else -1 for ms in pipe.execute()]
+
+    def raise_score(self, session_id: str, score_ms: int) -> None:
+        """Move the session's index entry up to ``score_ms`` (never down: ZADD GT)."""
+        self.client.zadd(self.index_key, {session_id: score_ms}, gt=True)
 
     # -- deleting -----------------------------------------------------------------------
     def delete(self, session_id: str) -> bool:
@@ -509,20 +448,16 @@ class NativeStore:
         return sessions
 
 
+def _ids_scores(rows: list[tuple[str, float]]) -> tuple[list[str], list[float]]:
+    return [sid for sid, _ in rows], [sc for _, sc in rows]
+
+
+def _present(docs: list[SessionDoc | Unreadable | None]) -> Iterator[SessionDoc | Unreadable]:
+    for doc in docs:
+        if doc is not None:
+            yield doc
+
+
 def _index_of(turn: dict[str, Any]) -> int:
-    value = _int(turn.get("index"), -1)
+    value = as_int(turn.get("index"), -1)
     return -1 if value is None else value
-
-
-def _loads_or_str(value: str) -> Any:
-    try:
-        return jsonutil.loads(value)
-    except orjson.JSONDecodeError:
-        return value
-
-
-def _digest(session_id: str) -> int:
-    return int.from_bytes(
-        hashlib.blake2b(session_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
-        "little",
-    )

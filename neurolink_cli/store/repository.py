@@ -1,48 +1,32 @@
-"""One collection over both layouts: what the ``memory`` commands and the SDK talk to.
+"""One collection over both layouts: the only gateway to Redis for commands, SDK and REPL.
 
-A session id names at most one session; when both layouts hold the same id the native one
-wins for reading and ``delete`` removes both. Listing merges the two layouts newest first;
-iterating yields the native sessions (through the index, or by SCAN with ``full_scan``)
-and then the upstream ones (by SCAN).
+A session id names at most one session per layout and user; when both layouts hold the same
+id the native one wins for reading and ``delete --session-id`` removes both. Listing merges
+the two layouts newest first; iterating yields the native sessions (through the index, or
+by SCAN with ``full_scan``) and then the upstream ones (by SCAN), each session once
+(:mod:`~neurolink_cli.store.walk`). Deleting by selection compares and deletes on the
+server (:mod:`~neurolink_cli.store.deletion`).
 """
 
 from __future__ import annotations
 
+import builtins
 import heapq
 import itertools
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Iterable, Iterator
 
 from neurolink_cli.errors import SessionNotFound
 from neurolink_cli.models import SessionDoc, SessionSummary, Unreadable
+from neurolink_cli.store import deletion
+from neurolink_cli.store.deletion import DeleteReport, DeleteTarget
 from neurolink_cli.store.native import NativeStore
-
-
-class UpstreamSource(Protocol):
-    """What the repository needs of the upstream (TypeScript SDK) layout reader."""
-
-    def get(self, session_id: str) -> SessionDoc | Unreadable | None: ...
-    def summaries(
-        self,
-        *,
-        since_ms: int | None = None,
-        until_ms: int | None = None,
-        user_id: str | None = None,
-    ) -> Iterator[SessionSummary | Unreadable]: ...
-    def iter_docs(self, *, user_id: str | None = None) -> Iterator[SessionDoc | Unreadable]: ...
-    def delete(self, session_id: str) -> bool: ...
-    def delete_all(self) -> int: ...
-    def ids_updated_before(
-        self,
-        cutoff_ms: int,
-        user_id: str | None = None,
-    ) -> Iterator[str]: ...
+from neurolink_cli.store.upstream import UpstreamStore
 
 
 class Repository:
     """Sessions of the native and (when present) upstream layouts as one collection."""
 
-    def __init__(self, native: NativeStore, upstream: UpstreamSource | None = None) -> None:
+    def __init__(self, native: NativeStore, upstream: UpstreamStore | None = None) -> None:
         self.native = native
         self.upstream = upstream
         self.warnings: list[Unreadable] = []  # keys met while listing that are not sessions
@@ -57,6 +41,7 @@ class Repository:
         return found
 
     def exists(self, session_id: str) -> bool:
+        """True if either layout holds a session (or an unreadable one) with this id."""
         try:
             self.get(session_id)
         except SessionNotFound:
@@ -71,20 +56,28 @@ class Repository:
         user_id: str | None = None,
         limit: int = 50,
     ) -> list[SessionSummary]:
-        """Sessions of both layouts, newest update first; ``limit`` 0 means all."""
-        native = self.native.summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+        """Sessions of both layouts, newest update first; ``limit`` 0 means all, each once."""
+        native: Iterator[SessionSummary]
+        if limit:
+            native = self.native.summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+        else:  # the keyset walk meets every session exactly once; then newest first
+            rows = list(
+                self.native.all_summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+            )
+            rows.sort(key=lambda r: r.updated_ms, reverse=True)
+            native = iter(rows)
         streams: list[Iterator[SessionSummary]] = [native]
         if self.upstream is not None:
-            rows = []
+            found = []
             for row in self.upstream.summaries(
                 since_ms=since_ms, until_ms=until_ms, user_id=user_id
             ):
                 if isinstance(row, Unreadable):
                     self.warnings.append(row)
                 else:
-                    rows.append(row)
-            rows.sort(key=lambda r: r.updated_ms, reverse=True)
-            streams.append(iter(rows))
+                    found.append(row)
+            found.sort(key=lambda r: r.updated_ms, reverse=True)
+            streams.append(iter(found))
         merged = heapq.merge(*streams, key=lambda r: r.updated_ms, reverse=True)
         return list(itertools.islice(merged, limit or None))
 
@@ -93,9 +86,17 @@ class Repository:
         *,
         full_scan: bool = False,
         user_id: str | None = None,
+        jobs: int = 1,
     ) -> Iterator[SessionDoc | Unreadable]:
-        """Every session of both layouts (those of ``user_id`` only, when given)."""
-        native = self.native.iter_docs_full_scan() if full_scan else self.native.iter_docs()
+        """Every session of both layouts (those of ``user_id`` only, when given), each once.
+
+        ``jobs`` readers fetch the native batches at once (``export-all --jobs``);
+        ``full_scan`` finds native sessions by SCAN instead of the index.
+        """
+        if full_scan:
+            native = self.native.iter_docs_full_scan()
+        else:
+            native = self.native.iter_docs(jobs=jobs)
         for item in native:
             if user_id is None or isinstance(item, Unreadable) or item.user_id == user_id:
                 yield item
@@ -120,14 +121,53 @@ class Repository:
             count += self.upstream.delete_all()
         return count
 
-    def ids_updated_before(self, cutoff_ms: int, user_id: str | None = None) -> Iterator[str]:
-        """Sessions whose last update is before ``cutoff_ms`` (for ``delete --older-than``)."""
-        for sid in self.native.ids_updated_before(cutoff_ms):
-            if user_id is None or self._native_user(sid) == user_id:
-                yield sid
-        if self.upstream is not None:
-            yield from self.upstream.ids_updated_before(cutoff_ms, user_id)
+    def select(
+        self,
+        *,
+        session_ids: Iterable[str] | None = None,
+        older_than_ms: int | None = None,
+        user_id: str | None = None,
+    ) -> builtins.list[DeleteTarget]:
+        """The sessions ``delete`` would remove, each with the version it has now.
 
-    def _native_user(self, session_id: str) -> Any:
-        value = self.native.client.hget(self.native.meta_key(session_id), "userId")
-        return value.decode() if isinstance(value, bytes) else value
+        ``session_ids``: those ids, in both layouts (all users); else every session.
+        ``older_than_ms``: only those whose own last update is before it. ``user_id``: only
+        that user's. Each session (each key of the TypeScript layout) is judged on its own.
+        """
+        ids = None if session_ids is None else list(dict.fromkeys(session_ids))
+        found = list(
+            deletion.native_targets(
+                self.native, session_ids=ids, older_than_ms=older_than_ms, user_id=user_id
+            )
+        )
+        if self.upstream is not None:
+            found += deletion.upstream_targets(
+                self.upstream, session_ids=ids, older_than_ms=older_than_ms, user_id=user_id
+            )
+        return found
+
+    def delete_selected(self, targets: builtins.list[DeleteTarget]) -> DeleteReport:
+        """Delete each target only if it is still as selected (a compare-and-delete on the
+        server); the others are kept and listed in ``report.kept``."""
+        report = DeleteReport()
+        deletion.native_delete(self.native, [t for t in targets if t.source == "native"], report)
+        if self.upstream is not None:
+            rest = [t for t in targets if t.source != "native"]
+            deletion.upstream_delete(self.upstream, rest, report)
+        return report
+
+    # -- what import and stats need -----------------------------------------------------
+    def existing(self, session_ids: builtins.list[str]) -> tuple[set[str], set[str]]:
+        """(ids the native layout holds, ids the upstream layout holds) among these.
+
+        The upstream check reads only ids whose digest matches a key suffix seen by one SCAN
+        of its prefix (made once per repository), so it stays linear in the keys.
+        """
+        in_native = self.native.existing(session_ids)
+        in_upstream: set[str] = set()
+        if self.upstream is not None:
+            candidates = self.upstream.id_suffix_digests()
+            for sid in session_ids:
+                if self.upstream.digest(sid) in candidates and self.upstream.get(sid):
+                    in_upstream.add(sid)
+        return in_native, in_upstream

@@ -56,13 +56,15 @@ Sessions without any ``updatedAt`` (v7.34) are never "older than" a cutoff.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
 
 from neurolink_cli.models import SOURCE_UPSTREAM, SessionDoc, SessionSummary, Unreadable
-from neurolink_cli.store.keyspace import glob_escape, scan_iter, unlink
+from neurolink_cli.store.keyspace import RedisClient, glob_escape, scan_iter, unlink
+from neurolink_cli.store.walk import SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import stored_to_ms
 
@@ -114,7 +116,7 @@ class UpstreamStore:
 
     def __init__(
         self,
-        client: Any,
+        client: RedisClient,
         prefix: str = "neurolink:conversation:",
         user_prefix: str = "neurolink:user:sessions:",
         *,
@@ -124,6 +126,7 @@ class UpstreamStore:
         self.prefix = prefix
         self.user_prefix = user_prefix
         self.batch_size = batch_size
+        self._suffixes: set[bytes] | None = None
 
     # -- keys -----------------------------------------------------------------------------
     def session_key(self, session_id: str, user_id: str | None = None) -> str:
@@ -137,17 +140,20 @@ class UpstreamStore:
         return entry.kind == "set" and entry.name.startswith(self.user_prefix)
 
     # -- reading keys in batches ----------------------------------------------------------
-    def _read(self, keys: list[bytes]) -> list[_Entry]:
-        """TYPE, GET and TTL of each key in one pipelined round trip."""
+    def _read(self, keys: list[bytes], with_ttl: bool = True) -> list[_Entry]:
+        """TYPE, GET and (``with_ttl``) TTL of each key in one pipelined round trip."""
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.type(key)
             pipe.get(key)
-            pipe.ttl(key)
+            if with_ttl:
+                pipe.ttl(key)
         replies = pipe.execute(raise_on_error=False)
         entries = []
+        step = 3 if with_ttl else 2
         for i, key in enumerate(keys):
-            kind, value, ttl = replies[3 * i : 3 * i + 3]
+            kind, value = replies[step * i : step * i + 2]
+            ttl = replies[step * i + 2] if with_ttl else None
             if isinstance(kind, Exception):
                 raise kind
             kind = _text(kind)
@@ -158,15 +164,15 @@ class UpstreamStore:
             entries.append(_Entry(key, kind, value, ttl))
         return entries
 
-    def _batches(self, keys: Iterable[bytes]) -> Iterator[list[_Entry]]:
+    def _batches(self, keys: Iterable[bytes], with_ttl: bool = True) -> Iterator[list[_Entry]]:
         batch: list[bytes] = []
         for key in keys:
             batch.append(key if isinstance(key, bytes) else key.encode())
             if len(batch) >= self.batch_size:
-                yield self._read(batch)
+                yield self._read(batch, with_ttl)
                 batch = []
         if batch:
-            yield self._read(batch)
+            yield self._read(batch, with_ttl)
 
     def _scan(self, pattern: str) -> Iterator[bytes]:
         yield from scan_iter(self.client, pattern)
@@ -183,9 +189,12 @@ class UpstreamStore:
         else:
             yield from self._scan(glob_escape(f"{self.prefix}{user_id}:") + "*")
 
-    def _entries(self, user_id: str | None) -> Iterator[_Entry]:
+    def _entries(self, user_id: str | None, with_ttl: bool = True) -> Iterator[_Entry]:
+        """Each key under the prefix (or of ``user_id``) once: SCAN and SSCAN may return a
+        key twice (a rehash, a resharding), so keys already met are passed over."""
         keys = self._all_keys() if user_id is None else self._user_keys(user_id)
-        for batch in self._batches(keys):
+        seen = SeenSet()
+        for batch in self._batches((k for k in keys if seen.add(k)), with_ttl):
             yield from batch
 
     # -- parsing --------------------------------------------------------------------------
@@ -282,16 +291,17 @@ class UpstreamStore:
         """Every session under the prefix (only ``user_id``'s, when given), in batches."""
         yield from self._docs(user_id)
 
-    def ids_updated_before(self, cutoff_ms: int, user_id: str | None = None) -> Iterator[str]:
-        """Ids of sessions whose ``updatedAt`` is before ``cutoff_ms`` (undated ones never)."""
-        seen: set[str] = set()
-        for item in self._docs(user_id):
-            if isinstance(item, Unreadable):
-                continue
-            updated = stored_to_ms(item.updated_at)
-            if updated is not None and updated < cutoff_ms and item.session_id not in seen:
-                seen.add(item.session_id)
-                yield item.session_id
+    def session_entries(
+        self, user_id: str | None = None
+    ) -> Iterator[tuple[_Entry, SessionDoc, str | None]]:
+        """Each session key once (of ``user_id`` when given): the key, its document and
+        the ``userId`` as stored (``randomUser`` included), for selecting what to delete."""
+        for entry in self._entries(user_id, with_ttl=False):
+            data = self._session_data(entry)
+            if isinstance(data, dict):
+                stored = data.get("userId")
+                stored_user = stored if isinstance(stored, str) and stored else None
+                yield entry, _document(data, entry.ttl), stored_user
 
     def delete(self, session_id: str) -> bool:
         """Remove every session key with this id and its member of that user's set."""
@@ -326,6 +336,33 @@ class UpstreamStore:
             if doomed:
                 unlink(self.client, doomed)
         return sessions
+
+    # -- which ids exist (for import) ------------------------------------------------------
+    @staticmethod
+    def digest(session_id: str | bytes) -> bytes:
+        """An 8-byte digest of an id (or a key's suffix), for :meth:`id_suffix_digests`."""
+        data = (
+            session_id
+            if isinstance(session_id, bytes)
+            else session_id.encode("utf-8", "surrogatepass")
+        )
+        return hashlib.blake2b(data, digest_size=8).digest()
+
+    def id_suffix_digests(self) -> set[bytes]:
+        """Digests of every possible id of every key under the prefix (each suffix after a
+        ``:``), from one SCAN made once: an id whose digest is absent has no key here."""
+        if self._suffixes is None:
+            start = len(self.prefix.encode("utf-8"))
+            found: set[bytes] = set()
+            for key in self._all_keys():
+                rest = key[start:] if isinstance(key, bytes) else key.encode()[start:]
+                found.add(self.digest(rest))
+                at = rest.find(b":")
+                while at != -1:
+                    found.add(self.digest(rest[at + 1 :]))
+                    at = rest.find(b":", at + 1)
+            self._suffixes = found
+        return self._suffixes
 
     # -- finding one id -------------------------------------------------------------------
     def _find(self, session_id: str) -> Iterator[tuple[_Entry, dict[str, Any] | Unreadable]]:

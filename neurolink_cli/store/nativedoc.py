@@ -1,0 +1,108 @@
+"""The native layout's session document, decoded from one HGETALL and one LRANGE reply.
+
+The hot path of ``export-all``: only the fields the document uses are decoded, by direct
+lookups on the bytes keys; imported extras (``meta.*`` metadata fields, ``doc.*`` top-level
+fields, see :mod:`neurolink_cli.store.native`) are walked only when the hash holds some.
+Turns stay the stored bytes (``SessionDoc.raw_turns``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from neurolink_cli.models import SessionDoc
+from neurolink_cli.util import jsonutil
+
+STANDARD_META = ("provider", "model", "totalTurns", "toolsUsed", "title")
+HEAD_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt")
+SUMMARY_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt", "totalTurns", "model", "title")
+# Metadata fields the document reads by name; any other field is looked at only when it
+# could be an imported extra (``meta.*``/``doc.*``).
+_KNOWN_META = frozenset(f.encode() for f in (*HEAD_FIELDS, *STANDARD_META, "nextIndex"))
+
+
+def as_text(value: bytes | str | None) -> str | None:
+    if value is None:
+        return None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _b(value: bytes | str) -> bytes:
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+
+
+def as_int(value: Any, default: int | None = None) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def session_doc(
+    session_id: str, mkey: str, meta: dict[Any, Any], raw_turns: list[bytes]
+) -> SessionDoc:
+    """The document of one session from its HGETALL and LRANGE replies.
+
+    The hot path of ``export-all``: only the fields the document uses are decoded, by
+    direct lookups; the walk over every field runs only when the hash holds
+    ``meta.*``/``doc.*`` fields (written by ``memory import``). A client that decodes
+    replies (str fields) is brought to bytes first.
+    """
+    if meta and not isinstance(next(iter(meta)), bytes):
+        meta = {_b(k): _b(v) for k, v in meta.items()}
+    get = meta.get
+    problems: list[str] = []
+    tools_raw = get(b"toolsUsed")
+    tools: Any = []
+    if tools_raw and tools_raw != b"[]":
+        try:
+            tools = jsonutil.loads(tools_raw)
+        except orjson.JSONDecodeError:
+            tools = None
+        if not isinstance(tools, list):
+            problems.append(f"field toolsUsed of {mkey} is not a JSON array")
+            tools = []
+    total_raw = get(b"totalTurns")
+    total = as_int(total_raw)
+    if total is None:
+        if total_raw is not None:
+            problems.append(f"field totalTurns of {mkey} is not a number")
+        total = len(raw_turns)
+    if not meta:
+        problems.append(f"metadata hash {mkey} is missing")
+    metadata: dict[str, Any] = {
+        "provider": as_text(get(b"provider")),
+        "model": as_text(get(b"model")),
+        "totalTurns": total,
+        "toolsUsed": tools,
+    }
+    title = get(b"title")
+    if title is not None:
+        metadata["title"] = as_text(title)
+    extra: dict[str, Any] = {}
+    rest = meta.keys() - _KNOWN_META
+    if rest and any(k.startswith((b"meta.", b"doc.")) for k in rest):
+        for key, value in meta.items():  # in stored order
+            if key.startswith(b"meta."):
+                metadata[as_text(key[5:]) or ""] = _loads_or_str(as_text(value) or "")
+            elif key.startswith(b"doc."):
+                extra[as_text(key[4:]) or ""] = _loads_or_str(as_text(value) or "")
+    return SessionDoc(
+        session_id=as_text(get(b"sessionId")) or session_id,
+        user_id=as_text(get(b"userId")),
+        created_at=as_text(get(b"createdAt")),
+        updated_at=as_text(get(b"updatedAt")),
+        metadata=metadata,
+        raw_turns=raw_turns,
+        extra=extra,
+        problems=problems,
+    )
+
+
+def _loads_or_str(value: str) -> Any:
+    try:
+        return jsonutil.loads(value)
+    except orjson.JSONDecodeError:
+        return value

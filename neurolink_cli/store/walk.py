@@ -1,0 +1,161 @@
+"""Walking the native index exactly once: keyset pages over (score, member), never offsets.
+
+The index ``P:sessions`` is a ZSET ordered by (score, member). :class:`IndexWalk` reads it
+in pages with :data:`PAGE_SCRIPT`, which returns the members strictly after a cursor
+``(score, member)`` in that order. The cursor is a position, not a member nor an offset:
+deleting, expiring or re-scoring the cursor's own member, or any other member, between two
+page reads neither skips nor repeats anyone, whatever the scores (ties, far past, ahead of
+this machine's clock: there is no upper bound at "now"). The walk ends when a page comes
+back short, so members added ahead of the cursor during the walk are met too.
+
+A session updated during the walk moves forward (the writer's ``ZADD GT``): if the walk had
+already met it, it would meet it a second time. :class:`SeenSet` remembers every member
+yielded so far as an 8-byte digest (a sorted ``array`` plus a small set of recent ones,
+merged now and then: ~8-9 bytes per session, 0.9 MB per 100,000), and a member met again
+is not yielded again. So a session that exists for the whole walk is yielded exactly once,
+and one created or updated during it at most once (in the state read when it was met).
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator
+from typing import Any
+
+from neurolink_cli.store.keyspace import RedisClient, register_script
+
+# KEYS[1] index. ARGV: cursor score ('' = start at the lower bound), cursor member, page
+# size, lower bound (inclusive, '-inf' or a number), upper bound ('+inf' or a number),
+# '1' when the upper bound is exclusive. Returns {done, member, score, member, score, ...};
+# done = 1 when no member after this page is within the bounds. Members are compared as
+# bytes (the ZSET's own order), never with Lua's locale-dependent string '<'.
+PAGE_SCRIPT = """
+local key, count = KEYS[1], tonumber(ARGV[3])
+local function after(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x > y end
+  end
+  return #a > #b
+end
+local start
+if ARGV[1] == '' then
+  if ARGV[4] == '-inf' then start = 0 else start = redis.call('ZCOUNT', key, '-inf', '(' .. ARGV[4]) end
+else
+  local s, m = ARGV[1], ARGV[2]
+  local cur = redis.call('ZSCORE', key, m)
+  if cur and tonumber(cur) == tonumber(s) then
+    start = redis.call('ZRANK', key, m) + 1
+  else
+    local a = redis.call('ZCOUNT', key, '-inf', '(' .. s)
+    local b = a + redis.call('ZCOUNT', key, s, s)
+    while a < b do
+      local mid = math.floor((a + b) / 2)
+      if after(redis.call('ZRANGE', key, mid, mid)[1], m) then b = mid else a = mid + 1 end
+    end
+    start = a
+  end
+end
+local rows = redis.call('ZRANGE', key, start, start + count - 1, 'WITHSCORES')
+local hi, excl = ARGV[5], ARGV[6] == '1'
+local out = {0}
+for i = 1, #rows, 2 do
+  if hi ~= '+inf' then
+    local sc, h = tonumber(rows[i + 1]), tonumber(hi)
+    if sc > h or (excl and sc == h) then out[1] = 1; return out end
+  end
+  out[#out + 1] = rows[i]
+  out[#out + 1] = rows[i + 1]
+end
+if #rows < 2 * count then out[1] = 1 end
+return out
+"""
+
+
+class SeenSet:
+    """Digests of the members already met: exact membership in ~8-9 bytes per member.
+
+    ``hash()`` is stable within this process, all the walk needs; a 64-bit collision
+    (which would hide one session) is as unlikely as with a cryptographic digest.
+    """
+
+    def __init__(self) -> None:
+        self._sorted = array("q")
+        self._recent: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._sorted) + len(self._recent)
+
+    def add(self, item: bytes | str) -> bool:
+        """Remember ``item``; True if it was not met before."""
+        digest = hash(item)
+        if digest in self._recent:
+            return False
+        arr = self._sorted
+        i = bisect_left(arr, digest)
+        if i < len(arr) and arr[i] == digest:
+            return False
+        self._recent.add(digest)
+        if len(self._recent) > max(4096, len(arr) >> 3):
+            self._sorted = array("q", heapq.merge(arr, sorted(self._recent)))
+            self._recent = set()
+        return True
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+class IndexWalk:
+    """The members of one index ZSET, oldest update first, each at most once, in pages."""
+
+    def __init__(
+        self,
+        client: RedisClient,
+        index_key: str,
+        *,
+        page: int = 500,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        script: Any = None,
+    ) -> None:
+        self.client = client
+        self.index_key = index_key
+        self.page = page
+        self.lo = "-inf" if since_ms is None else str(since_ms)
+        self.hi = "+inf" if until_ms is None else str(until_ms)
+        self.seen = SeenSet()
+        self._script = script if script is not None else register_script(client, PAGE_SCRIPT)
+        self._cursor: tuple[bytes, bytes] | None = None  # (score as Redis wrote it, member)
+        self.done = False
+
+    def next_page(self) -> list[tuple[str, float]]:
+        """The next page of members not met before (possibly empty while not ``done``)."""
+        if self.done:
+            return []
+        score, member = self._cursor if self._cursor is not None else (b"", b"")
+        reply = self._script(
+            keys=[self.index_key],
+            args=[score, member, self.page, self.lo, self.hi, "1"],
+        )
+        self.done = bool(int(reply[0]))
+        rows: list[tuple[str, float]] = []
+        for i in range(1, len(reply), 2):
+            m, sc = reply[i], reply[i + 1]
+            m = m if isinstance(m, bytes) else str(m).encode()
+            sc = sc if isinstance(sc, bytes) else str(sc).encode()
+            self._cursor = (sc, m)
+            if self.seen.add(m):
+                rows.append((_text(m), float(sc)))
+        if len(reply) == 1:
+            self.done = True
+        return rows
+
+    def __iter__(self) -> Iterator[list[tuple[str, float]]]:
+        while not self.done:
+            rows = self.next_page()
+            if rows:
+                yield rows
