@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from neurolink_cli import __version__
-from neurolink_cli.errors import BadInput, NeurolinkError
+from neurolink_cli.errors import BadData, BadInput, NeurolinkError
 from neurolink_cli.export.ledger import ExportLedger
 from neurolink_cli.export.naming import session_file_name
 from neurolink_cli.export.registry import get as get_format
@@ -81,6 +81,9 @@ class DirectoryExport:
         self._dir_fd = -1
         self._lock_fd = -1
         self._partial: Any = None
+        # Names given to TypeScript-layout sessions in this run: their ids come from the
+        # stored JSON, so two keys can hold the same (user, id); the second is refused.
+        self._upstream_names: set[str] = set()
 
     # -- set up -------------------------------------------------------------------------
     def open(self) -> None:
@@ -151,15 +154,23 @@ class DirectoryExport:
         return kept
 
     # -- per session --------------------------------------------------------------------
-    def file_name(self, doc: SessionDoc) -> str:
-        return session_file_name(doc.session_id, self.ext, doc.source, doc.user_id)
+    def claim(self, doc: SessionDoc) -> str:
+        """The session's file name in this run; BadData when another session has it."""
+        name = session_file_name(doc.session_id, self.ext, doc.source, doc.user_id)
+        if doc.source != SOURCE_NATIVE:
+            if name in self._upstream_names:
+                raise BadData(
+                    f"another TypeScript-layout session with the same id and user "
+                    f"({doc.user_id!r}) was exported to {name} in this run; not written, "
+                    "so that neither replaces the other"
+                )
+            self._upstream_names.add(name)
+        return name
 
-    def keep_earlier(self, doc: SessionDoc) -> bool:
+    def keep_earlier(self, doc: SessionDoc, name: str) -> bool:
         """With ``--resume``: True (and the entry logged again) when the earlier run's file
-        of this session is intact and the session has not changed since it was written."""
-        if not self.done_before:
-            return False
-        entry = self.done_before.pop(self.file_name(doc), None)
+        ``name`` of this session is intact and the session has not changed since."""
+        entry = self.done_before.pop(name, None)
         if entry is None or doc.updated_at is None:
             return False
         same = (
@@ -176,9 +187,8 @@ class DirectoryExport:
         self._log(entry)
         return True
 
-    def write(self, doc: SessionDoc, data: bytes) -> None:
-        """Write one session's file atomically and log its manifest entry."""
-        name = self.file_name(doc)
+    def write(self, doc: SessionDoc, name: str, data: bytes) -> None:
+        """Write one session's file ``name`` atomically and log its manifest entry."""
         try:
             atomic.write_atomic(name, data, self._dir_fd, self.file_mode)
         except OSError as exc:

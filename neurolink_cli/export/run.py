@@ -91,22 +91,23 @@ def export_all(
                     say(f"{item.session_id}: {item.reason}")
                 continue
             sid = item.session_id
-            if target is not None and target.keep_earlier(item):
-                ledger.resume()
-                if progress:
-                    progress(1, 0)
-                continue
-            for problem in item.problems:
-                ledger.warn(sid, problem)
-                say(f"{sid}: {problem}")
             try:
+                name = target.claim(item) if target is not None else ""
+                if target is not None and target.keep_earlier(item, name):
+                    ledger.resume()
+                    if progress:
+                        progress(1, 0)
+                    continue
+                for problem in item.problems:
+                    ledger.warn(sid, problem)
+                    say(f"{sid}: {problem}")
                 doc = apply(item, opts)
                 if opts.has_time_window and doc.turn_count() == 0:
                     ledger.skip(sid, "no turn in the time range")
                     continue
                 if target is not None:
                     data = registry.render(doc, fmt.name, opts.include_metadata, opts.csv_guard)
-                    target.write(doc, data)
+                    target.write(doc, name, data)
                 else:
                     assert writer is not None
                     writer.write(doc)
