@@ -24,12 +24,13 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import functools
 import os
 import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from neurolink_cli.errors import NeurolinkError
 
@@ -112,9 +113,21 @@ def atomic_file(name: str, dir_fd: int, mode: int, *, fsync: bool = True) -> Ite
                 os.unlink(tmp, dir_fd=dir_fd)
 
 
+@functools.cache
+def _libc_function(name: str) -> Any:
+    """A libc function by name (looked up once, on first use), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def write_atomic(name: str, data: bytes, dir_fd: int, mode: int, *, fsync: bool = False) -> None:
     """Write ``data`` as ``name`` in ``dir_fd`` through a temporary (no fsync by default:
-    ``export-all`` syncs the whole directory once, :func:`sync_filesystem`)."""
+    ``export-all`` makes the whole directory durable once, with :func:`sync_filesystem`,
+    before its manifest)."""
     tmp, fd = create_temp(dir_fd, mode)
     try:
         try:
@@ -140,11 +153,8 @@ def fsync_dir(dir_fd: int) -> None:
 def sync_filesystem(dir_fd: int) -> None:
     """Flush every written file of the file system holding ``dir_fd`` to disk, in one call
     (Linux ``syncfs(2)``; elsewhere ``sync()``)."""
-    fn = None
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            fn = ctypes.CDLL(None, use_errno=True).syncfs
-    if fn is None or fn(dir_fd) != 0:
+    syncfs = _libc_function("syncfs")
+    if syncfs is None or syncfs(dir_fd) != 0:
         os.sync()
 
 
