@@ -50,8 +50,8 @@ def _register(fmt: Format) -> None:
 
 
 _register(Format("json", "json", lambda o, m, g: JsonWriter(o, m), True, "jsonl", True, True))
-_register(Format("jsonl", "jsonl", lambda o, m, g: JsonlWriter(o, m), True, "jsonl", True, True))
 _register(Format("csv", "csv", lambda o, m, g: CsvWriter(o, m, g), True, "csv", True, False, True))
+_register(Format("jsonl", "jsonl", lambda o, m, g: JsonlWriter(o, m), True, "jsonl", True, True))
 _register(Format("markdown", "md", lambda o, m, g: MarkdownWriter(o, m), True, None, False, False))
 
 
