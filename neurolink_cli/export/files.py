@@ -145,8 +145,10 @@ class DirectoryExport:
                 elif isinstance(value, dict):
                     entries.append(value)
         if earlier is not None and earlier != self.options:
-            raise BadInput(f"--resume: {self.dir} holds an export made {_difference(earlier, self.options)}; "
-                           "run without --resume (or into another directory) to export with these options")  # fmt: skip
+            raise BadInput(
+                f"--resume: {self.dir} holds an export made {_difference(earlier, self.options)}"
+                "; run without --resume (or into another directory) to use these options"
+            )
         kept: dict[str, dict[str, Any]] = {}
         for entry in entries:
             if isinstance(entry, dict) and isinstance(entry.get("file"), str):
