@@ -359,3 +359,36 @@ def test_umask_is_applied_one_way_and_the_process_umask_is_untouched(cli, store)
     assert (out / "s1.json").stat().st_mode & 0o777 == 0o664
     assert (out / "manifest.json").stat().st_mode & 0o777 == 0o664
     assert out.stat().st_mode & 0o777 == 0o775
+
+
+def test_two_real_processes_one_dir(client, prefix, env, tmp_path) -> None:
+    """Item 6 end to end: the first run is stopped (SIGSTOP) while it holds DIR; the second
+    exits 1 at once naming its pid; the first then finishes with a valid manifest."""
+    import signal
+    import subprocess
+    import time
+
+    from conftest import NEUROLINK
+    from support.helpers import seed_sessions
+
+    seed_sessions(client, prefix, 1500)
+    out = tmp_path / "out"
+    argv = [NEUROLINK, "memory", "export-all", "--output", str(out)]
+    first = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            lock = out / LOCK_NAME
+            if lock.exists() and lock.read_text().strip() == str(first.pid):
+                break
+            time.sleep(0.01)
+        first.send_signal(signal.SIGSTOP)
+        assert first.poll() is None, "the first run ended before it could be stopped"
+        second = subprocess.run(argv, env=env, capture_output=True, timeout=60)
+        assert second.returncode == 1
+        assert f"pid {first.pid}".encode() in second.stderr
+    finally:
+        first.send_signal(signal.SIGCONT)
+        _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert len(check_manifest(out)["sessions"]) == 1500
