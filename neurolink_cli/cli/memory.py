@@ -11,6 +11,7 @@ from neurolink_cli.appcontext import AppContext
 from neurolink_cli.cli.completions import complete_session_ids
 from neurolink_cli.cli.lazygroup import LazyGroup
 from neurolink_cli.errors import BadInput, NeurolinkError, PartialFailure, SessionNotFound
+from neurolink_cli.export.registry import bulk_choices, single_choices
 from neurolink_cli.store.deletion import DeleteTarget
 from neurolink_cli.util.timeutil import now_ms, parse_duration, parse_time
 from neurolink_cli.util.validate import check_session_id
@@ -113,6 +114,10 @@ def _export_options(
         redactor = make_redactor(redact_patterns, builtin=redact)
     return ExportOptions(
         format=fmt,
+        start_text=start_time,
+        end_text=end_time,
+        redact_patterns=redact_patterns,
+        redact_builtin=redact,
         include_metadata=include_metadata,
         start_ms=start,
         end_ms=end,
@@ -200,7 +205,7 @@ def memory_list(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json", "csv", "jsonl", "markdown"]),
+    type=click.Choice(single_choices()),
     default="json",
     show_default=True,
     help="Output format.",
@@ -247,7 +252,7 @@ def memory_export(app: AppContext, session_id: str, fmt: str, output: str, **fla
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json", "csv", "jsonl"]),
+    type=click.Choice(bulk_choices()),
     default="json",
     show_default=True,
     help="File format (on stdout json means one document per line).",
@@ -289,15 +294,14 @@ def memory_export_all(
     """
     from neurolink_cli.cli.progress import export_progress
     from neurolink_cli.export.run import export_all
-    from neurolink_cli.util.atomic import file_mask
 
     if resume and not output:
         raise BadInput("--resume needs --output DIR (it continues a directory export)")
     opts = _export_options(fmt, **flags)
     repo = app.repository()
-    with file_mask(opts.umask), export_progress(repo.count_estimate) as progress:
+    with export_progress(repo.count_estimate) as progress:
         out = None if output else sys.stdout.buffer
-        report = export_all(
+        ledger = export_all(
             repo,
             opts,
             out,
@@ -308,19 +312,9 @@ def memory_export_all(
             warn=app.warn,
             jobs=jobs,
         )
-    summary = f"exported {report.exported} sessions ({report.turns} turns)"
-    if report.resumed:
-        summary += f", {report.resumed} already done"
-    if report.skipped:
-        summary += f", skipped {report.skipped} with no turn in range"
-    if output:
-        summary += f" to {output}"
-    if report.failed or report.warnings:
-        n = len(report.failed) + len(report.warnings)
-        raise PartialFailure(
-            f"{summary}; {n} sessions had problems (see above"
-            + (" and manifest.json)" if output else ")")
-        )
+    summary = ledger.summary(output)
+    if ledger.problems:
+        raise PartialFailure(summary)
     if output or sys.stderr.isatty():
         app.note(summary)
 

@@ -2,7 +2,8 @@
 
 Every writer has the same shape: ``write(doc)`` for each session, then ``close()``. They
 write bytes to a binary stream (``sys.stdout.buffer`` or a file), never through
-``click.echo``. JSON and JSONL splice a document's raw stored turns when it still has them
+``click.echo``. Which writer serves which format is the table in
+:mod:`~neurolink_cli.export.registry`. JSON and JSONL splice a document's raw stored turns when it still has them
 (see :class:`~neurolink_cli.models.SessionDoc`); CSV and Markdown read parsed turns.
 """
 
@@ -15,9 +16,6 @@ import orjson
 
 from neurolink_cli.models import SessionDoc
 from neurolink_cli.util import jsonutil
-
-FORMATS = ("json", "jsonl", "csv", "markdown")
-EXTENSIONS = {"json": "json", "jsonl": "jsonl", "csv": "csv", "markdown": "md"}
 
 # A session a writer could only report as failed when it closed: (id, reason, turns).
 Failure = tuple[str, str, int]
@@ -302,18 +300,3 @@ def render_markdown(doc: SessionDoc, include_metadata: bool = True) -> str:
         lines += [heading, ""] + ([f"*{shown}*", ""] if shown else [])
         lines += [turn_content_text(turn), ""]
     return "\n".join(lines)
-
-
-def make_writer(
-    fmt: str, out: IO[bytes], include_metadata: bool = True, csv_guard: bool = True
-) -> Any:
-    """The writer for ``fmt``."""
-    if fmt == "jsonl":
-        return JsonlWriter(out, include_metadata)
-    if fmt == "json":
-        return JsonWriter(out, include_metadata)
-    if fmt == "csv":
-        return CsvWriter(out, include_metadata, csv_guard)
-    if fmt == "markdown":
-        return MarkdownWriter(out, include_metadata)
-    raise ValueError(fmt)

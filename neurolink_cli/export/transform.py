@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neurolink_cli.models import SessionDoc
+from neurolink_cli.util.atomic import dir_mode, file_mode
 from neurolink_cli.util.timeutil import ms_to_rfc3339, stored_to_ms
 
 
@@ -27,14 +28,18 @@ class ExportOptions:
     user_id: str | None = None
     umask: int = 0o077  # export files 0600, export directories 0700
     filters_shown: dict[str, Any] = field(default_factory=dict)
+    start_text: str | None = None  # the time window as typed (``--since 24h``)
+    end_text: str | None = None
+    redact_patterns: tuple[str, ...] = ()
+    redact_builtin: bool = False  # ``--redact`` (the built-in rules)
 
     @property
     def file_mode(self) -> int:
-        return 0o666 & ~self.umask
+        return file_mode(self.umask)
 
     @property
     def dir_mode(self) -> int:
-        return 0o777 & ~self.umask
+        return dir_mode(self.umask)
 
     @property
     def has_time_window(self) -> bool:
@@ -49,6 +54,20 @@ class ExportOptions:
             "includeMetadata": self.include_metadata,
             "redact": self.redact is not None,
             **self.filters_shown,
+        }
+
+    def run_options(self) -> dict[str, Any]:
+        """What makes two ``export-all --output DIR`` runs the same run (``--resume``):
+        every option that changes a file's bytes, the time window as typed."""
+        return {
+            "format": self.format,
+            "includeMetadata": self.include_metadata,
+            "since": self.start_text,
+            "until": self.end_text,
+            "userId": self.user_id,
+            "redact": self.redact_builtin,
+            "redactPatterns": list(self.redact_patterns),
+            "csvGuard": self.csv_guard,
         }
 
 

@@ -2,9 +2,9 @@
 
 CSV has to parse every stored turn and build a line for it: about three times the cost of
 reading the data. :class:`ProcessWriter` forks one worker that owns stdout and runs the
-ordinary writer (:func:`~neurolink_cli.export.formats.make_writer`); the main process
-keeps reading from Redis and ships each batch of documents (their stored turn bytes, not
-parsed) through a pipe. One worker and one ordered pipe keep the output order; the pipe's
+ordinary writer of the format (:mod:`~neurolink_cli.export.registry`); the main process
+keeps reading from Redis and ships each batch of :class:`SessionDoc` (pickled with their
+stored turn bytes, not parsed) through a pipe. One worker and one ordered pipe keep the output order; the pipe's
 small buffer keeps memory bounded (the reader waits when the formatter is behind).
 
 A session the worker cannot format (a stored turn that is not JSON) is reported back when
@@ -20,10 +20,11 @@ import multiprocessing
 import os
 import signal
 from multiprocessing.connection import Connection
-from typing import IO, Any
+from typing import IO
 
 from neurolink_cli.errors import BadData, NeurolinkError
-from neurolink_cli.export.formats import Failure, make_writer
+from neurolink_cli.export.formats import Failure
+from neurolink_cli.export.registry import make_writer
 from neurolink_cli.models import SessionDoc
 
 BATCH = 200  # sessions per message
@@ -54,14 +55,10 @@ class ProcessWriter:
         )
         self._proc.start()
         child.close()
-        self._batch: list[tuple[Any, ...]] = []
+        self._batch: list[SessionDoc] = []
 
     def write(self, doc: SessionDoc) -> None:
-        raw = doc.raw_turns
-        self._batch.append(
-            (doc.session_id, doc.user_id, doc.created_at, doc.updated_at, doc.metadata,
-             raw, None if raw is not None else doc.turns, doc.extra, doc.source)
-        )  # fmt: skip
+        self._batch.append(doc)
         if len(self._batch) >= BATCH:
             self._send()
 
@@ -111,15 +108,11 @@ def _serve(conn: Connection, fd: int, fmt: str, include_metadata: bool, guard: b
     failures: list[Failure] = []
     try:
         while (batch := conn.recv()) is not None:
-            for sid, uid, created, updated, meta, raw, turns, extra, source in batch:
-                doc = SessionDoc(sid, uid, created, updated, meta, raw_turns=raw, extra=extra,
-                                 source=source)  # fmt: skip
-                if turns is not None:
-                    doc.turns = turns
+            for doc in batch:
                 try:
                     writer.write(doc)
                 except BadData as exc:
-                    failures.append((sid, str(exc), doc.turn_count()))
+                    failures.append((doc.session_id, str(exc), doc.turn_count()))
         writer.close()
         conn.send(("ok", failures))
     except BrokenPipeError:

@@ -188,6 +188,19 @@ def _digest(session_id: str) -> bytes:
 Existing = Callable[[list[str]], tuple[set[str], set[str]]]
 
 
+def _duplicate(session_id: str, documents: Callable[[], Iterator[tuple[str, Any]]]) -> BadInput:
+    """BadInput naming the places where ``session_id`` occurs (the rare path: read again)."""
+    places = [
+        w for w, raw in documents() if isinstance(raw, dict) and raw.get("sessionId") == session_id
+    ]
+    return BadInput(
+        f"session {session_id!r} appears more than once in the input ({' and '.join(places[:3])}"
+        "; e.g. the same id under two users or in both layouts): the native layout keeps one "
+        "session per id, so nothing was imported; import one of them, or give the other a new "
+        "sessionId"
+    )
+
+
 def check_all(
     existing: Existing, documents: Callable[[], Iterator[tuple[str, Any]]], on_conflict: str
 ) -> int:
@@ -200,10 +213,7 @@ def check_all(
         for doc in batch:
             d = _digest(doc.session_id)
             if d in seen:
-                raise BadInput(
-                    f"session {doc.session_id!r} appears more than once in the input; "
-                    "nothing imported"
-                )
+                raise _duplicate(doc.session_id, documents)
             seen.add(d)
         count += len(batch)
         if on_conflict == "fail":

@@ -23,9 +23,10 @@ from typing import IO, Any
 import orjson
 
 from neurolink_cli.errors import BadInput
+from neurolink_cli.export.files import MANIFEST
+from neurolink_cli.export.registry import importable
 from neurolink_cli.util import jsonutil
 
-MANIFEST = "manifest.json"
 SPOOL_BYTES = 16 << 20
 
 Warn = Callable[[str], None]
@@ -140,10 +141,10 @@ def read_manifest(directory: Path, warn: Warn | None = None) -> Manifest:
     if not isinstance(data, dict) or not isinstance(data.get("sessions"), list):
         raise bad_input(str(path), "not an export-all manifest (no sessions list)")
     fmt = data.get("format")
-    if fmt not in ("json", "jsonl"):
+    if fmt not in importable():
         raise bad_input(
             str(path),
-            f"the export is in {fmt!r} format; import reads json or jsonl "
+            f"the export is in {fmt!r} format; import reads {' or '.join(importable())} "
             "(export again with --format json)",
         )
     entries = []

@@ -5,12 +5,12 @@ A line starting with ``/`` is a command; ``//text`` sends ``/text`` to the model
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from neurolink_cli.errors import NeurolinkError
 from neurolink_cli.models import SessionDoc
 from neurolink_cli.repl.state import ChatState
 
@@ -136,21 +136,19 @@ def model_command(state: ChatState, arg: str) -> None:
 
 @slash_command("export", "/export [FILE]", "this session as JSON (to FILE or stdout)")
 def export_command(state: ChatState, arg: str) -> None:
-    from neurolink_cli.export.formats import doc_pretty
+    from neurolink_cli.export.registry import render
+    from neurolink_cli.util.atomic import open_output
 
-    data = doc_pretty(session_doc(state))
+    data = render(session_doc(state), "json")
     if not arg:
         state.say(data.decode("utf-8"))
         return
     path = Path(arg).expanduser()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
+        with open_output(str(path)) as fh:
             fh.write(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        state.error(f"cannot write {path}: {exc.strerror or exc}")
+    except NeurolinkError as exc:
+        state.error(str(exc))
         return
     state.note(f"exported {state.session_id} to {path}")
     if state.store_kind == "memory":

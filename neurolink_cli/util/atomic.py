@@ -1,31 +1,196 @@
-"""Where export bytes go: stdout, or a file replaced atomically (mode 0600)."""
+"""The one way neurolink writes a file: a private temporary, renamed into place.
+
+Every export file (``export --output FILE``, each file of ``export-all --output DIR`` and its
+manifest, the REPL's ``/export FILE``) goes through :func:`atomic_file` /
+:func:`write_atomic`:
+
+- the temporary is created beside the target under a fresh random name
+  (:data:`TEMP_PREFIX` ``<16 hex>`` :data:`TEMP_SUFFIX`, 24 bytes whatever the target's name)
+  with ``O_CREAT | O_EXCL | O_NOFOLLOW``: it is always a new file, never something that
+  was there, never reached through a symlink;
+- its permissions are set with ``fchmod`` to the mode computed from ``--umask``
+  (:func:`file_mode`): the one umask mechanism, the process umask is never changed;
+- it is renamed over the target once complete (a symlink at the target is replaced, its
+  target left alone), and removed on any failure, so no partial file appears under a final name.
+
+:func:`sync_filesystem` is the batched durability step of ``export-all`` (one ``syncfs``
+before the manifest, instead of an fsync per file); :func:`lock_directory` keeps a second
+run out of a directory that is being written.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import fcntl
+import functools
 import os
+import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from neurolink_cli.errors import NeurolinkError
 
+TEMP_PREFIX = ".nl-"
+TEMP_SUFFIX = ".tmp"
+LOCK_NAME = ".neurolink-export.lock"
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+READ_NOFOLLOW = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def file_mode(umask: int) -> int:
+    """The permissions of a written file under ``umask`` (077 -> 0600)."""
+    return 0o666 & ~umask
+
+
+def dir_mode(umask: int) -> int:
+    """The permissions of a created directory under ``umask`` (077 -> 0700)."""
+    return 0o777 & ~umask
+
+
+def temp_name() -> str:
+    """A fresh temporary name: ``.nl-<16 hex>.tmp``."""
+    return f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
+
+
+def is_temp_name(name: str) -> bool:
+    """True for a temporary file name of this module (or of releases before it)."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def create_temp(dir_fd: int, mode: int) -> tuple[str, int]:
+    """Create a new temporary file in the directory ``dir_fd``; (its name, an fd open for writing)."""
+    for _ in range(16):
+        name = temp_name()
+        try:
+            fd = os.open(name, _CREATE, mode, dir_fd=dir_fd)
+        except FileExistsError:  # a name taken (by anything, a symlink included): another one
+            continue
+        try:
+            os.fchmod(fd, mode)
+        except OSError:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=dir_fd)
+            raise
+        return name, fd
+    raise FileExistsError(errno.EEXIST, "no free temporary name")
+
+
+def open_dir(path: str | Path) -> int:
+    """An fd of the directory ``path`` (for ``dir_fd=`` calls)."""
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def make_dir(path: str | Path, mode: int) -> None:
+    """Create ``path`` (and missing parents) with exactly ``mode`` if it does not exist."""
+    path = Path(path)
+    if path.is_dir():
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, mode)
+
 
 @contextlib.contextmanager
-def file_mask(mask: int) -> Iterator[None]:
-    """Create files and directories under ``mask`` (``--umask``) for the duration."""
-    old = os.umask(mask)
+def atomic_file(name: str, dir_fd: int, mode: int, *, fsync: bool = True) -> Iterator[IO[bytes]]:
+    """A binary file that appears as ``name`` in ``dir_fd`` only once the block completes."""
+    tmp, fd = create_temp(dir_fd, mode)
+    ok = False
     try:
-        yield
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        ok = True
     finally:
-        os.umask(old)
+        if not ok:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
+
+
+@functools.cache
+def _libc_function(name: str) -> Any:
+    """A libc function by name (looked up once, on first use), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), name)
+    except (OSError, AttributeError):
+        return None
+
+
+def write_atomic(name: str, data: bytes, dir_fd: int, mode: int, *, fsync: bool = False) -> None:
+    """Write ``data`` as ``name`` in ``dir_fd`` through a temporary (no fsync by default:
+    ``export-all`` makes the whole directory durable once, with :func:`sync_filesystem`,
+    before its manifest)."""
+    tmp, fd = create_temp(dir_fd, mode)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+
+
+def fsync_dir(dir_fd: int) -> None:
+    """Make the directory's entries (renames) durable."""
+    os.fsync(dir_fd)
+
+
+def sync_filesystem(dir_fd: int) -> None:
+    """Flush every written file of the file system holding ``dir_fd`` to disk, in one call
+    (Linux ``syncfs(2)``; elsewhere ``sync()``)."""
+    syncfs = _libc_function("syncfs")
+    if syncfs is None or syncfs(dir_fd) != 0:
+        os.sync()
+
+
+def lock_directory(dir_fd: int, shown: str, mode: int) -> int:
+    """Take the export lock of a directory (an flock'd ``.neurolink-export.lock`` holding
+    the pid); NeurolinkError (exit 1) naming the running export when another one holds it.
+    The returned fd keeps the lock until it is closed (or the process ends)."""
+    for _ in range(2):
+        try:
+            fd = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
+                         dir_fd=dir_fd)  # fmt: skip
+            break
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            os.unlink(LOCK_NAME, dir_fd=dir_fd)  # a planted symlink: removed, never followed
+    else:
+        raise NeurolinkError(f"cannot lock {shown}: {LOCK_NAME} keeps being replaced")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise NeurolinkError(
+            f"{shown} is being written by another export-all (pid {holder}); "
+            "wait for it to finish or choose another directory"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 @contextlib.contextmanager
 def open_output(target: str, mode: int = 0o600) -> Iterator[IO[bytes]]:
-    """``-`` is stdout; a path is written to a temporary file beside it, renamed on success,
-    with permissions ``mode`` (0600 unless ``--umask`` says otherwise).
+    """``-`` is stdout; a path is written through :func:`atomic_file` (fsync'd) with
+    permissions ``mode`` (0600 unless ``--umask`` says otherwise).
 
     On any failure the temporary file is removed and nothing appears under ``target``.
     """
@@ -36,28 +201,19 @@ def open_output(target: str, mode: int = 0o600) -> Iterator[IO[bytes]]:
     path = Path(target)
     if path.is_dir():
         raise NeurolinkError(f"cannot write {path}: it is a directory; give a file name")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        os.fchmod(fd, mode)  # exactly this mode, whatever the process umask
+        dir_fd = open_dir(path.parent)
     except OSError as exc:
         raise NeurolinkError(
             f"cannot write {path}: {exc.strerror or exc}; check the directory "
             "exists and is writable"
         ) from None
-    ok = False
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_file(path.name, dir_fd, mode) as fh:
             yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        ok = True
     except OSError as exc:
         raise NeurolinkError(
             f"cannot write {path}: {exc.strerror or exc}; check free space and permissions"
         ) from None
     finally:
-        if not ok:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        os.close(dir_fd)

@@ -58,12 +58,15 @@ def check_key_prefix(prefix: str) -> str:
 
 
 def file_name_for(session_id: str) -> str:
-    """The id with every UTF-8 byte outside ``A-Za-z0-9._-`` percent-encoded (upper-case hex)."""
+    """The id with every UTF-8 byte outside ``A-Za-z0-9._-`` percent-encoded (upper-case hex),
+    and a leading ``.`` encoded as ``%2E``; :mod:`neurolink_cli.export.naming` builds the
+    whole file name from it."""
     out = []
     for b in session_id.encode("utf-8", "surrogatepass"):
         out.append(chr(b) if b in _SAFE_NAME_BYTES else f"%{b:02X}")
     name = "".join(out)
-    # "." and ".." are made only of safe bytes, yet name directories: encode their dots.
-    if name in (".", ".."):
-        name = name.replace(".", "%2E")
+    # A leading "." would hide the file, and "." / ".." name directories: encode it, so that
+    # no session file can be or shadow a temporary, the partial log or the lock (all ".*").
+    if name.startswith("."):
+        name = "%2E" + name[1:]
     return name

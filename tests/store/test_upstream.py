@@ -287,7 +287,7 @@ def test_export_all_directory_and_manifest(cli, up, tmp_path: Path) -> None:
         {"sessionId": up.c + "a-hash", "reason": "a hash, not a session (a JSON string)"}
     ]
     assert f"skipped {up.c}a-hash" in result.stderr
-    doc = orjson.loads((out / "sess-A.json").read_bytes())
+    doc = orjson.loads((out / "sess-A~alice.json").read_bytes())  # TS layout: <id>~<user>
     assert doc["metadata"]["source"] == "neurolink-ts" and len(doc["turns"]) == 4
 
 
