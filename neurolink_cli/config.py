@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -75,7 +75,6 @@ class Settings:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_insecure: bool = False
-    config_file: str | None = None
     data_dir: str = ""
     debug: bool = False
 
@@ -83,9 +82,6 @@ class Settings:
     def redis_configured(self) -> bool:
         """True when a Redis URL, host or port was set anywhere (else the embedded store)."""
         return bool(self.redis_url or self.redis_host or self.redis_port)
-
-    def with_overrides(self, **changes: Any) -> Settings:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
 def _convert(name: str, kind: str, value: Any, origin: str) -> Any:
@@ -193,7 +189,6 @@ def load_settings(
                 value if kind == "raw" else _convert(name, kind, value, "the command line")
             )
     values["data_dir"] = str(xdg_dir(env, "XDG_DATA_HOME", ".local/share"))
-    values["config_file"] = str(config_path) if config_path else None
     return Settings(**values)
 
 
