@@ -115,6 +115,13 @@ class AppContext:
     def shown_url(self) -> str:
         return mask_url(self.redis_url)
 
+    def secrets(self) -> set[str]:
+        """The configured passwords in every spelling: scrubbed from anything printed."""
+        from neurolink_cli.util.secrets import spellings, url_secrets
+
+        s = self.settings
+        return url_secrets(s.redis_url) | url_secrets(self._url) | spellings([s.redis_password])
+
 
 def _upstream(client: Any, settings: Settings) -> Any:
     """The reader of the TypeScript SDK's layout (CONTRACT §4)."""

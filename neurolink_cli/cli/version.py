@@ -106,12 +106,22 @@ def redis_line(raw_flags: Mapping[str, Any]) -> str | None:
             return f"redis {server_version(settings, url)} (the embedded store, {url})"
         except (OSError, ValueError):
             return f"redis: the embedded store at {url} does not answer"
+    from neurolink_cli.errors import BadInput
+    from neurolink_cli.store.connection import check_url
+    from neurolink_cli.util.secrets import scrub, spellings, url_secrets
+
     url = redis_url(settings)
+    secrets = url_secrets(url) | spellings([settings.redis_password])
+    try:
+        check_url(url)
+    except BadInput as exc:
+        return scrub(f"redis: {exc}", secrets)
     try:
         return f"redis {server_version(settings, url)} at {mask_url(url)}"
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return f"redis: not reachable at {mask_url(url)} ({reason or type(exc).__name__})"
+        line = f"redis: not reachable at {mask_url(url)} ({reason or type(exc).__name__})"
+        return scrub(line, secrets)
 
 
 class VersionOption(click.Option):

@@ -15,31 +15,67 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from neurolink_cli.config import Settings, mask_url, redis_url
 from neurolink_cli.errors import BadInput, NeurolinkError, StoreUnavailable
+from neurolink_cli.util.secrets import scrub, url_secrets
 
 RETRIES = 3
 
 
+_URL_SHAPES = (
+    "use redis://host[:port][/db], rediss://host[:port][/db] (TLS) or unix:///path/to/socket "
+    "(a password goes in REDIS_PASSWORD, or before an @ in front of the host)"
+)
+
+
+def _bad_url(url: str, why: str) -> BadInput:
+    return BadInput(f"bad Redis URL {mask_url(url)!r}: {why}")
+
+
 def check_url(url: str) -> None:
-    """BadInput unless ``url`` is a redis://, rediss:// or unix:// URL that parses."""
+    """BadInput (exit 2) unless ``url`` is a redis://, rediss:// or unix:// URL redis-py reads
+    the way it looks: a host, a port 1-65535, a numeric db, a percent-encoded password.
+
+    Messages never quote the parser's own error text (which may hold pieces of a password).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("redis", "rediss", "unix"):
+        raise _bad_url(url, _URL_SHAPES)
+    userinfo, at, _hostpart = rest.rpartition("@")
+    if at and any(ch in userinfo for ch in "/?#"):
+        raise _bad_url(
+            url,
+            "the user name or password holds / ? or #: percent-encode them "
+            "(%2F %3F %23) or set REDIS_PASSWORD instead",
+        )
     try:
         parts = urlsplit(url)
-        _ = parts.port
-    except ValueError as exc:
-        raise BadInput(f"bad Redis URL {mask_url(url)!r}: {exc}") from None
-    if parts.scheme not in ("redis", "rediss", "unix"):
-        raise BadInput(
-            f"bad Redis URL {mask_url(url)!r}: use redis://host:port, rediss://host:port "
-            "(TLS) or unix:///path/to/socket"
-        )
-    if parts.scheme == "unix" and not parts.path:
-        raise BadInput(f"bad Redis URL {mask_url(url)!r}: a unix:// URL needs a socket path")
+        port = parts.port
+        hostname = parts.hostname
+    except ValueError:
+        raise _bad_url(url, "the port must be a number from 1 to 65535") from None
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if "db" in query:
+        db = query["db"][-1]
+        if not db.isascii() or not db.isdigit():
+            raise _bad_url(url, f"db must be a whole number >= 0, not {db!r}")
+    if scheme == "unix":
+        if not parts.path:
+            raise _bad_url(url, "a unix:// URL needs a socket path (unix:///path/to/socket)")
+        return
+    if not hostname:
+        raise _bad_url(url, "no host; " + _URL_SHAPES)
+    if port == 0:
+        raise _bad_url(url, "the port must be a number from 1 to 65535")
+    db_path = unquote(parts.path).strip("/")
+    if db_path and not (db_path.isascii() and db_path.isdigit()):
+        raise _bad_url(url, f"the path is the database number (/0, /1...), not {parts.path!r}")
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -155,11 +191,22 @@ def make_client(settings: Settings, url: str | None = None) -> Any:
     url = url or redis_url(settings)
     check_url(url)
     opts = client_options(settings, url)
-    with redis_errors(url):
+    try:
         client: Any = redis.Redis.from_url(url, **opts)
+    except (TypeError, ValueError) as exc:
+        # An unknown ?option (TypeError from the connection class) or a bad option value.
+        why = scrub(describe_error(exc), url_secrets(url))
+        raise _bad_url(url, f"{why} (see redis-py's URL options)") from None
+    with redis_errors(url), _unknown_options(url):
         try:
             enabled = str(client.info("cluster").get("cluster_enabled", "0")) == "1"
         except (NoPermissionError, ResponseError) as exc:
+            if "out of range" in str(exc) or "invalid db" in str(exc).lower():
+                raise _bad_url(
+                    url,
+                    "no such database on that server (it has the databases 0 to its "
+                    "'databases' setting - 1, usually 0-15)",
+                ) from None
             if "NOPERM" not in str(exc) and not isinstance(exc, NoPermissionError):
                 raise
             client.ping()
@@ -168,6 +215,19 @@ def make_client(settings: Settings, url: str | None = None) -> Any:
             client.close()
             client = _cluster_client(url, opts)
     return client
+
+
+@contextlib.contextmanager
+def _unknown_options(url: str) -> Iterator[None]:
+    """An unknown ``?option=`` of the URL reaches redis-py's connection class as a keyword it
+    does not take (a TypeError on first connect): bad input, not a crash."""
+    try:
+        yield
+    except TypeError as exc:
+        m = re.search(r"unexpected keyword argument '([^']*)'", str(exc))
+        if m is None:
+            raise
+        raise _bad_url(url, f"unknown option {m.group(1)!r} in the URL's query") from None
 
 
 def _cluster_client(url: str, opts: dict[str, Any]) -> Any:
@@ -231,7 +291,18 @@ def tls_problem(text: str, url: str) -> str | None:
 
 
 def translate(exc: BaseException, url: str) -> NeurolinkError | None:
-    """The project's error for a redis-py exception, or None when it is not one we map."""
+    """The project's error for a redis-py exception, or None when it is not one we map.
+
+    The message names the URL with its password masked, and any spelling of that password
+    that redis-py's own text may hold is scrubbed.
+    """
+    mapped = _translate(exc, url)
+    if mapped is not None:
+        mapped.args = (scrub(str(mapped), url_secrets(url)),)
+    return mapped
+
+
+def _translate(exc: BaseException, url: str) -> NeurolinkError | None:
     from redis import exceptions as rx
 
     shown = mask_url(url)
