@@ -14,10 +14,11 @@ masked.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -352,3 +353,82 @@ def redis_errors(url: str) -> Iterator[None]:
         if mapped is None:
             raise
         raise mapped from None
+
+
+Notice = Callable[[str, str], None]
+"""``notice(key, message)``: something the user may want to know, said once per key."""
+
+log = logging.getLogger("neurolink")
+
+
+class Connection:
+    """Settings turned into one redis client and repository, made on first use; never prints.
+
+    The CLI's ``AppContext`` and the SDK both hold one. When the embedded store is the one
+    in use (nothing configured, CONTRACT §6) it is started on first use and ``notice`` is
+    told where it is: the CLI prints that on stderr, the SDK leaves it to the ``neurolink``
+    logger (the default), so library code never writes to a terminal.
+    """
+
+    def __init__(self, settings: Settings, notice: Notice | None = None) -> None:
+        self.settings = settings
+        self._notice = notice
+        self._url: str | None = None
+        self._client: Any = None
+        self._repository: Any = None
+
+    @property
+    def redis_url(self) -> str:
+        """The URL in use (the embedded store's socket when nothing is configured)."""
+        if self._url is None:
+            if self.settings.redis_configured:
+                self._url = redis_url(self.settings)
+            else:
+                from neurolink_cli.store.embedded import embedded_url
+
+                self._url = embedded_url(self.settings)
+        return self._url
+
+    def shown_url(self) -> str:
+        """The URL with its password masked: the only form to print."""
+        return mask_url(self.redis_url)
+
+    def notify(self, key: str, message: str) -> None:
+        if self._notice is not None:
+            self._notice(key, message)
+        else:
+            log.info(message)
+
+    def client(self) -> Any:
+        """A connected redis client (starting the embedded store if that is the one in use)."""
+        if self._client is None:
+            if not self.settings.redis_configured:
+                from neurolink_cli.store.embedded import ensure_embedded
+
+                ensure_embedded(self.settings)
+                self.notify(
+                    "store",
+                    f"using the embedded store at {self.redis_url} "
+                    "(set REDIS_URL to use another Redis)",
+                )
+            self._client = make_client(self.settings, self.redis_url)
+        return self._client
+
+    def repository(self) -> Any:
+        """Both layouts as one collection (see :mod:`neurolink_cli.store.repository`)."""
+        if self._repository is None:
+            from neurolink_cli.store.native import NativeStore
+            from neurolink_cli.store.repository import Repository
+            from neurolink_cli.store.upstream import UpstreamStore
+
+            client = self.client()
+            s = self.settings
+            native = NativeStore(client, s.key_prefix, max_turns=s.max_turns, ttl=s.ttl)
+            upstream = UpstreamStore(client, s.upstream_prefix, s.upstream_user_prefix)
+            self._repository = Repository(native, upstream)
+        return self._repository
+
+    def close(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
