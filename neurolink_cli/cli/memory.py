@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -185,7 +184,7 @@ def memory_list(
     rows = app.repository().list(since_ms=since_ms, until_ms=until_ms, user_id=user_id, limit=limit)
     for bad in app.repository().warnings:
         app.warn(f"skipped {bad.key or bad.session_id}: {bad.reason}")
-    print_sessions(rows, fmt or ("table" if sys.stdout.isatty() else "jsonl"))
+    print_sessions(rows, fmt or ("table" if app.env.stdout_isatty else "jsonl"), app.env)
 
 
 @memory.command("export")
@@ -229,7 +228,7 @@ def memory_export(app: AppContext, session_id: str, fmt: str, output: str, **fla
     check_session_id(session_id)
     opts = _export_options(fmt, **flags)
     repo = app.repository()
-    with open_output(output, opts.file_mode) as out:
+    with open_output(output, opts.file_mode, stdout=app.env.stdout_bytes) as out:
         export_one(repo, session_id, opts, out)
 
 
@@ -294,8 +293,8 @@ def memory_export_all(
         raise BadInput("--resume needs --output DIR (it continues a directory export)")
     opts = _export_options(fmt, **flags)
     repo = app.repository()
-    with file_mask(opts.umask), export_progress(repo.count_estimate) as progress:
-        out = None if output else sys.stdout.buffer
+    with file_mask(opts.umask), export_progress(app.env, repo.count_estimate) as progress:
+        out = None if output else app.env.stdout_bytes
         report = export_all(
             repo,
             opts,
@@ -320,7 +319,7 @@ def memory_export_all(
             f"{summary}; {n} sessions had problems (see above"
             + (" and manifest.json)" if output else ")")
         )
-    if output or sys.stderr.isatty():
+    if output or app.env.stderr_isatty:
         app.note(summary)
 
 
@@ -371,7 +370,7 @@ def memory_delete(
     for sid in session_ids:
         check_session_id(sid)
     cutoff = now_ms() - parse_duration(older_than) if older_than else None
-    if not dry_run and not yes and not sys.stdin.isatty():
+    if not dry_run and not yes and not app.env.stdin_isatty:
         raise BadInput(
             "refusing to delete without confirmation: no terminal to ask on; "
             "add --yes (or --dry-run to see what would go)"
@@ -390,7 +389,8 @@ def memory_delete(
 
     if dry_run:
         rows = [r.session_id for r in repo.list(limit=0)] if everything else targets
-        sys.stdout.write("".join(sid + "\n" for sid in rows))
+        app.env.stdout.write("".join(sid + "\n" for sid in rows))
+        app.env.stdout.flush()
         app.note(f"dry run: {len(rows)} sessions would be deleted")
     elif everything or targets:
         if everything:
@@ -400,7 +400,7 @@ def memory_delete(
             )
         else:
             what = targets[0] if len(targets) == 1 else f"{len(targets)} sessions"
-        if not yes and not click.confirm(f"Delete {what} at {app.shown_url()}?", err=True):
+        if not yes and not app.env.confirm(f"Delete {what} at {app.shown_url()}?"):
             raise NeurolinkError("nothing deleted")
         deleted = repo.delete_all() if everything else sum(repo.delete(s) for s in targets)
         app.note(f"deleted {deleted} sessions")

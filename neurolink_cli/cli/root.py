@@ -20,6 +20,7 @@ import click
 from neurolink_cli.appcontext import AppContext
 from neurolink_cli.cli.lazygroup import LazyGroup
 from neurolink_cli.cli.version import version_option
+from neurolink_cli.environment import Environment
 from neurolink_cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, BadInput, NeurolinkError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -80,17 +81,19 @@ def _fail(ctx: click.Context, exc: BaseException, message: str, code: int) -> No
     secrets = _secrets(ctx)
     if app is not None and app.settings.debug:
         # The traceback holds exception texts (and source lines) that may quote a URL.
-        sys.stderr.write(scrub("".join(traceback.format_exception(exc)), secrets))
-        sys.stderr.flush()
+        app.env.stderr.write(scrub("".join(traceback.format_exception(exc)), secrets))
+        app.env.stderr.flush()
     message = scrub(message, secrets)
+    stdout = app.env.stdout if app is not None else sys.stdout
     try:
-        sys.stdout.flush()
+        stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
-    click.echo(
-        f"neurolink: error: {message}" if code != EXIT_INTERRUPTED else "neurolink: interrupted",
-        err=True,
-    )
+    line = f"neurolink: error: {message}" if code != EXIT_INTERRUPTED else "neurolink: interrupted"
+    if app is not None:
+        app.env.message(line)
+    else:
+        click.echo(line, err=True)
     ctx.exit(code)
 
 
@@ -187,5 +190,8 @@ def main(
         "tls_insecure": tls_insecure,
         "debug": debug or None,
     }
-    ctx.obj = AppContext.create(flags, env_file=env_file)
+    # The terminal, made here at the edge: the process's streams, or a fake one a test
+    # handed in (``main(obj=Environment.fake(...))``).
+    env = ctx.obj if isinstance(ctx.obj, Environment) else Environment.from_process()
+    ctx.obj = AppContext.create(flags, env_file=env_file, env=env)
     ctx.call_on_close(ctx.obj.close)

@@ -125,8 +125,9 @@ def test_fuzzed_redis_url(cli, redis_server: RedisServer, data: st.DataObject) -
 @FUZZ
 @given(port=wild | st.integers(-5, 100000).map(str), db=wild | st.integers(-5, 40).map(str))
 def test_fuzzed_port_and_db(cli, redis_server: RedisServer, port: str, db: str) -> None:
+    assume("\x00" not in port + db)  # no environment can hold a NUL
     text = port.strip()
-    if text.isascii() and text.isdigit() and 1 <= int(text) <= 65535:
-        port = str(redis_server.port)  # never knock on another server's port
+    if not port or (text.isascii() and text.isdigit() and 1 <= int(text) <= 65535):
+        port = str(redis_server.port)  # never knock on another server's port (unset: 6379)
     env = {"REDIS_URL": "", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": port, "REDIS_DB": db}
     _one_line(cli("memory", "list", env=env))
