@@ -359,6 +359,7 @@ Notice = Callable[[str, str], None]
 """``notice(key, message)``: something the user may want to know, said once per key."""
 
 log = logging.getLogger("neurolink")
+log.addHandler(logging.NullHandler())  # a library: silent unless the application configures logging
 
 
 class Connection:
