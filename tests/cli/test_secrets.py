@@ -160,3 +160,32 @@ def test_random_passwords_never_appear(cli, auth_server: RedisServer, password: 
                 assert code in (2, 4), (url, what, text)
                 assert "unexpected error" not in text
         assert not _leaks(password, redact_secrets(f"x {url} y"))
+
+
+def test_debug_traceback_and_error_line_are_scrubbed(tmp_path: Path) -> None:
+    """Whatever an exception says, the edge prints neither the URL's nor REDIS_PASSWORD's secret."""
+    import click
+
+    from neurolink_cli.appcontext import AppContext
+    from neurolink_cli.cli.root import _fail, main
+    from neurolink_cli.config import load_settings
+    from neurolink_cli.environment import Environment
+
+    fake = Environment.fake()
+    settings = load_settings(
+        {"redis_url": "redis://:Url%2FSecret1@h:6379", "debug": True},
+        env={"REDIS_PASSWORD": "EnvSecret2"},
+        cwd=tmp_path,
+        file_values={},
+    )
+    ctx = click.Context(main, obj=AppContext(settings, env=fake))
+    try:
+        raise ValueError("cannot use redis://:Url/Secret1@h with EnvSecret2 or Url%2FSecret1")
+    except ValueError as raised:
+        exc = raised
+    with pytest.raises(click.exceptions.Exit):
+        _fail(ctx, exc, f"unexpected error: {exc}", 1)
+    err = Environment.text_of(fake.stderr)
+    assert "Traceback" in err and "ValueError" in err
+    for secret in ("Url/Secret1", "Url%2FSecret1", "Secret1", "EnvSecret2"):
+        assert secret not in err, err
