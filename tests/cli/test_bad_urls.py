@@ -12,7 +12,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from support.redis_server import RedisServer
 
@@ -82,13 +82,17 @@ ascii_bits = st.text("abc019:/@?#%&=[]. -+", max_size=10)
 
 @st.composite
 def urls(draw: st.DrawFn, port: int) -> str:
-    scheme = draw(st.sampled_from(["redis://", "rediss://", "unix://", "http://", "", "redis:/"]))
-    userinfo = draw(
-        st.sampled_from(["", ":pw@", "u:p@ss@", ":a/b@"]) | ascii_bits.map(lambda t: t + "@")
+    # Mostly well-formed around one broken part, so every stage of the checks is reached.
+    scheme = draw(
+        st.sampled_from(["redis://"] * 6 + ["rediss://", "unix://", "http://", "", "redis:/"])
     )
-    host = draw(st.sampled_from(["127.0.0.1", "", "[::1", "127.0.0.1:"]))
+    userinfo = draw(
+        st.sampled_from(["", "", ":pw@", "u:p@ss@", ":a/b@"]) | ascii_bits.map(lambda t: t + "@")
+    )
+    host = draw(st.sampled_from(["127.0.0.1"] * 6 + ["", "[::1", "127.0.0.1:"]))
     port_part = draw(
-        st.sampled_from([f":{port}", "", ":", ":0", ":65536", ":x1"]) | ascii_bits.map(":".__add__)
+        st.sampled_from([f":{port}"] * 8 + ["", ":", ":0", ":65536", ":x1"])
+        | ascii_bits.map(":".__add__)
     )
     path = draw(
         st.sampled_from(["", "/", "/0", "/15", "/16", "/x", "/-1"]) | ascii_bits.map("/".__add__)
@@ -119,7 +123,9 @@ def test_fuzzed_redis_url(cli, redis_server: RedisServer, data: st.DataObject) -
     url = data.draw(urls(redis_server.port) | wild)
     assume(not _reachable_elsewhere(url, redis_server.port))
     assume(not url.startswith("rediss://"))  # TLS to a plain server: slow timeouts only
-    _one_line(cli("--redis-url", url, "memory", "list"))
+    result = cli("--redis-url", url, "memory", "list")
+    event(f"exit {result.exit_code}")
+    _one_line(result)
 
 
 @FUZZ
@@ -130,4 +136,6 @@ def test_fuzzed_port_and_db(cli, redis_server: RedisServer, port: str, db: str) 
     if not port or (text.isascii() and text.isdigit() and 1 <= int(text) <= 65535):
         port = str(redis_server.port)  # never knock on another server's port (unset: 6379)
     env = {"REDIS_URL": "", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": port, "REDIS_DB": db}
-    _one_line(cli("memory", "list", env=env))
+    result = cli("memory", "list", env=env)
+    event(f"exit {result.exit_code}")
+    _one_line(result)
