@@ -1,40 +1,45 @@
-"""The one object a command receives: settings, and the connections built from them on demand.
+"""The one object a command receives: settings, the terminal, and the store connection.
 
 Built by the root command from flags, the environment and the config file; it opens nothing
 until a command asks for :meth:`AppContext.repository` (or :meth:`client`). No global state:
-everything a command needs hangs off this object in ``ctx.obj``.
+everything a command needs hangs off this object in ``ctx.obj``. Terminal I/O goes through
+``env`` (an :class:`~neurolink_cli.environment.Environment`), so commands never touch
+``sys.stdout`` and tests can hand in a fake terminal. The store side is a
+:class:`~neurolink_cli.store.connection.Connection`, the non-printing object the SDK uses
+too; its notices are printed here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from neurolink_cli.config import Settings, load_settings, mask_url, redis_url
+from neurolink_cli.config import Settings, load_settings, mask_url
+from neurolink_cli.environment import Environment
 from neurolink_cli.errors import BadInput
+from neurolink_cli.store.connection import Connection
+from neurolink_cli.util.secrets import scrub, spellings, url_secrets
 
 if TYPE_CHECKING:
     from neurolink_cli.store.repository import Repository
-    from neurolink_cli.store.upstream import UpstreamStore
 
 
 @dataclass
 class AppContext:
-    """Settings plus lazily made connections and the stderr console."""
+    """Settings, the terminal (:class:`Environment`) and the store :class:`Connection`."""
 
     settings: Settings
-    _client: Any = None
-    _repository: Repository | None = None
+    env: Environment = field(default_factory=Environment.from_process)
+    _connection: Connection | None = None
     _console: Any = None
-    _url: str | None = None
     _notices: set[str] = field(default_factory=set)
 
     @classmethod
-    def create(cls, flags: Mapping[str, Any], env_file: str | None = None) -> AppContext:
+    def create(
+        cls, flags: Mapping[str, Any], env_file: str | None = None, env: Environment | None = None
+    ) -> AppContext:
         """Load ``.env`` (or ``env_file``) without overriding the environment, then settings."""
         from dotenv import load_dotenv
 
@@ -44,63 +49,39 @@ class AppContext:
             load_dotenv(env_file, override=False)
         elif Path(".env").is_file():
             load_dotenv(".env", override=False)
-        return cls(load_settings(flags))
+        return cls(load_settings(flags), env=env or Environment.from_process())
 
     # -- Redis ----------------------------------------------------------------------------
     @property
+    def connection(self) -> Connection:
+        """The store connection; its notices (the embedded store's) come here to be printed."""
+        if self._connection is None:
+            self._connection = Connection(self.settings, notice=self.notice_once)
+        return self._connection
+
+    @property
     def redis_url(self) -> str:
         """The URL in use (the embedded store's socket when nothing is configured)."""
-        if self._url is None:
-            if self.settings.redis_configured:
-                self._url = redis_url(self.settings)
-            else:
-                from neurolink_cli.store.embedded import embedded_url
-
-                self._url = embedded_url(self.settings)
-        return self._url
+        return self.connection.redis_url
 
     def client(self) -> Any:
         """A connected redis client (starting the embedded store if that is the one in use)."""
-        if self._client is None:
-            from neurolink_cli.store.connection import make_client
-
-            if not self.settings.redis_configured:
-                from neurolink_cli.store.embedded import ensure_embedded
-
-                ensure_embedded(self.settings)
-                self.notice_once(
-                    "store",
-                    f"using the embedded store at {self.redis_url} "
-                    "(set REDIS_URL to use another Redis)",
-                )
-            self._client = make_client(self.settings, self.redis_url)
-        return self._client
+        return self.connection.client()
 
     def repository(self) -> Repository:
         """Both layouts as one collection (see :mod:`neurolink_cli.store.repository`)."""
-        if self._repository is None:
-            from neurolink_cli.store.native import NativeStore
-            from neurolink_cli.store.repository import Repository
-
-            client = self.client()
-            s = self.settings
-            native = NativeStore(client, s.key_prefix, max_turns=s.max_turns, ttl=s.ttl)
-            self._repository = Repository(native, _upstream(client, s))
-        return self._repository
+        return self.connection.repository()
 
     def close(self) -> None:
-        if self._client is not None:
-            with contextlib.suppress(Exception):
-                self._client.close()
+        if self._connection is not None:
+            self._connection.close()
 
-    # -- stderr ---------------------------------------------------------------------------
+    # -- the terminal ---------------------------------------------------------------------
     @property
     def console(self) -> Any:
-        """A rich console on stderr (colour off with NO_COLOR, which rich honours)."""
+        """A rich console on stderr (colour off with NO_COLOR)."""
         if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(stderr=True, highlight=False)
+            self._console = self.env.rich_console(stderr=True)
         return self._console
 
     def notice_once(self, key: str, message: str) -> None:
@@ -109,19 +90,16 @@ class AppContext:
             self.note(message)
 
     def note(self, message: str) -> None:
-        sys.stderr.write(f"neurolink: {message}\n")
-        sys.stderr.flush()
+        self.env.message(scrub(f"neurolink: {message}", self.secrets()))
 
     def warn(self, message: str) -> None:
-        sys.stderr.write(f"neurolink: warning: {message}\n")
-        sys.stderr.flush()
+        self.env.message(scrub(f"neurolink: warning: {message}", self.secrets()))
 
     def shown_url(self) -> str:
         return mask_url(self.redis_url)
 
-
-def _upstream(client: Any, settings: Settings) -> UpstreamStore:
-    """The reader of the TypeScript SDK's layout (CONTRACT §4)."""
-    from neurolink_cli.store.upstream import UpstreamStore
-
-    return UpstreamStore(client, settings.upstream_prefix, settings.upstream_user_prefix)
+    def secrets(self) -> set[str]:
+        """The configured passwords in every spelling: scrubbed from anything printed."""
+        s = self.settings
+        url = self._connection._url if self._connection is not None else None
+        return url_secrets(s.redis_url) | url_secrets(url) | spellings([s.redis_password])

@@ -15,19 +15,21 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 from neurolink_cli.errors import BadInput
+from neurolink_cli.util.secrets import mask_url
 from neurolink_cli.util.validate import check_key_prefix
+
+__all__ = ["Settings", "load_settings", "mask_url", "redis_url"]
 
 # setting name -> (environment variable, path in [conversationMemory], kind)
 _SOURCES: dict[str, tuple[str | None, tuple[str, ...], str]] = {
     "redis_url": ("REDIS_URL", ("redis", "url"), "str"),
     "redis_host": ("REDIS_HOST", ("redis", "host"), "str"),
-    "redis_port": ("REDIS_PORT", ("redis", "port"), "int"),
+    "redis_port": ("REDIS_PORT", ("redis", "port"), "port"),
     "redis_password": ("REDIS_PASSWORD", ("redis", "password"), "str"),
     "redis_username": ("REDIS_USERNAME", ("redis", "username"), "str"),
     "redis_db": ("REDIS_DB", ("redis", "db"), "int"),
@@ -75,7 +77,6 @@ class Settings:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_insecure: bool = False
-    config_file: str | None = None
     data_dir: str = ""
     debug: bool = False
 
@@ -83,9 +84,6 @@ class Settings:
     def redis_configured(self) -> bool:
         """True when a Redis URL, host or port was set anywhere (else the embedded store)."""
         return bool(self.redis_url or self.redis_host or self.redis_port)
-
-    def with_overrides(self, **changes: Any) -> Settings:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
 def _convert(name: str, kind: str, value: Any, origin: str) -> Any:
@@ -97,6 +95,11 @@ def _convert(name: str, kind: str, value: Any, origin: str) -> Any:
             if number < 0:
                 raise ValueError
             return number
+        if kind == "port":
+            port = int(str(value).strip())
+            if not 1 <= port <= 65535:
+                raise ValueError
+            return port
         if kind == "float":
             real = float(str(value).strip())
             if real <= 0:
@@ -124,6 +127,7 @@ def _convert(name: str, kind: str, value: Any, origin: str) -> Any:
         raise BadInput(f"{origin}: {exc}") from None
     want = {
         "int": "a whole number >= 0",
+        "port": "a port number from 1 to 65535",
         "float": "a number > 0",
         "bool": "true or false",
         "store": "redis or memory",
@@ -193,7 +197,6 @@ def load_settings(
                 value if kind == "raw" else _convert(name, kind, value, "the command line")
             )
     values["data_dir"] = str(xdg_dir(env, "XDG_DATA_HOME", ".local/share"))
-    values["config_file"] = str(config_path) if config_path else None
     return Settings(**values)
 
 
@@ -205,21 +208,3 @@ def redis_url(settings: Settings) -> str:
     port = settings.redis_port or 6379
     db = settings.redis_db or 0
     return f"redis://{host}:{port}/{db}"
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***`` (CONTRACT §1)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    user = quote(parts.username or "", safe="")
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}"
-    return parts._replace(netloc=netloc).geturl()

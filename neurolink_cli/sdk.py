@@ -30,11 +30,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from neurolink_cli.appcontext import AppContext
 from neurolink_cli.chat.conversation import Chat, ChatOptions, TurnWriter
 from neurolink_cli.chat.llm import Usage
 from neurolink_cli.config import Settings, load_settings
 from neurolink_cli.errors import BadInput
+from neurolink_cli.store.connection import Connection
 from neurolink_cli.util.validate import check_session_id
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class NeuroLink:
         self.default_model = model or settings.model
         self._llm = llm
         self._api_base, self._api_key = api_base, api_key
-        self._app = AppContext(settings)
+        self._app = Connection(settings)  # never prints: notices go to the neurolink logger
         self._memory_store: MemoryStore | None = None
         self._lock = threading.Lock()
 

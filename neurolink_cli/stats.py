@@ -22,9 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
-
-import orjson
+from typing import TYPE_CHECKING, Any
 
 from neurolink_cli.errors import BadData
 from neurolink_cli.models import SOURCE_NATIVE, SessionDoc, Unreadable
@@ -151,43 +149,3 @@ def compute_stats(repo: Repository, warn: Callable[[str], None] | None = None) -
             stats.expiring += 1
     stats.expiring += _count_expiring(repo.native, pending)
     return stats
-
-
-def _when(ms: int | None) -> str:
-    return "-" if ms is None else ms_to_rfc3339(ms)[:19].replace("T", " ") + " UTC"
-
-
-def write_json(stats: Stats, out: IO[bytes]) -> None:
-    """The stats as indented JSON with a final newline."""
-    out.write(orjson.dumps(stats.as_dict(), option=orjson.OPT_INDENT_2) + b"\n")
-    out.flush()
-
-
-def print_table(stats: Stats) -> None:
-    """The stats as a two-column table on stdout (for people at a terminal)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, show_header=False, pad_edge=False)
-    table.add_column("what", style="bold", no_wrap=True)
-    table.add_column("value", justify="right", no_wrap=True)
-    table.add_column("share", justify="right", style="dim", no_wrap=True)
-
-    def share(n: int) -> str:
-        return f"{100 * n / stats.turns:.0f}%" if stats.turns else ""
-
-    table.add_row("sessions", f"{stats.sessions:,}", "")
-    table.add_row("turns", f"{stats.turns:,}", "")
-    for role, n in stats.by_role.most_common():
-        table.add_row(f"  {role}", f"{n:,}", share(n))
-    if stats.by_model:
-        table.add_row("by model", "", "")
-        for key, n in stats.by_model.most_common():
-            table.add_row(f"  {key}", f"{n:,}", share(n))
-    table.add_row("tokens in", f"{stats.prompt_tokens:,}", "")
-    table.add_row("tokens out", f"{stats.completion_tokens:,}", "")
-    table.add_row("cost", "-" if stats.cost is None else f"${stats.cost:,.4f}", "")
-    table.add_row("oldest activity", _when(stats.oldest_ms), "")
-    table.add_row("newest activity", _when(stats.newest_ms), "")
-    table.add_row("expiring within 24h", f"{stats.expiring:,}", "")
-    Console(highlight=False).print(table)

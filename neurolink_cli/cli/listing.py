@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 import orjson
 
+from neurolink_cli.environment import Environment
 from neurolink_cli.models import SessionSummary
 
 
@@ -19,15 +19,14 @@ def _ttl(seconds: int | None) -> str:
     return f"{seconds}s"
 
 
-def print_sessions(rows: Sequence[SessionSummary], fmt: str) -> None:
-    """Write the rows to stdout in ``fmt`` (table, json or jsonl)."""
-    out = sys.stdout.buffer
+def print_sessions(rows: Sequence[SessionSummary], fmt: str, env: Environment) -> None:
+    """Write the rows to ``env``'s stdout in ``fmt`` (table, json or jsonl)."""
+    out = env.stdout_bytes
     if fmt == "json":
         out.write(orjson.dumps([r.as_dict() for r in rows], option=orjson.OPT_INDENT_2) + b"\n")
     elif fmt == "jsonl":
         out.write(b"".join(orjson.dumps(r.as_dict()) + b"\n" for r in rows))
     else:
-        from rich.console import Console
         from rich.table import Table
 
         show_title = any(r.title for r in rows)
@@ -58,7 +57,7 @@ def print_sessions(rows: Sequence[SessionSummary], fmt: str) -> None:
             if show_title:
                 cells.append(r.title or "")
             table.add_row(*cells)
-        console = Console(highlight=False)
+        console = env.rich_console()
         if rows:
             console.print(table)
         else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -191,7 +190,7 @@ def memory_list(
     rows = app.repository().list(since_ms=since_ms, until_ms=until_ms, user_id=user_id, limit=limit)
     for bad in app.repository().warnings:
         app.warn(f"skipped {bad.key or bad.session_id}: {bad.reason}")
-    print_sessions(rows, fmt or ("table" if sys.stdout.isatty() else "jsonl"))
+    print_sessions(rows, fmt or ("table" if app.env.stdout_isatty else "jsonl"), app.env)
 
 
 @memory.command("export")
@@ -235,7 +234,7 @@ def memory_export(app: AppContext, session_id: str, fmt: str, output: str, **fla
     check_session_id(session_id)
     opts = _export_options(fmt, **flags)
     repo = app.repository()
-    with open_output(output, opts.file_mode) as out:
+    with open_output(output, opts.file_mode, stdout=app.env.stdout_bytes) as out:
         export_one(repo, session_id, opts, out)
 
 
@@ -299,8 +298,8 @@ def memory_export_all(
         raise BadInput("--resume needs --output DIR (it continues a directory export)")
     opts = _export_options(fmt, **flags)
     repo = app.repository()
-    with export_progress(repo.count_estimate) as progress:
-        out = None if output else sys.stdout.buffer
+    with export_progress(app.env, repo.count_estimate) as progress:
+        out = None if output else app.env.stdout_bytes
         ledger = export_all(
             repo,
             opts,
@@ -315,7 +314,7 @@ def memory_export_all(
     summary = ledger.summary(output)
     if ledger.problems:
         raise PartialFailure(summary)
-    if output or sys.stderr.isatty():
+    if output or app.env.stderr_isatty:
         app.note(summary)
 
 
@@ -332,9 +331,7 @@ def memory_export_all(
 @click.option(
     "--older-than", metavar="DURATION", help="Delete sessions not updated for DURATION (30d, 2w)."
 )
-@click.option(
-    "--user-id", metavar="U", help="Only this user's sessions (with --all or --older-than)."
-)
+@click.option("--user-id", metavar="U", help="Only this user's sessions (with any of the three).")
 @click.option("--dry-run", is_flag=True, help="Print what would be deleted, delete nothing.")
 @click.option(
     "--yes", "-y", is_flag=True, help="Do not ask for confirmation (required without a terminal)."
@@ -361,12 +358,10 @@ def memory_delete(
     chosen = sum([bool(session_ids), delete_all, older_than is not None])
     if chosen != 1:
         raise BadInput("choose exactly one of --session-id ID, --all or --older-than DURATION")
-    if user_id and session_ids:
-        raise BadInput("--user-id goes with --all or --older-than, not with --session-id")
     for sid in session_ids:
         check_session_id(sid)
     cutoff = now_ms() - parse_duration(older_than) if older_than else None
-    if not dry_run and not yes and not sys.stdin.isatty():
+    if not dry_run and not yes and not app.env.stdin_isatty:
         raise BadInput(
             "refusing to delete without confirmation: no terminal to ask on; "
             "add --yes (or --dry-run to see what would go)"
@@ -376,7 +371,7 @@ def memory_delete(
     missing: list[str] = []
     targets: list[DeleteTarget] = []
     if session_ids:
-        targets = repo.select(session_ids=session_ids)
+        targets = repo.select(session_ids=session_ids, user_id=user_id)
         found = {t.session_id for t in targets}
         missing = [sid for sid in dict.fromkeys(session_ids) if sid not in found]
     elif not everything:  # --older-than and/or --user-id: each session judged on its own
@@ -388,7 +383,8 @@ def memory_delete(
             if everything
             else [t.session_id for t in targets]
         )
-        sys.stdout.write("".join(sid + "\n" for sid in rows))
+        app.env.stdout.write("".join(sid + "\n" for sid in rows))
+        app.env.stdout.flush()
         app.note(f"dry run: {len(rows)} sessions would be deleted")
     elif everything or targets:
         if everything:
@@ -398,7 +394,7 @@ def memory_delete(
             )
         else:
             what = targets[0].session_id if len(targets) == 1 else f"{len(targets)} sessions"
-        if not yes and not click.confirm(f"Delete {what} at {app.shown_url()}?", err=True):
+        if not yes and not app.env.confirm(f"Delete {what} at {app.shown_url()}?"):
             raise NeurolinkError("nothing deleted")
         if everything:
             app.note(f"deleted {repo.delete_all()} sessions")

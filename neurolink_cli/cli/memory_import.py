@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import Callable, Iterator
 
 import click
 
 from neurolink_cli.appcontext import AppContext
+from neurolink_cli.environment import Environment
 from neurolink_cli.errors import PartialFailure
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -45,9 +45,9 @@ def memory_import(app: AppContext, source: str, on_conflict: str) -> None:
     from neurolink_cli.importer.run import import_sessions
 
     repo = app.repository()
-    with _progress() as progress:
+    with _progress(app.env) as progress:
         report = import_sessions(
-            repo, source, on_conflict, stdin=sys.stdin.buffer, warn=app.warn, progress=progress
+            repo, source, on_conflict, stdin=app.env.stdin.buffer, warn=app.warn, progress=progress
         )
     if report.failed:
         raise PartialFailure(
@@ -57,15 +57,18 @@ def memory_import(app: AppContext, source: str, on_conflict: str) -> None:
 
 
 @contextlib.contextmanager
-def _progress() -> Iterator[Callable[[int, int], None] | None]:
+def _progress(env: Environment) -> Iterator[Callable[[int, int], None] | None]:
     """Sessions and turns written so far, on stderr, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
+    if not env.stderr_isatty:
         yield None
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     with Progress(
-        SpinnerColumn(), TextColumn("importing {task.fields[done]}"), transient=True
+        SpinnerColumn(),
+        TextColumn("importing {task.fields[done]}"),
+        transient=True,
+        console=env.rich_console(stderr=True),
     ) as bar:
         task = bar.add_task("import", total=None, done="")
         state = {"sessions": 0, "turns": 0, "shown": 0.0}

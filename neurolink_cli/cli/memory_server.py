@@ -8,7 +8,6 @@ embedded store of this user's data directory whatever Redis is configured.
 
 from __future__ import annotations
 
-import sys
 import time
 
 import click
@@ -59,8 +58,8 @@ def server_status(app: AppContext, fmt: str) -> None:
     if fmt == "json":
         import orjson
 
-        sys.stdout.buffer.write(orjson.dumps(status.as_dict()) + b"\n")
-        sys.stdout.flush()
+        app.env.stdout_bytes.write(orjson.dumps(status.as_dict()) + b"\n")
+        app.env.stdout_bytes.flush()
     else:
         rows = [
             ("state", status.state),
@@ -77,8 +76,8 @@ def server_status(app: AppContext, fmt: str) -> None:
         ]
         for name, value in rows:
             if value is not None:
-                sys.stdout.write(f"{name + ':':<11}{value}\n")
-        sys.stdout.flush()
+                app.env.stdout.write(f"{name + ':':<11}{value}\n")
+        app.env.stdout.flush()
     if app.settings.redis_configured:
         app.note(f"the embedded store is not in use: Redis is configured ({app.shown_url()})")
 

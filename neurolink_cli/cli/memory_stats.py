@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from neurolink_cli.appcontext import AppContext
@@ -34,13 +32,14 @@ def memory_stats(app: AppContext, fmt: str | None) -> None:
       neurolink memory stats
       neurolink memory stats --format json | jq '.byModel'
     """
-    from neurolink_cli.stats import compute_stats, print_table, write_json
+    from neurolink_cli.cli.stats_view import print_table, write_json
+    from neurolink_cli.stats import compute_stats
 
     stats = compute_stats(app.repository(), warn=app.warn)
-    if (fmt or ("table" if sys.stdout.isatty() else "json")) == "json":
-        write_json(stats, sys.stdout.buffer)
+    if (fmt or ("table" if app.env.stdout_isatty else "json")) == "json":
+        write_json(stats, app.env.stdout_bytes)
     else:
-        print_table(stats)
+        print_table(stats, app.env)
     if stats.unreadable:
         raise PartialFailure(
             f"{len(stats.unreadable)} sessions could not be read and are not counted (see above)"

@@ -13,11 +13,11 @@ when the work ends, so the summary line that follows stands alone.
 from __future__ import annotations
 
 import contextlib
-import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import IO
+
+from neurolink_cli.environment import Environment
 
 REDRAW_S = 0.25
 
@@ -25,10 +25,13 @@ REDRAW_S = 0.25
 class ExportBar:
     """A one-line progress bar on a terminal stream."""
 
-    def __init__(self, total: int, stream: IO[str] | None = None, label: str = "exporting") -> None:
+    def __init__(
+        self, total: int, stream: IO[str], label: str = "exporting", width: int = 80
+    ) -> None:
         self.total = total
-        self.stream: IO[str] = stream if stream is not None else sys.stderr
+        self.stream = stream
         self.label = label
+        self.width = width
         self.sessions = 0
         self.turns = 0
         self.start = time.monotonic()
@@ -64,8 +67,7 @@ class ExportBar:
         return f"{self.label}{bar}{tail}"[: width - 1]
 
     def draw(self, now: float | None = None) -> None:
-        width = shutil.get_terminal_size((80, 24)).columns
-        text = self.line(time.monotonic() if now is None else now, width)
+        text = self.line(time.monotonic() if now is None else now, self.width)
         try:
             self.stream.write("\r\x1b[2K" + text)
             self.stream.flush()
@@ -82,12 +84,15 @@ class ExportBar:
 
 
 @contextlib.contextmanager
-def export_progress(total: Callable[[], int]) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress callback while the block runs, on a terminal; None on a pipe."""
-    if not sys.stderr.isatty():
+def export_progress(
+    env: Environment, total: Callable[[], int]
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback while the block runs, when ``env``'s stderr is a terminal;
+    None on a pipe (and ``total`` is then never asked)."""
+    if not env.stderr_isatty:
         yield None
         return
-    bar = ExportBar(total() or 0)
+    bar = ExportBar(total() or 0, env.stderr, width=env.width)
     bar.draw()
     try:
         yield bar.advance

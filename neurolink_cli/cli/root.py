@@ -20,7 +20,8 @@ import click
 from neurolink_cli.appcontext import AppContext
 from neurolink_cli.cli.lazygroup import LazyGroup
 from neurolink_cli.cli.version import version_option
-from neurolink_cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, NeurolinkError
+from neurolink_cli.environment import Environment
+from neurolink_cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, BadInput, NeurolinkError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -62,18 +63,37 @@ def _translate_store_error(ctx: click.Context, exc: Exception) -> NeurolinkError
     return translate(exc, app.redis_url if app else "redis://")
 
 
-def _fail(ctx: click.Context, exc: BaseException, message: str, code: int) -> None:
+def _secrets(ctx: click.Context) -> set[str]:
+    """Every password this run knows of, in every spelling (never to be printed)."""
+    from neurolink_cli.util.secrets import spellings, url_secrets
+
     app = ctx.find_object(AppContext)
+    found = app.secrets() if app is not None else set()
+    found |= url_secrets(ctx.params.get("redis_url") or os.environ.get("REDIS_URL"))
+    found |= url_secrets(os.environ.get("REDIS_URL"))
+    return found | spellings([os.environ.get("REDIS_PASSWORD")])
+
+
+def _fail(ctx: click.Context, exc: BaseException, message: str, code: int) -> None:
+    from neurolink_cli.util.secrets import scrub
+
+    app = ctx.find_object(AppContext)
+    secrets = _secrets(ctx)
     if app is not None and app.settings.debug:
-        traceback.print_exception(exc, file=sys.stderr)
+        # The traceback holds exception texts (and source lines) that may quote a URL.
+        app.env.stderr.write(scrub("".join(traceback.format_exception(exc)), secrets))
+        app.env.stderr.flush()
+    message = scrub(message, secrets)
+    stdout = app.env.stdout if app is not None else sys.stdout
     try:
-        sys.stdout.flush()
+        stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
-    click.echo(
-        f"neurolink: error: {message}" if code != EXIT_INTERRUPTED else "neurolink: interrupted",
-        err=True,
-    )
+    line = f"neurolink: error: {message}" if code != EXIT_INTERRUPTED else "neurolink: interrupted"
+    if app is not None:
+        app.env.message(line)
+    else:
+        click.echo(line, err=True)
     ctx.exit(code)
 
 
@@ -159,6 +179,8 @@ def main(
     """
     if os.environ.get("NO_COLOR"):
         ctx.color = False
+    if redis_url is not None and not redis_url.strip():
+        raise BadInput("--redis-url needs a URL (redis://host:6379); leave it out for the default")
     flags = {
         "redis_url": redis_url,
         "key_prefix": key_prefix,
@@ -168,5 +190,8 @@ def main(
         "tls_insecure": tls_insecure,
         "debug": debug or None,
     }
-    ctx.obj = AppContext.create(flags, env_file=env_file)
+    # The terminal, made here at the edge: the process's streams, or a fake one a test
+    # handed in (``main(obj=Environment.fake(...))``).
+    env = ctx.obj if isinstance(ctx.obj, Environment) else Environment.from_process()
+    ctx.obj = AppContext.create(flags, env_file=env_file, env=env)
     ctx.call_on_close(ctx.obj.close)

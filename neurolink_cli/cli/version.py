@@ -24,42 +24,11 @@ from urllib.parse import unquote, urlsplit
 import click
 
 from neurolink_cli import __version__
+from neurolink_cli.store.resp import ReplyError, call
 
 TIMEOUT = 0.3
 RAW_OPTS = "neurolink.raw_opts"
 ROOT_FLAGS = ("redis_url", "key_prefix", "tls_ca_cert", "tls_cert", "tls_key", "tls_insecure")
-
-
-def _command(*parts: str) -> bytes:
-    out = [f"*{len(parts)}\r\n".encode()]
-    for part in parts:
-        data = part.encode("utf-8")
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(out)
-
-
-class _Reader:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buf = b""
-
-    def line(self) -> bytes:
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise OSError("connection closed")
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
-
-    def exact(self, n: int) -> bytes:
-        while len(self.buf) < n + 2:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise OSError("connection closed")
-            self.buf += chunk
-        data, self.buf = self.buf[:n], self.buf[n + 2 :]
-        return data
 
 
 def _connect(settings: Any, url: str) -> socket.socket:
@@ -91,21 +60,19 @@ def server_version(settings: Any, url: str) -> str:
     password = unquote(parts.password) if parts.password else settings.redis_password
     username = unquote(parts.username) if parts.username else settings.redis_username
     with _connect(settings, url) as sock:
-        reader = _Reader(sock)
         if password:
             auth = (username, password) if username else (password,)
-            sock.sendall(_command("AUTH", *auth))
-            reply = reader.line()
-            if reply.startswith(b"-"):
-                raise ValueError("authentication refused")
-        sock.sendall(_command("INFO", "server"))
-        head = reader.line()
-        if head.startswith(b"-"):
-            raise ValueError(head[1:].decode("utf-8", "replace").split(" ", 1)[0].lower())
-        if not head.startswith(b"$"):
-            raise ValueError("unexpected reply")
-        info = reader.exact(int(head[1:]))
-    for line in info.decode("utf-8", "replace").splitlines():
+            try:
+                call(sock, ("AUTH", *auth))
+            except ReplyError:
+                raise ValueError("authentication refused") from None
+        try:
+            (info,) = call(sock, ("INFO", "server"))
+        except ReplyError as exc:
+            raise ValueError(str(exc).split(" ", 1)[0].lower()) from None
+    if not isinstance(info, str):
+        raise ValueError("unexpected reply")
+    for line in info.splitlines():
         if line.startswith("redis_version:"):
             return line.split(":", 1)[1].strip()
     raise ValueError("no redis_version in INFO")
@@ -139,12 +106,22 @@ def redis_line(raw_flags: Mapping[str, Any]) -> str | None:
             return f"redis {server_version(settings, url)} (the embedded store, {url})"
         except (OSError, ValueError):
             return f"redis: the embedded store at {url} does not answer"
+    from neurolink_cli.errors import BadInput
+    from neurolink_cli.store.connection import check_url
+    from neurolink_cli.util.secrets import scrub, spellings, url_secrets
+
     url = redis_url(settings)
+    secrets = url_secrets(url) | spellings([settings.redis_password])
+    try:
+        check_url(url)
+    except BadInput as exc:
+        return scrub(f"redis: {exc}", secrets)
     try:
         return f"redis {server_version(settings, url)} at {mask_url(url)}"
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return f"redis: not reachable at {mask_url(url)} ({reason or type(exc).__name__})"
+        line = f"redis: not reachable at {mask_url(url)} ({reason or type(exc).__name__})"
+        return scrub(line, secrets)
 
 
 class VersionOption(click.Option):

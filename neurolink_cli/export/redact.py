@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from neurolink_cli.errors import BadInput
+from neurolink_cli.util.secrets import mask_urls_in
 
 _API_KEY = re.compile(
     r"(?<![A-Za-z0-9])(?:sk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{16,}"
@@ -97,14 +98,11 @@ def redact_text(text: str, extra: Iterable[re.Pattern[str]] = (), builtin: bool 
     return text
 
 
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)")
-
-
 def redact_secrets(text: str) -> str:
     """Only the secrets: API keys, bearer tokens and passwords in URLs (for history files)."""
     text = _API_KEY.sub("[REDACTED:api_key]", text)
     text = _BEARER.sub(lambda m: m.group(1) + "[REDACTED:token]", text)
-    return _URL_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), text)
+    return mask_urls_in(text)
 
 
 def make_redactor(patterns: Iterable[str] = (), builtin: bool = True) -> Callable[[str], str]:

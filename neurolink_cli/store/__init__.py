@@ -12,6 +12,11 @@
 - :mod:`.repository` one façade over the native and upstream layouts that the commands use:
   list, get, iterate and delete sessions of either layout as one collection.
 
+- :mod:`.connection` settings to a client (:func:`make_client`), redis-py errors to exit codes,
+  and :class:`Connection`, the lazily connecting, never printing object the CLI and SDK hold.
+- :mod:`.embedded` the embedded redis-server; :mod:`.resp` the tiny raw-RESP client it and
+  ``--version`` use instead of redis-py.
+
 Stores take a ready redis client (built by :func:`neurolink_cli.store.connection.make_client`);
 their constructors do no I/O.
 """

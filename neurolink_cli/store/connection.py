@@ -14,32 +14,69 @@ masked.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from neurolink_cli.config import Settings, mask_url, redis_url
 from neurolink_cli.errors import BadInput, NeurolinkError, StoreUnavailable
+from neurolink_cli.util.secrets import scrub, url_secrets
 
 RETRIES = 3
 
 
+_URL_SHAPES = (
+    "use redis://host[:port][/db], rediss://host[:port][/db] (TLS) or unix:///path/to/socket "
+    "(a password goes in REDIS_PASSWORD, or before an @ in front of the host)"
+)
+
+
+def _bad_url(url: str, why: str) -> BadInput:
+    return BadInput(f"bad Redis URL {mask_url(url)!r}: {why}")
+
+
 def check_url(url: str) -> None:
-    """BadInput unless ``url`` is a redis://, rediss:// or unix:// URL that parses."""
+    """BadInput (exit 2) unless ``url`` is a redis://, rediss:// or unix:// URL redis-py reads
+    the way it looks: a host, a port 1-65535, a numeric db, a percent-encoded password.
+
+    Messages never quote the parser's own error text (which may hold pieces of a password).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("redis", "rediss", "unix"):
+        raise _bad_url(url, _URL_SHAPES)
+    userinfo, at, _hostpart = rest.rpartition("@")
+    if at and any(ch in userinfo for ch in "/?#"):
+        raise _bad_url(
+            url,
+            "the user name or password holds / ? or #: percent-encode them "
+            "(%2F %3F %23) or set REDIS_PASSWORD instead",
+        )
     try:
         parts = urlsplit(url)
-        _ = parts.port
-    except ValueError as exc:
-        raise BadInput(f"bad Redis URL {mask_url(url)!r}: {exc}") from None
-    if parts.scheme not in ("redis", "rediss", "unix"):
-        raise BadInput(
-            f"bad Redis URL {mask_url(url)!r}: use redis://host:port, rediss://host:port "
-            "(TLS) or unix:///path/to/socket"
-        )
-    if parts.scheme == "unix" and not parts.path:
-        raise BadInput(f"bad Redis URL {mask_url(url)!r}: a unix:// URL needs a socket path")
+        port = parts.port
+        hostname = parts.hostname
+    except ValueError:
+        raise _bad_url(url, "the port must be a number from 1 to 65535") from None
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if "db" in query:
+        db = query["db"][-1]
+        if not db.isascii() or not db.isdigit():
+            raise _bad_url(url, f"db must be a whole number >= 0, not {db!r}")
+    if scheme == "unix":
+        if not parts.path:
+            raise _bad_url(url, "a unix:// URL needs a socket path (unix:///path/to/socket)")
+        return
+    if not hostname:
+        raise _bad_url(url, "no host; " + _URL_SHAPES)
+    if port == 0:
+        raise _bad_url(url, "the port must be a number from 1 to 65535")
+    db_path = unquote(parts.path).strip("/")
+    if db_path and not (db_path.isascii() and db_path.isdigit()):
+        raise _bad_url(url, f"the path is the database number (/0, /1...), not {parts.path!r}")
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -155,11 +192,22 @@ def make_client(settings: Settings, url: str | None = None) -> Any:
     url = url or redis_url(settings)
     check_url(url)
     opts = client_options(settings, url)
-    with redis_errors(url):
+    try:
         client: Any = redis.Redis.from_url(url, **opts)
+    except (TypeError, ValueError) as exc:
+        # An unknown ?option (TypeError from the connection class) or a bad option value.
+        why = scrub(describe_error(exc), url_secrets(url))
+        raise _bad_url(url, f"{why} (see redis-py's URL options)") from None
+    with redis_errors(url), _unknown_options(url):
         try:
             enabled = str(client.info("cluster").get("cluster_enabled", "0")) == "1"
         except (NoPermissionError, ResponseError) as exc:
+            if "out of range" in str(exc) or "invalid db" in str(exc).lower():
+                raise _bad_url(
+                    url,
+                    "no such database on that server (it has the databases 0 to its "
+                    "'databases' setting - 1, usually 0-15)",
+                ) from None
             if "NOPERM" not in str(exc) and not isinstance(exc, NoPermissionError):
                 raise
             client.ping()
@@ -168,6 +216,19 @@ def make_client(settings: Settings, url: str | None = None) -> Any:
             client.close()
             client = _cluster_client(url, opts)
     return client
+
+
+@contextlib.contextmanager
+def _unknown_options(url: str) -> Iterator[None]:
+    """An unknown ``?option=`` of the URL reaches redis-py's connection class as a keyword it
+    does not take (a TypeError on first connect): bad input, not a crash."""
+    try:
+        yield
+    except TypeError as exc:
+        m = re.search(r"unexpected keyword argument '([^']*)'", str(exc))
+        if m is None:
+            raise
+        raise _bad_url(url, f"unknown option {m.group(1)!r} in the URL's query") from None
 
 
 def _cluster_client(url: str, opts: dict[str, Any]) -> Any:
@@ -231,7 +292,18 @@ def tls_problem(text: str, url: str) -> str | None:
 
 
 def translate(exc: BaseException, url: str) -> NeurolinkError | None:
-    """The project's error for a redis-py exception, or None when it is not one we map."""
+    """The project's error for a redis-py exception, or None when it is not one we map.
+
+    The message names the URL with its password masked, and any spelling of that password
+    that redis-py's own text may hold is scrubbed.
+    """
+    mapped = _translate(exc, url)
+    if mapped is not None:
+        mapped.args = (scrub(str(mapped), url_secrets(url)),)
+    return mapped
+
+
+def _translate(exc: BaseException, url: str) -> NeurolinkError | None:
     from redis import exceptions as rx
 
     shown = mask_url(url)
@@ -281,3 +353,83 @@ def redis_errors(url: str) -> Iterator[None]:
         if mapped is None:
             raise
         raise mapped from None
+
+
+Notice = Callable[[str, str], None]
+"""``notice(key, message)``: something the user may want to know, said once per key."""
+
+log = logging.getLogger("neurolink")
+log.addHandler(logging.NullHandler())  # a library: silent unless the application configures logging
+
+
+class Connection:
+    """Settings turned into one redis client and repository, made on first use; never prints.
+
+    The CLI's ``AppContext`` and the SDK both hold one. When the embedded store is the one
+    in use (nothing configured, CONTRACT §6) it is started on first use and ``notice`` is
+    told where it is: the CLI prints that on stderr, the SDK leaves it to the ``neurolink``
+    logger (the default), so library code never writes to a terminal.
+    """
+
+    def __init__(self, settings: Settings, notice: Notice | None = None) -> None:
+        self.settings = settings
+        self._notice = notice
+        self._url: str | None = None
+        self._client: Any = None
+        self._repository: Any = None
+
+    @property
+    def redis_url(self) -> str:
+        """The URL in use (the embedded store's socket when nothing is configured)."""
+        if self._url is None:
+            if self.settings.redis_configured:
+                self._url = redis_url(self.settings)
+            else:
+                from neurolink_cli.store.embedded import embedded_url
+
+                self._url = embedded_url(self.settings)
+        return self._url
+
+    def shown_url(self) -> str:
+        """The URL with its password masked: the only form to print."""
+        return mask_url(self.redis_url)
+
+    def notify(self, key: str, message: str) -> None:
+        if self._notice is not None:
+            self._notice(key, message)
+        else:
+            log.info(message)
+
+    def client(self) -> Any:
+        """A connected redis client (starting the embedded store if that is the one in use)."""
+        if self._client is None:
+            if not self.settings.redis_configured:
+                from neurolink_cli.store.embedded import ensure_embedded
+
+                ensure_embedded(self.settings)
+                self.notify(
+                    "store",
+                    f"using the embedded store at {self.redis_url} "
+                    "(set REDIS_URL to use another Redis)",
+                )
+            self._client = make_client(self.settings, self.redis_url)
+        return self._client
+
+    def repository(self) -> Any:
+        """Both layouts as one collection (see :mod:`neurolink_cli.store.repository`)."""
+        if self._repository is None:
+            from neurolink_cli.store.native import NativeStore
+            from neurolink_cli.store.repository import Repository
+            from neurolink_cli.store.upstream import UpstreamStore
+
+            client = self.client()
+            s = self.settings
+            native = NativeStore(client, s.key_prefix, max_turns=s.max_turns, ttl=s.ttl)
+            upstream = UpstreamStore(client, s.upstream_prefix, s.upstream_user_prefix)
+            self._repository = Repository(native, upstream)
+        return self._repository
+
+    def close(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()

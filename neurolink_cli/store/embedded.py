@@ -54,6 +54,7 @@ from typing import Any
 
 from neurolink_cli.config import Settings
 from neurolink_cli.errors import NeurolinkError, StoreUnavailable
+from neurolink_cli.store.resp import ReplyError, call
 
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
 START_TIMEOUT = 30.0  # seconds for a fresh server to answer PING
@@ -129,51 +130,19 @@ def embedded_url(settings: Settings) -> str:
 # -- talking to the server without redis-py ------------------------------------------------
 
 
-class _Reply(Exception):
-    """An error reply (``-ERR ...``) from the server."""
-
-
-def _read_reply(f: Any) -> Any:
-    line = f.readline()
-    if not line:
-        raise ConnectionError("connection closed")
-    kind, body = line[:1], line[1:].rstrip(b"\r\n")
-    if kind == b"+":
-        return body.decode()
-    if kind == b"-":
-        raise _Reply(body.decode(errors="replace"))
-    if kind == b":":
-        return int(body)
-    if kind == b"$":
-        size = int(body)
-        if size < 0:
-            return None
-        data = f.read(size + 2)
-        return data[:-2].decode(errors="replace")
-    if kind == b"*":
-        return [_read_reply(f) for _ in range(max(int(body), 0))]
-    raise ConnectionError(f"unexpected reply {line[:40]!r}")
-
-
 def command(sock_path: Path, *args: str, timeout: float = 2.0) -> Any:
     """Send one command over the unix socket and return its reply (raw RESP, no redis-py)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(str(sock_path))
-        parts = [f"*{len(args)}\r\n".encode()]
-        for a in args:
-            raw = a.encode()
-            parts.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
-        s.sendall(b"".join(parts))
-        with s.makefile("rb") as f:
-            return _read_reply(f)
+        return call(s, args)[0]
 
 
 def probe(sock_path: Path, timeout: float = 1.0) -> str:
     """``ready``, ``loading`` (answering, still loading data), ``down`` or ``unresponsive``."""
     try:
         command(sock_path, "PING", timeout=timeout)
-    except _Reply as exc:
+    except ReplyError as exc:
         return "loading" if str(exc).startswith("LOADING") else "ready"
     except (FileNotFoundError, ConnectionRefusedError, ConnectionError):
         return "down"
@@ -410,7 +379,7 @@ def stop_embedded(settings: Settings, timeout: float = 60.0) -> bool:
             return False
         try:
             command(paths.socket, "SHUTDOWN", "SAVE", timeout=timeout)
-        except _Reply as exc:
+        except ReplyError as exc:
             raise NeurolinkError(
                 f"the embedded store refused to shut down ({exc}); {_log_tail(paths)}"
             ) from None
@@ -448,7 +417,7 @@ def embedded_status(settings: Settings) -> EmbeddedStatus:
     try:
         info = _parse_info(command(paths.socket, "INFO"))
         status.keys = int(command(paths.socket, "DBSIZE"))
-    except (OSError, ConnectionError, _Reply, ValueError):
+    except (OSError, ConnectionError, ReplyError, ValueError):
         return status
     status.pid = _int(info.get("process_id")) or status.pid
     status.version = info.get("redis_version")

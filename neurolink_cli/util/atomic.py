@@ -188,15 +188,19 @@ def lock_directory(dir_fd: int, shown: str, mode: int) -> int:
 
 
 @contextlib.contextmanager
-def open_output(target: str, mode: int = 0o600) -> Iterator[IO[bytes]]:
-    """``-`` is stdout; a path is written through :func:`atomic_file` (fsync'd) with
-    permissions ``mode`` (0600 unless ``--umask`` says otherwise).
+def open_output(
+    target: str, mode: int = 0o600, stdout: IO[bytes] | None = None
+) -> Iterator[IO[bytes]]:
+    """``-`` is ``stdout`` (the process's unless given); a path is written through
+    :func:`atomic_file` (fsync'd) with permissions ``mode`` (0600 unless ``--umask`` says
+    otherwise).
 
     On any failure the temporary file is removed and nothing appears under ``target``.
     """
     if target == "-":
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
+        out = stdout if stdout is not None else sys.stdout.buffer
+        yield out
+        out.flush()
         return
     path = Path(target)
     if path.is_dir():

@@ -225,3 +225,25 @@ def test_a_session_with_keys_of_the_wrong_type_can_be_deleted(rclient: Any) -> N
     assert [t.version for t in targets] == [b"!"]
     assert b.repo.delete_selected(targets).deleted == 1
     assert not rclient.exists(b.native.turns_key("bad"), b.native.meta_key("bad"))
+
+
+def test_cli_session_id_with_user_id_deletes_only_that_users_copy(
+    cli: Any, client: Any, prefix: str
+) -> None:
+    c, u = f"{prefix}:conversation:", f"{prefix}:user:sessions:"
+    for user in ("alice", "bob"):
+        doc = {"sessionId": "same", "userId": user, "updatedAt": ms_to_rfc3339(now_ms())}
+        client.set(f"{c}{user}:same", orjson.dumps({**doc, "messages": []}))
+        client.sadd(f"{u}{user}", "same")
+    cli.env["REDIS_KEY_PREFIX"] = c
+    (cli.cwd / ".neurolink.toml").write_text(
+        f'[conversationMemory.redis]\nupstreamUserSessionsPrefix = "{u}"\n'
+    )
+    result = cli("memory", "delete", "--session-id", "same", "--user-id", "bob", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert client.exists(f"{c}bob:same") == 0
+    assert client.exists(f"{c}alice:same") == 1
+    # the id exists, but not for carol: nothing deleted, named as not found (exit 3)
+    result = cli("memory", "delete", "--session-id", "same", "--user-id", "carol", "--yes")
+    assert result.exit_code == 3, result.stderr
+    assert client.exists(f"{c}alice:same") == 1

@@ -56,12 +56,6 @@ def test_a_password_never_survives_masking(password: str, scheme: str) -> None:
         assert f":{password}@" not in str(exc)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="known bug: mask_url reads parts.port outside its try, so a URL with a password "
-    "and a bad port raises ValueError (the CLI exits 1 'unexpected error' instead of 2)",
-)
 @pytest.mark.parametrize("url", ["redis://u:secret@h:xx/0", "redis://u:secret@h:99999/0"])
 def test_a_bad_port_next_to_a_password_is_bad_input(url: str) -> None:
     with pytest.raises(BadInput) as exc:
