@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,18 +43,59 @@ _HINTS = {
 }
 
 
-def load_litellm() -> Any:
-    """Import litellm once, quietly and without network (local price map, no banner)."""
-    global _litellm
-    if _litellm is None:
-        os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-        os.environ.setdefault("LITELLM_LOG", "ERROR")
-        import litellm
+# One lock for the import and the warm-up: the warm-up thread and the first send must never
+# import litellm twice at once (on a busy box that doubled the wait for the first answer).
+_lock = threading.RLock()
+_warmed = False
 
-        litellm.suppress_debug_info = True
-        litellm.telemetry = False
-        _litellm = litellm
+
+def load_litellm() -> Any:
+    """Import litellm once, quietly and without network (local price map, no banner).
+
+    Thread-safe: a caller arriving while another thread imports waits for that import.
+    """
+    global _litellm
+    if _litellm is not None:
+        return _litellm
+    with _lock:
+        if _litellm is None:
+            os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+            os.environ.setdefault("LITELLM_LOG", "ERROR")
+            import litellm
+
+            litellm.suppress_debug_info = True
+            litellm.telemetry = False
+            _litellm = litellm
     return _litellm
+
+
+def litellm_ready() -> bool:
+    """True once litellm is imported and warmed up (the next call pays no start-up cost)."""
+    return _litellm is not None and _warmed
+
+
+def warm_up(model: str | None = None) -> None:
+    """Import litellm and run its first-call code paths once (a mock answer, no network),
+    so the first real message costs only the request. Holds the lock until done: a send
+    arriving meanwhile waits for this instead of importing a second time."""
+    global _warmed
+    with _lock:
+        if _warmed:
+            return
+        litellm = load_litellm()
+        with contextlib.suppress(Exception):  # best effort: the real call works regardless
+            if model:
+                resolve(model)
+            chunks = litellm.completion(
+                model="openai/warm-up",
+                messages=[{"role": "user", "content": "hi"}],
+                mock_response="ok",
+                stream=True,
+            )
+            for _ in chunks:
+                pass
+            import httpcore  # noqa: F401  (imported lazily by the first real request)
+        _warmed = True
 
 
 def provider_error(model: str, exc: BaseException) -> ProviderError:
@@ -171,6 +213,14 @@ class LiteLLM:
         self.timeout = timeout
         self.extra = dict(extra or {})
 
+    def ready(self) -> bool:
+        """False while litellm still loads (the first answer then waits for it)."""
+        return litellm_ready()
+
+    def resolve(self, model: str) -> tuple[str, str | None]:
+        """``(model name, provider)`` as stored in turns (provider None: unknown to litellm)."""
+        return resolve(model)
+
     def complete(
         self,
         messages: list[dict[str, Any]],
@@ -181,7 +231,8 @@ class LiteLLM:
         max_tokens: int | None = None,
     ) -> Completion:
         """Send ``messages`` to ``model``; ProviderError if the provider refuses the request."""
-        litellm = load_litellm()
+        with _lock:  # waits for a warm-up under way rather than racing it
+            litellm = load_litellm()
         name, provider = resolve(model)
         params: dict[str, Any] = {"model": model, "messages": messages, **self.extra}
         if temperature is not None:

@@ -39,6 +39,11 @@ pass_app = click.make_pass_decorator(AppContext)
 )
 @click.option("--max-tokens", type=click.IntRange(min=1), metavar="N", help="Answer length cap.")
 @click.option("--no-stream", is_flag=True, help="Wait for whole answers (rendered as Markdown).")
+@click.option(
+    "--each-line",
+    is_flag=True,
+    help="Piped input: send every line as its own message (by default all of it is one).",
+)
 @pass_app
 def loop(
     app: AppContext,
@@ -51,6 +56,7 @@ def loop(
     temperature: float | None,
     max_tokens: int | None,
     no_stream: bool,
+    each_line: bool,
 ) -> None:
     """Chat with any model; every turn is stored in Redis.
 
@@ -64,19 +70,29 @@ def loop(
       neurolink loop --session-id 3f0c...   # resume: the model sees the stored turns
       neurolink memory export --session-id 3f0c...
     """
-    from neurolink_cli.repl.runner import LoopOptions, start_loop
+    from neurolink_cli.errors import NeurolinkError
+    from neurolink_cli.repl.runner import LoopOptions, exit_now, owns_process, start_loop
 
-    start_loop(
-        app,
-        LoopOptions(
-            memory_enabled=memory_enabled,
-            store=store,
-            session_id=session_id,
-            user_id=user_id,
-            model=model,
-            system=system,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            stream=not no_stream,
-        ),
+    options = LoopOptions(
+        memory_enabled=memory_enabled,
+        store=store,
+        session_id=session_id,
+        user_id=user_id,
+        model=model,
+        system=system,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        stream=not no_stream,
+        each_line=each_line,
     )
+    try:
+        start_loop(app, options)
+    except NeurolinkError as exc:
+        if app.settings.debug or not owns_process():
+            raise  # the root command reports it (with a traceback under --debug)
+        app.close()
+        click.echo(f"neurolink: error: {exc}", err=True)
+        exit_now(exc.exit_code)  # skip the slow teardown of litellm's modules
+        raise
+    app.close()
+    exit_now(0)

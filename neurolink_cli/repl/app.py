@@ -68,15 +68,49 @@ def make_prompt_session(
     )
 
 
+STARTING = "starting… (loading the model library, once)"
+
+
+def llm_ready(state: ChatState) -> bool:
+    """False while the model library still loads (only the first message waits for it)."""
+    ready = getattr(state.chat.llm, "ready", None)
+    return True if ready is None else bool(ready())
+
+
+class StartingIndicator:
+    """A dim "starting…" on the terminal while the first answer waits for litellm to load;
+    erased by the first text (or the end of the answer). Nothing when not interactive."""
+
+    def __init__(self, state: ChatState) -> None:
+        self.state = state
+        self.shown = False
+
+    def show(self) -> None:
+        if self.state.interactive and not llm_ready(self.state):
+            self.state.err.write(f"\x1b[2m{STARTING}\x1b[0m")
+            self.state.err.flush()
+            self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.state.err.write("\r\x1b[K")
+            self.state.err.flush()
+            self.shown = False
+
+
 def ask(state: ChatState, text: str) -> None:
     """Send one message and print the answer as it arrives."""
     streamed = state.chat.options.stream
+    starting = StartingIndicator(state)
+    starting.show()
 
     def show(delta: str) -> None:
+        starting.clear()
         state.out.write(delta)
         state.out.flush()
 
     def end(content: str) -> None:
+        starting.clear()
         if not streamed:
             if content:
                 print_answer(state, content)
@@ -88,12 +122,18 @@ def ask(state: ChatState, text: str) -> None:
     try:
         exchange = state.chat.send(text, on_text=show if streamed else None, on_end=end)
     except ProviderError as exc:
+        starting.clear()
         state.error(f"{exc} (nothing stored; the chat goes on)")
         return
+    finally:
+        starting.clear()
     if exchange.error is not None:
-        state.error(f"{exchange.error} (partial answer kept)")
-    elif exchange.interrupted:
+        kept = "partial answer kept" if exchange.content else "no answer arrived"
+        state.error(f"{exchange.error} ({kept})")
+    elif exchange.interrupted and exchange.content:
         state.note("interrupted; the partial answer is kept")
+    elif exchange.interrupted:
+        state.note("interrupted before any answer arrived; only your message is stored")
 
 
 def print_answer(state: ChatState, content: str) -> None:
@@ -149,9 +189,17 @@ def run_repl(state: ChatState, session: PromptSession[str]) -> None:
         run_line(state, line)
 
 
+def run_piped(state: ChatState, stream: Any) -> None:
+    """Without a terminal (``cat notes.txt | neurolink loop``): all of stdin is ONE prompt
+    (as ``llm`` does), its answer alone on stdout. ``--each-line`` uses :func:`run_plain`."""
+    text = stream.read()
+    if text.strip():
+        run_line(state, text)
+
+
 def run_plain(state: ChatState, lines: Any) -> None:
-    """Without a terminal (``echo hi | neurolink loop``): one message or command per line,
-    answers alone on stdout; no prompt, toolbar or line editing."""
+    """``--each-line`` without a terminal: one message or command per line, answers alone
+    on stdout; no prompt, toolbar or line editing."""
 
     def confirm(question: str) -> bool:
         state.err.write(question)

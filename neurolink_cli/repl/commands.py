@@ -130,6 +130,13 @@ def model_command(state: ChatState, arg: str) -> None:
     if not arg:
         state.note(f"model {state.model}; /model NAME switches")
         return
+    resolve = getattr(state.chat.llm, "resolve", None)
+    if resolve is not None and resolve(arg)[1] is None:
+        state.error(
+            f"model {arg!r}: unknown to litellm; name it as provider/model (e.g. "
+            f"openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest); still using {state.model}"
+        )
+        return
     state.chat.options.model = arg
     state.note(f"model {arg}")
 

@@ -6,7 +6,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TextIO
 
 from neurolink_cli.chat.conversation import Chat, TurnStore, TurnWriter
 
@@ -33,7 +33,7 @@ class ChatState:
     markdown: bool = False
     running: bool = True
     confirm: Callable[[str], bool] = field(default=lambda _q: False)
-    extra: dict[str, Any] = field(default_factory=dict)
+    interactive: bool = False  # a person at a terminal: show progress such as "starting…"
 
     @property
     def session_id(self) -> str:
