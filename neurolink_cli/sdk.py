@@ -10,8 +10,10 @@
                          model="openai/gpt-4o-mini")
     result.content, result.usage.prompt_tokens, result.usage.completion_tokens
     nl.get_conversation_history("session-123")   # [{"role": ..., "content": ...}, ...]
-    nl.clear_conversation_session("session-123") # True if it existed
-    nl.clear_all_conversations()
+    nl.clear_conversation_session("session-123") # deletes that session; True if it existed
+
+``clear_all_conversations()`` deletes EVERY session under the configured prefixes in that
+Redis (``neurolink loop`` sessions and the TypeScript SDK's too), without asking.
 
 ``conversation_memory`` takes the keys of the config file's ``[conversationMemory]`` table
 (CONTRACT §2) and stands in for the config file; the environment still overrides it, exactly
@@ -211,7 +213,9 @@ class NeuroLink:
         return bool(self._redis(self._app.repository().delete, session_id))
 
     def clear_all_conversations(self) -> None:
-        """Delete every session under the configured prefixes."""
+        """Delete EVERY session under the configured prefixes in this Redis, without asking:
+        ``neurolink loop`` sessions and the TypeScript SDK's included. Irreversible; use
+        :meth:`clear_conversation_session` to delete one."""
         if self.settings.store == "memory":
             self._store().delete_all()
             return
