@@ -19,6 +19,7 @@ from support.llm_server import LLMServer
 from neurolink_cli.chat import Chat, ChatOptions, TurnWriter
 from neurolink_cli.repl.app import STARTING, make_prompt_session, run_repl
 from neurolink_cli.repl.state import ChatState
+from neurolink_cli.repl.toolbar import make_toolbar
 from neurolink_cli.store.native import NativeStore
 
 pytestmark = pytest.mark.timeout(60)
@@ -139,3 +140,19 @@ def test_unknown_session_id_says_new_then_resume_says_how_many(
     assert "resuming session my-typo (2 turns)" in again.stderr
     assert "new session" not in again.stderr
     assert again.stdout == "echo: more (3 messages)\n"
+
+
+# -- item 5: the toolbar fits 80 and 120 columns, whole session id -------------------------
+@pytest.mark.parametrize("columns", [60, 80, 120, 200])
+def test_toolbar_fits_the_terminal(store: NativeStore, columns: int) -> None:
+    state = make_state(store, model="openai/gpt-4o-mini")
+    state.chat.session_id = "3f0c2a9e-8d1b-4c55-9f7e-2b6a1d0c9e88"
+    text = "".join(t[1] for t in make_toolbar(state, width=lambda: columns)())
+    assert len(text) <= columns
+    assert "3f0c2a9e-8d1b-4c55-9f7e-2b6a1d0c9e88" in text
+    if columns >= 80:
+        assert "openai/gpt-4o-mini" in text and "0 turns" in text and "/help" in text
+    if columns >= 120:
+        assert "store redis" in text
+    if columns >= 200:
+        assert "Esc Enter: new line" in text
