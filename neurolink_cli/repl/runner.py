@@ -140,6 +140,8 @@ def announce(app: Any, state: ChatState, *, resumed: bool, asked_for: bool = Fal
         )
     elif state.store_kind == "off":
         app.note("conversation memory is off: nothing is stored and no history is sent")
+    elif not app.settings.redis_configured:  # the embedded store's own notice names it
+        app.note(f"model {state.model}; turns are stored in the embedded store")
     else:
         app.note(f"model {state.model}; turns are stored in Redis at {app.shown_url()}")
     if sys.stdin.isatty():
