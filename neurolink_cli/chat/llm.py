@@ -15,6 +15,7 @@ price the model, and the latency. Every provider exception becomes a
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 import threading
@@ -94,7 +95,9 @@ def warm_up(model: str | None = None) -> None:
             )
             for _ in chunks:
                 pass
-            import httpcore  # noqa: F401  (imported lazily by the first real request)
+            # litellm's HTTP stack, imported lazily by the first real request (a dependency
+            # of litellm's, not ours: hence by name)
+            importlib.import_module("httpcore")
         _warmed = True
 
 
