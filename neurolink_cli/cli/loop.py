@@ -38,7 +38,7 @@ pass_app = click.make_pass_decorator(AppContext)
     "--temperature", type=click.FloatRange(0, 2), metavar="X", help="Sampling temperature."
 )
 @click.option("--max-tokens", type=click.IntRange(min=1), metavar="N", help="Answer length cap.")
-@click.option("--no-stream", is_flag=True, help="Wait for whole answers (rendered as Markdown).")
+@click.option("--no-stream", is_flag=True, help="Wait for whole answers instead of streaming them.")
 @click.option(
     "--each-line",
     is_flag=True,

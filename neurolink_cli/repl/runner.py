@@ -108,7 +108,7 @@ def build_state(app: Any, opts: LoopOptions, llm: Any = None) -> ChatState:
         store=state_store,
         writer=writer,
         store_kind=kind,
-        markdown=sys.stdout.isatty() and not opts.stream,
+        markdown=sys.stdout.isatty(),
     )
     announce(app, state, resumed=bool(chat.turns), asked_for=asked_for)
     if warm_up:  # import litellm (seconds) while the user types the first message

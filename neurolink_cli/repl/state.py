@@ -30,7 +30,7 @@ class ChatState:
     store_kind: str = "redis"
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
-    markdown: bool = False
+    markdown: bool = False  # answers rendered as Markdown (stdout is a terminal)
     running: bool = True
     confirm: Callable[[str], bool] = field(default=lambda _q: False)
     interactive: bool = False  # a person at a terminal: show progress such as "starting…"
