@@ -25,7 +25,22 @@ pass_app = click.make_pass_decorator(AppContext)
     type=click.Choice(["redis", "memory"]),
     help="Where turns go; memory = this process only [default: NEUROLINK_MEMORY_STORE, redis].",
 )
-@click.option("--session-id", metavar="ID", help="Resume this session (a new one when absent).")
+@click.option(
+    "--session-id",
+    "-r",
+    "--resume",
+    "session_id",
+    metavar="ID",
+    help="Resume this session (a new one when absent). -r/--resume as in the TypeScript CLI.",
+)
+@click.option("-n", "--new", "new", is_flag=True, help="Start a new session (the default).")
+@click.option(
+    "-l",
+    "--list-conversations",
+    "pick",
+    is_flag=True,
+    help="Pick a recent session to resume from a numbered list.",
+)
 @click.option("--user-id", metavar="U", help="Record the session as this user's.")
 @click.option(
     "--model",
@@ -50,6 +65,8 @@ def loop(
     memory_enabled: bool | None,
     store: str | None,
     session_id: str | None,
+    new: bool,
+    pick: bool,
     user_id: str | None,
     model: str | None,
     system: str | None,
@@ -71,6 +88,9 @@ def loop(
       neurolink memory export --session-id 3f0c...
     """
     from neurolink_cli.errors import NeurolinkError
+
+    if new and (session_id or pick):
+        raise click.UsageError("-n/--new starts a new session: leave out --session-id and -l")
     from neurolink_cli.repl.runner import LoopOptions, exit_now, owns_process, start_loop
 
     options = LoopOptions(
@@ -84,6 +104,7 @@ def loop(
         max_tokens=max_tokens,
         stream=not no_stream,
         each_line=each_line,
+        pick=pick,
     )
     try:
         start_loop(app, options)

@@ -35,6 +35,7 @@ class LoopOptions:
     max_tokens: int | None = None
     stream: bool = True
     each_line: bool = False  # piped input: every line a message (else all of it is one)
+    pick: bool = False  # -l: choose a recent session to resume first
 
 
 def open_store(app: Any, kind: str) -> TurnStore:
@@ -185,6 +186,8 @@ def start_loop(app: Any, opts: LoopOptions) -> None:
         run_repl,
     )
 
+    if opts.pick:
+        opts.session_id = pick_session(app)
     state = build_state(app, opts)
     state.interactive = sys.stdin.isatty() and sys.stderr.isatty()
     try:
@@ -196,6 +199,26 @@ def start_loop(app: Any, opts: LoopOptions) -> None:
             run_piped(state, sys.stdin)
     finally:
         finish(app, state)
+
+
+def pick_session(app: Any) -> str | None:
+    """``-l``: list recent sessions on stderr and read a number or id (Enter: a new one)."""
+    from neurolink_cli.repl.sessions import choose, recent_sessions, session_lines
+
+    if not sys.stdin.isatty():
+        raise BadInput("-l/--list-conversations asks which session: it needs a terminal")
+    rows = recent_sessions(app.repository().native)
+    if not rows:
+        app.note("no stored sessions yet; starting a new one")
+        return None
+    sys.stderr.write("\n".join(session_lines(rows)) + "\n")
+    sys.stderr.write("Resume which? (number or id; Enter: a new session) ")
+    sys.stderr.flush()
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        answer = ""
+    return choose(rows, answer)
 
 
 def owns_process() -> bool:

@@ -33,6 +33,7 @@ class ChatState:
     markdown: bool = False  # answers rendered as Markdown (stdout is a terminal)
     running: bool = True
     confirm: Callable[[str], bool] = field(default=lambda _q: False)
+    recent: list[str] = field(default_factory=list)  # session ids /sessions listed
     interactive: bool = False  # a person at a terminal: show progress such as "starting…"
 
     @property

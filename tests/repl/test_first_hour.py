@@ -156,3 +156,36 @@ def test_toolbar_fits_the_terminal(store: NativeStore, columns: int) -> None:
         assert "store redis" in text
     if columns >= 200:
         assert "Esc Enter: new line" in text
+
+
+# -- item 11: the TypeScript CLI's loop flags, and /sessions + /resume -----------------------
+def test_resume_flag_is_session_id(cli: Any, loop_env: dict[str, str]) -> None:
+    cli("loop", "--session-id", "ts-user", input="hello\n", env=loop_env)
+    for flag in ("-r", "--resume"):
+        result = cli("loop", flag, "ts-user", input="again\n", env=loop_env)
+        assert "resuming session ts-user" in result.stderr
+
+
+def test_new_flag_conflicts_with_resume(cli: Any, loop_env: dict[str, str]) -> None:
+    result = cli("loop", "-n", "-r", "x", input="", env=loop_env)
+    assert result.exit_code == 2 and "-n/--new starts a new session" in result.stderr
+    assert cli("loop", "-n", input="hi\n", env=loop_env).exit_code == 0
+
+
+def test_list_conversations_needs_a_terminal(cli: Any, loop_env: dict[str, str]) -> None:
+    result = cli("loop", "-l", input="1\n", env=loop_env)
+    assert result.exit_code == 2 and "needs a terminal" in result.stderr
+
+
+def test_sessions_and_resume_commands(store: NativeStore) -> None:
+    from support.helpers import add_conversation
+
+    add_conversation(store, "older-one", n_turns=2, start_s=0)
+    add_conversation(store, "newer-one", n_turns=4, start_s=600)
+    state = make_state(store)
+    out, err = drive(state, "/sessions\r/resume 2\rhi\r" + CTRL_D)
+    lines = [line for line in err.splitlines() if "turns  " in line]
+    assert "newer-one" in lines[0] and "older-one" in lines[1]
+    assert "resuming session older-one (2 turns)" in err
+    assert state.session_id == "older-one"
+    assert "echo: hi (3 messages)" in out  # the resumed history went to the model

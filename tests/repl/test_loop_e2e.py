@@ -231,3 +231,18 @@ def test_first_message_at_once_then_ctrl_d(loop_env: dict[str, str], neurolink_b
         neurolink_bin("memory", "export", "--session-id", sid, env_extra=loop_env).stdout
     )
     assert [t["content"] for t in doc["turns"]] == ["hello", "echo: hello (1 messages)"]
+
+
+@pytest.mark.e2e
+def test_list_conversations_picks_a_recent_session(loop_env: dict[str, str]) -> None:
+    """The TypeScript CLI's ``loop -l``: a numbered list of recent sessions, pick by number."""
+    child = spawn(loop_env, "-r", "picked-one")
+    ask(child, "remember me", "echo: remember me (1 messages)")
+    assert quit_loop(child) == 0
+    child = spawn(loop_env, "-l")
+    child.expect_exact("picked-one")
+    child.expect_exact("Resume which?")
+    child.sendline("1")
+    child.expect_exact("resuming session picked-one (2 turns)")
+    ask(child, "and now?", "echo: and now? (3 messages)")
+    assert quit_loop(child) == 0
