@@ -72,7 +72,10 @@ class MarkdownStream:
                 console=self.console,
                 auto_refresh=False,
                 transient=True,
-                vertical_overflow="visible",
+                # a block taller than the screen shows its top and "..." until it is
+                # complete (then printed whole): a transient region taller than the
+                # screen cannot be erased, and would leave copies behind
+                vertical_overflow="ellipsis",
             )
             self._live.start()
         self._live.update(self._markdown(tail), refresh=True)
