@@ -116,8 +116,19 @@ def provider_error(model: str, exc: BaseException) -> ProviderError:
             f"model {model!r}: unknown to litellm; name it as provider/model "
             "(e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, ollama/llama3)"
         )
+    missing = _missing_key_variable(text)
+    if missing is not None:
+        return ProviderError(f"model {model!r}: no API key; set {missing} (environment or .env)")
     hint = next((h for key, h in _HINTS.items() if key in _mro_names(exc)), "request failed")
     return ProviderError(f"model {model!r}: {hint}: {first}")
+
+
+def _missing_key_variable(text: str) -> str | None:
+    """The variable to set when litellm says a provider's key is missing, else None."""
+    if not re.search(r"missing (credentials|\w+ api key)|api_key client option", text, re.I):
+        return None
+    found = re.search(r"\b([A-Z][A-Z0-9_]*_API_KEY)\b", text)
+    return found.group(1) if found else "the provider's API key variable"
 
 
 def _mro_names(exc: BaseException) -> set[str]:

@@ -207,3 +207,14 @@ def test_warm_up_runs_the_first_call_paths_without_network() -> None:
     warm_up("openai/test")
     assert litellm_ready()
     assert "httpcore" in sys.modules
+
+
+def test_missing_provider_key_is_one_short_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15 item 10: no key was four wrapped lines of litellm's text."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    with pytest.raises(ProviderError) as caught:
+        LiteLLM().complete(MSGS, model="openai/gpt-4o-mini", stream=False)
+    assert str(caught.value) == (
+        "model 'openai/gpt-4o-mini': no API key; set OPENAI_API_KEY (environment or .env)"
+    )
