@@ -189,3 +189,22 @@ def test_sessions_and_resume_commands(store: NativeStore) -> None:
     assert "resuming session older-one (2 turns)" in err
     assert state.session_id == "older-one"
     assert "echo: hi (3 messages)" in out  # the resumed history went to the model
+
+
+def test_loop_start_does_not_repeat_the_embedded_store_notice(store: NativeStore) -> None:
+    """Item 5: the embedded store's URL is announced once (by the connection), not again by
+    the loop's start lines (which wrapped it a second time at 80 columns)."""
+    from types import SimpleNamespace
+
+    from neurolink_cli.repl.runner import announce
+
+    notes: list[str] = []
+    app = SimpleNamespace(
+        settings=SimpleNamespace(redis_configured=False),
+        note=notes.append,
+        shown_url=lambda: "unix:///home/u/.local/share/neurolink/redis.sock",
+    )
+    announce(app, make_state(store), resumed=False)
+    assert not any("unix://" in n for n in notes)
+    assert any("embedded store" in n for n in notes)
+    assert all(len(f"neurolink: {n}") <= 80 for n in notes)
