@@ -164,10 +164,7 @@ def model_command(state: ChatState, arg: str) -> None:
         return
     resolve = getattr(state.chat.llm, "resolve", None)
     if resolve is not None and resolve(arg)[1] is None:
-        state.error(
-            f"model {arg!r}: unknown to litellm; name it as provider/model (e.g. "
-            f"openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest); still using {state.model}"
-        )
+        state.error(f"unknown model {arg!r} (litellm names: provider/model); still {state.model}")
         return
     state.chat.options.model = arg
     state.note(f"model {arg}")

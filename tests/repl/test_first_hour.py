@@ -104,8 +104,7 @@ def test_ctrl_c_before_any_text_stores_no_assistant_turn(store: NativeStore, pro
 def test_model_command_refuses_a_model_litellm_does_not_know(store: NativeStore) -> None:
     state = make_state(store)
     out, err = drive(state, "/model nosuch/xyz\rhi\r/model other/good\r" + CTRL_D)
-    assert "model 'nosuch/xyz': unknown to litellm" in err
-    assert "still using fake/model" in err
+    assert "unknown model 'nosuch/xyz' (litellm names: provider/model); still fake/model" in err
     calls = state.chat.llm.calls  # type: ignore[attr-defined]
     assert calls[0]["model"] == "fake/model"  # the next message still works
     assert state.model == "other/good"
