@@ -8,6 +8,7 @@ real ``neurolink`` binary is run, so what you see is exactly what you would type
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -105,27 +106,45 @@ def load(app: AppContext) -> list[str]:
     return ids
 
 
-def _run(*args: str) -> None:
-    exe = shutil.which("neurolink") or str(Path(sys.executable).parent / "neurolink")
-    print(f"\n$ neurolink {' '.join(args)}", flush=True)
-    subprocess.run([exe, *args], check=False)
+def neurolink_command() -> tuple[str, str]:
+    """The binary to run, and how a user should type it: ``neurolink`` when it is on PATH,
+    else its path (``.venv/bin/neurolink`` after ``make install``)."""
+    beside = Path(sys.executable).parent / "neurolink"
+    on_path = shutil.which("neurolink")
+    if on_path and Path(on_path).resolve() == beside.resolve():
+        return on_path, "neurolink"
+    try:
+        shown = str(beside.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(beside)
+    return str(beside), shown
+
+
+def _run(env: dict[str, str], *args: str) -> None:
+    exe, shown = neurolink_command()
+    print(f"\n$ {shown} {' '.join(args)}", flush=True)
+    subprocess.run([exe, *args], check=False, env=env)
 
 
 def main(argv: list[str]) -> int:
     try:
         app = AppContext.create({})
-        ids = load(app)
-        app.note(f"loaded {len(ids)} demo conversations into {app.shown_url()}")
+        ids = load(app)  # says once where the store is when it is the embedded one
+        app.note(f"loaded {len(ids)} demo conversations")
+        # The commands below use the same store by its URL: the embedded store's notice
+        # was shown once above, not again for every command.
+        env = {**os.environ, "REDIS_URL": app.redis_url}
         app.close()
         if argv == ["--load-only"]:
             return 0
     except NeurolinkError as exc:
         print(f"neurolink demo: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    _run("memory", "list", "--format", "table")
-    _run("memory", "export", "--session-id", "demo-support-1")
-    _run("memory", "export", "--session-id", "demo-i18n-3", "--format", "csv")
-    print("\nTry: neurolink memory export-all --output ./exports/   (see README.md)")
+    _run(env, "memory", "list", "--format", "table")
+    _run(env, "memory", "export", "--session-id", "demo-support-1")
+    _run(env, "memory", "export", "--session-id", "demo-i18n-3", "--format", "csv")
+    shown = neurolink_command()[1]
+    print(f"\nTry: {shown} loop   or   {shown} memory export-all --output ./exports/")
     return 0
 
 

@@ -10,8 +10,10 @@
                          model="openai/gpt-4o-mini")
     result.content, result.usage.prompt_tokens, result.usage.completion_tokens
     nl.get_conversation_history("session-123")   # [{"role": ..., "content": ...}, ...]
-    nl.clear_conversation_session("session-123") # True if it existed
-    nl.clear_all_conversations()
+    nl.clear_conversation_session("session-123") # deletes that session; True if it existed
+
+``clear_all_conversations()`` deletes EVERY session under the configured prefixes in that
+Redis (``neurolink loop`` sessions and the TypeScript SDK's too), without asking.
 
 ``conversation_memory`` takes the keys of the config file's ``[conversationMemory]`` table
 (CONTRACT §2) and stands in for the config file; the environment still overrides it, exactly
@@ -25,21 +27,25 @@ so that several processes can share one session. Nothing connects until first us
 
 from __future__ import annotations
 
+import copy
+import functools
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from neurolink_cli.chat.conversation import Chat, ChatOptions, TurnWriter
 from neurolink_cli.chat.llm import Usage
 from neurolink_cli.config import Settings, load_settings
-from neurolink_cli.errors import BadInput
+from neurolink_cli.errors import BadInput, NeurolinkError
 from neurolink_cli.store.connection import Connection
 from neurolink_cli.util.validate import check_session_id
 
 if TYPE_CHECKING:
     from neurolink_cli.store.memory import MemoryStore
     from neurolink_cli.store.native import NativeStore
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _STORE_KEYS = {"enabled", "store", "redis", "maxTurnsPerSession", "model"}
 
@@ -58,6 +64,45 @@ class GenerateResult:
 
     def __str__(self) -> str:
         return self.content
+
+
+# The store's messages name the CLI's flags; a Python user sets the same things here.
+_SDK_WORDS = [
+    ("--redis-url / REDIS_URL", "conversation_memory={'redis': {'url': ...}} or REDIS_URL"),
+    ("--redis-url", "conversation_memory={'redis': {'url': ...}}"),
+    ("--tls-ca-cert FILE", "redis.tlsCaCert"),
+    ("--tls-cert FILE", "redis.tlsCert"),
+    ("--tls-key FILE", "redis.tlsKey"),
+    ("--tls-insecure", "redis.tlsInsecure"),
+    ("--tls-ca-cert", "redis.tlsCaCert"),
+    ("--tls-cert", "redis.tlsCert"),
+    ("--tls-key", "redis.tlsKey"),
+]
+
+
+def for_python(exc: NeurolinkError) -> NeurolinkError:
+    """``exc`` with the CLI's flags in its message replaced by the SDK's settings."""
+    text = str(exc)
+    if "--" not in text:
+        return exc
+    for flag, setting in _SDK_WORDS:
+        text = text.replace(flag, setting)
+    renamed = copy.copy(exc)
+    renamed.args = (text,)
+    return renamed
+
+
+def _python_words(method: F) -> F:
+    """Raise the method's NeurolinkErrors in the SDK's words (:func:`for_python`)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except NeurolinkError as exc:
+            raise for_python(exc) from None
+
+    return cast(F, wrapper)
 
 
 class NeuroLink:
@@ -128,6 +173,7 @@ class NeuroLink:
             return func(*args)
 
     # -- the API --------------------------------------------------------------------------
+    @_python_words
     def generate(
         self,
         prompt: str | None = None,
@@ -191,6 +237,7 @@ class NeuroLink:
             latency_ms=exchange.latency_ms,
         )
 
+    @_python_words
     def get_conversation_history(self, session_id: str) -> list[dict[str, Any]]:
         """The session's turns as ``[{"role", "content"}, ...]``, oldest first; [] if none."""
         check_session_id(session_id)
@@ -207,6 +254,7 @@ class NeuroLink:
             return []
         return [{"role": t.get("role"), "content": t.get("content")} for t in doc.turns]
 
+    @_python_words
     def clear_conversation_session(self, session_id: str) -> bool:
         """Delete one session (every layout holding it); True if it existed."""
         check_session_id(session_id)
@@ -214,8 +262,11 @@ class NeuroLink:
             return bool(self._store().delete(session_id))
         return bool(self._redis(self._app.repository().delete, session_id))
 
+    @_python_words
     def clear_all_conversations(self) -> None:
-        """Delete every session under the configured prefixes."""
+        """Delete EVERY session under the configured prefixes in this Redis, without asking:
+        ``neurolink loop`` sessions and the TypeScript SDK's included. Irreversible; use
+        :meth:`clear_conversation_session` to delete one."""
         if self.settings.store == "memory":
             self._store().delete_all()
             return

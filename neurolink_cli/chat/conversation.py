@@ -259,7 +259,11 @@ class Chat:
         if not self.keep_history:
             return []
         turns = self.turns[-self.max_turns :] if self.max_turns > 0 else self.turns
-        return [{"role": t["role"], "content": t["content"]} for t in turns]
+        return [
+            {"role": t["role"], "content": t["content"]}
+            for t in turns
+            if t["content"] or t["role"] != "assistant"
+        ]
 
     def _system_turn(self, timestamp: str) -> dict[str, Any] | None:
         system = self.options.system
@@ -282,7 +286,8 @@ class Chat:
 
         Raises ProviderError (storing nothing) when the provider refuses the request.
         Ctrl-C while the answer arrives stops it: the partial answer is stored as
-        interrupted and returned with ``interrupted=True``.
+        interrupted and returned with ``interrupted=True``; stopped before any text arrived,
+        only the user's turn is stored (no empty assistant turn).
         """
         opts = self.options
         sent_at = now_rfc3339()
@@ -319,7 +324,8 @@ class Chat:
         answer = self._answer_turn(completion, interrupted)
         if on_end is not None:
             on_end(answer["content"])
-        indexes.append(self._record(answer))
+        if answer["content"] or error is not None:
+            indexes.append(self._record(answer))
         usage = getattr(completion, "usage", None)
         return Exchange(
             content=answer["content"],
@@ -334,10 +340,24 @@ class Chat:
             indexes=indexes,
         )
 
+    def _resolve(self) -> tuple[str, str | None]:
+        """The model and provider as the LLM client names them (as stored on every turn)."""
+        resolve = getattr(self.llm, "resolve", None)
+        if resolve is None:
+            return self.options.model, None
+        try:
+            name, provider = resolve(self.options.model)
+        except Exception:
+            return self.options.model, None
+        return str(name), provider
+
     def _answer_turn(self, completion: LLMCompletion | None, interrupted: bool) -> dict[str, Any]:
+        """The assistant turn. Stopped before any text arrived, its content is empty and it
+        is not stored (callers check): the history never holds an empty assistant message."""
         if completion is None:
+            model, provider = self._resolve()
             return make_turn(
-                "assistant", "", now_rfc3339(), model=self.options.model, interrupted=True
+                "assistant", "", now_rfc3339(), model=model, provider=provider, interrupted=True
             )
         tokens = None if interrupted else completion.usage.as_turn_tokens()
         return make_turn(

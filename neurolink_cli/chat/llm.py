@@ -15,8 +15,10 @@ price the model, and the latency. Every provider exception becomes a
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,18 +44,61 @@ _HINTS = {
 }
 
 
-def load_litellm() -> Any:
-    """Import litellm once, quietly and without network (local price map, no banner)."""
-    global _litellm
-    if _litellm is None:
-        os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-        os.environ.setdefault("LITELLM_LOG", "ERROR")
-        import litellm
+# One lock for the import and the warm-up: the warm-up thread and the first send must never
+# import litellm twice at once (on a busy box that doubled the wait for the first answer).
+_lock = threading.RLock()
+_warmed = False
 
-        litellm.suppress_debug_info = True
-        litellm.telemetry = False
-        _litellm = litellm
+
+def load_litellm() -> Any:
+    """Import litellm once, quietly and without network (local price map, no banner).
+
+    Thread-safe: a caller arriving while another thread imports waits for that import.
+    """
+    global _litellm
+    if _litellm is not None:
+        return _litellm
+    with _lock:
+        if _litellm is None:
+            os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+            os.environ.setdefault("LITELLM_LOG", "ERROR")
+            import litellm
+
+            litellm.suppress_debug_info = True
+            litellm.telemetry = False
+            _litellm = litellm
     return _litellm
+
+
+def litellm_ready() -> bool:
+    """True once litellm is imported and warmed up (the next call pays no start-up cost)."""
+    return _litellm is not None and _warmed
+
+
+def warm_up(model: str | None = None) -> None:
+    """Import litellm and run its first-call code paths once (a mock answer, no network),
+    so the first real message costs only the request. Holds the lock until done: a send
+    arriving meanwhile waits for this instead of importing a second time."""
+    global _warmed
+    with _lock:
+        if _warmed:
+            return
+        litellm = load_litellm()
+        with contextlib.suppress(Exception):  # best effort: the real call works regardless
+            if model:
+                resolve(model)
+            chunks = litellm.completion(
+                model="openai/warm-up",
+                messages=[{"role": "user", "content": "hi"}],
+                mock_response="ok",
+                stream=True,
+            )
+            for _ in chunks:
+                pass
+            # litellm's HTTP stack, imported lazily by the first real request (a dependency
+            # of litellm's, not ours: hence by name)
+            importlib.import_module("httpcore")
+        _warmed = True
 
 
 def provider_error(model: str, exc: BaseException) -> ProviderError:
@@ -71,8 +116,19 @@ def provider_error(model: str, exc: BaseException) -> ProviderError:
             f"model {model!r}: unknown to litellm; name it as provider/model "
             "(e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, ollama/llama3)"
         )
+    missing = _missing_key_variable(text)
+    if missing is not None:
+        return ProviderError(f"model {model!r}: no API key; set {missing} (environment or .env)")
     hint = next((h for key, h in _HINTS.items() if key in _mro_names(exc)), "request failed")
     return ProviderError(f"model {model!r}: {hint}: {first}")
+
+
+def _missing_key_variable(text: str) -> str | None:
+    """The variable to set when litellm says a provider's key is missing, else None."""
+    if not re.search(r"missing (credentials|\w+ api key)|api_key client option", text, re.I):
+        return None
+    found = re.search(r"\b([A-Z][A-Z0-9_]*_API_KEY)\b", text)
+    return found.group(1) if found else "the provider's API key variable"
 
 
 def _mro_names(exc: BaseException) -> set[str]:
@@ -171,6 +227,14 @@ class LiteLLM:
         self.timeout = timeout
         self.extra = dict(extra or {})
 
+    def ready(self) -> bool:
+        """False while litellm still loads (the first answer then waits for it)."""
+        return litellm_ready()
+
+    def resolve(self, model: str) -> tuple[str, str | None]:
+        """``(model name, provider)`` as stored in turns (provider None: unknown to litellm)."""
+        return resolve(model)
+
     def complete(
         self,
         messages: list[dict[str, Any]],
@@ -181,7 +245,8 @@ class LiteLLM:
         max_tokens: int | None = None,
     ) -> Completion:
         """Send ``messages`` to ``model``; ProviderError if the provider refuses the request."""
-        litellm = load_litellm()
+        with _lock:  # waits for a warm-up under way rather than racing it
+            litellm = load_litellm()
         name, provider = resolve(model)
         params: dict[str, Any] = {"model": model, "messages": messages, **self.extra}
         if temperature is not None:

@@ -19,8 +19,65 @@ def _ttl(seconds: int | None) -> str:
     return f"{seconds}s"
 
 
-def print_sessions(rows: Sequence[SessionSummary], fmt: str, env: Environment) -> None:
-    """Write the rows to ``env``'s stdout in ``fmt`` (table, json or jsonl)."""
+# Table columns, most important first; when the terminal is too narrow the last ones go
+# first. The session id is never cut: it is what a user copies.
+_DROP_ORDER = ("TITLE", "TTL", "SOURCE", "MODEL", "USER", "UPDATED (UTC)")
+_SHRINK = {"USER": 12, "MODEL": 16, "TITLE": 20}  # ellipsis down to these widths
+_GAP = 2  # rich's padding between columns (box=None, no edge padding)
+
+
+def table_columns(rows: Sequence[SessionSummary]) -> dict[str, list[str]]:
+    """Every column's header and cells, in display order (empty TTL/TITLE left out)."""
+    columns = {
+        "SESSION": [r.session_id for r in rows],
+        "USER": [r.user_id or "-" for r in rows],
+        "TURNS": [str(r.turns) for r in rows],
+        "UPDATED (UTC)": [(r.updated_at or "-").replace("T", " ")[:16] for r in rows],
+        "MODEL": [r.model or "-" for r in rows],
+        "SOURCE": [r.source for r in rows],
+        "TTL": [_ttl(r.ttl) for r in rows],
+        "TITLE": [r.title or "" for r in rows],
+    }
+    if not any(r.ttl for r in rows):
+        del columns["TTL"]
+    if not any(r.title for r in rows):
+        del columns["TITLE"]
+    return columns
+
+
+def fit_columns(columns: dict[str, list[str]], width: int) -> dict[str, int]:
+    """The columns to show in ``width`` and each one's width: shrink the shrinkable ones,
+    then drop the least important, never touching SESSION."""
+    natural = {name: max([len(name), *(len(c) for c in cells)]) for name, cells in columns.items()}
+
+    def total(widths: dict[str, int]) -> int:
+        return sum(widths.values()) + _GAP * (len(widths) - 1)
+
+    widths = dict(natural)
+    for name, floor in _SHRINK.items():
+        if total(widths) > width and name in widths:
+            widths[name] = max(floor, len(name), widths[name] - (total(widths) - width))
+    for name in _DROP_ORDER:
+        if total(widths) <= width:
+            break
+        widths.pop(name, None)
+    return widths
+
+
+def print_sessions(
+    rows: Sequence[SessionSummary],
+    fmt: str,
+    env: Environment,
+    *,
+    limit: int = 0,
+    total: int | None = None,
+) -> None:
+    """Write the rows to ``env``'s stdout in ``fmt`` (table, json or jsonl).
+
+    A table fits the terminal (``env``'s width) by shortening, then dropping, the
+    less important columns; whole session ids always. When ``limit`` cut the list, a note
+    on stderr says so ("50 of 1,000 shown; --limit 0 for all").
+    """
     out = env.stdout_bytes
     if fmt == "json":
         out.write(orjson.dumps([r.as_dict() for r in rows], option=orjson.OPT_INDENT_2) + b"\n")
@@ -29,37 +86,31 @@ def print_sessions(rows: Sequence[SessionSummary], fmt: str, env: Environment) -
     else:
         from rich.table import Table
 
-        show_title = any(r.title for r in rows)
-        show_ttl = any(r.ttl for r in rows)
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        longest_id = max((len(r.session_id) for r in rows), default=7)
-        table.add_column("SESSION", no_wrap=True, min_width=min(longest_id, 40), overflow="fold")
-        table.add_column("USER", no_wrap=True, max_width=24, overflow="ellipsis")
-        table.add_column("TURNS", justify="right", no_wrap=True)
-        table.add_column("UPDATED (UTC)", no_wrap=True)
-        table.add_column("MODEL", no_wrap=True, max_width=28, overflow="ellipsis")
-        table.add_column("SOURCE", no_wrap=True)
-        if show_ttl:
-            table.add_column("TTL", justify="right", no_wrap=True)
-        if show_title:
-            table.add_column("TITLE", no_wrap=True, overflow="ellipsis", ratio=1)
-        for r in rows:
-            cells = [
-                r.session_id,
-                r.user_id or "-",
-                str(r.turns),
-                (r.updated_at or "-").replace("T", " ")[:16],
-                r.model or "-",
-                r.source,
-            ]
-            if show_ttl:
-                cells.append(_ttl(r.ttl))
-            if show_title:
-                cells.append(r.title or "")
-            table.add_row(*cells)
         console = env.rich_console()
-        if rows:
-            console.print(table)
-        else:
+        if not rows:
             console.print("no sessions", style="dim")
+            out.flush()
+            return
+        columns = table_columns(rows)
+        widths = fit_columns(columns, console.width)
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for name, w in widths.items():
+            right = name in ("TURNS", "TTL")
+            table.add_column(
+                name,
+                justify="right" if right else "left",
+                no_wrap=True,
+                overflow="ellipsis",
+                min_width=w if name == "SESSION" else None,
+                max_width=w,
+            )
+        for i in range(len(rows)):
+            table.add_row(*(columns[name][i] for name in widths))
+        console.print(table)
+        cut = limit and len(rows) >= limit and (total is None or total > len(rows))
+        if cut:
+            shown = f"{len(rows):,} of {total:,}" if total else f"{len(rows):,}"
+            env.rich_console(stderr=True).print(
+                f"{shown} shown (newest first); --limit 0 for all", style="dim"
+            )
     out.flush()

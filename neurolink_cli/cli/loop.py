@@ -25,7 +25,22 @@ pass_app = click.make_pass_decorator(AppContext)
     type=click.Choice(["redis", "memory"]),
     help="Where turns go; memory = this process only [default: NEUROLINK_MEMORY_STORE, redis].",
 )
-@click.option("--session-id", metavar="ID", help="Resume this session (a new one when absent).")
+@click.option(
+    "--session-id",
+    "-r",
+    "--resume",
+    "session_id",
+    metavar="ID",
+    help="Resume this session (a new one when absent). -r/--resume as in the TypeScript CLI.",
+)
+@click.option("-n", "--new", "new", is_flag=True, help="Start a new session (the default).")
+@click.option(
+    "-l",
+    "--list-conversations",
+    "pick",
+    is_flag=True,
+    help="Pick a recent session to resume from a numbered list.",
+)
 @click.option("--user-id", metavar="U", help="Record the session as this user's.")
 @click.option(
     "--model",
@@ -38,19 +53,27 @@ pass_app = click.make_pass_decorator(AppContext)
     "--temperature", type=click.FloatRange(0, 2), metavar="X", help="Sampling temperature."
 )
 @click.option("--max-tokens", type=click.IntRange(min=1), metavar="N", help="Answer length cap.")
-@click.option("--no-stream", is_flag=True, help="Wait for whole answers (rendered as Markdown).")
+@click.option("--no-stream", is_flag=True, help="Wait for whole answers instead of streaming them.")
+@click.option(
+    "--each-line",
+    is_flag=True,
+    help="Piped input: send every line as its own message (by default all of it is one).",
+)
 @pass_app
 def loop(
     app: AppContext,
     memory_enabled: bool | None,
     store: str | None,
     session_id: str | None,
+    new: bool,
+    pick: bool,
     user_id: str | None,
     model: str | None,
     system: str | None,
     temperature: float | None,
     max_tokens: int | None,
     no_stream: bool,
+    each_line: bool,
 ) -> None:
     """Chat with any model; every turn is stored in Redis.
 
@@ -64,19 +87,33 @@ def loop(
       neurolink loop --session-id 3f0c...   # resume: the model sees the stored turns
       neurolink memory export --session-id 3f0c...
     """
-    from neurolink_cli.repl.runner import LoopOptions, start_loop
+    from neurolink_cli.errors import NeurolinkError
 
-    start_loop(
-        app,
-        LoopOptions(
-            memory_enabled=memory_enabled,
-            store=store,
-            session_id=session_id,
-            user_id=user_id,
-            model=model,
-            system=system,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            stream=not no_stream,
-        ),
+    if new and (session_id or pick):
+        raise click.UsageError("-n/--new starts a new session: leave out --session-id and -l")
+    from neurolink_cli.repl.runner import LoopOptions, exit_now, owns_process, start_loop
+
+    options = LoopOptions(
+        memory_enabled=memory_enabled,
+        store=store,
+        session_id=session_id,
+        user_id=user_id,
+        model=model,
+        system=system,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        stream=not no_stream,
+        each_line=each_line,
+        pick=pick,
     )
+    try:
+        start_loop(app, options)
+    except NeurolinkError as exc:
+        if app.settings.debug or not owns_process():
+            raise  # the root command reports it (with a traceback under --debug)
+        app.close()
+        click.echo(f"neurolink: error: {exc}", err=True)
+        exit_now(exc.exit_code)  # skip the slow teardown of litellm's modules
+        raise
+    app.close()
+    exit_now(0)

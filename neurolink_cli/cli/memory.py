@@ -190,7 +190,11 @@ def memory_list(
     rows = app.repository().list(since_ms=since_ms, until_ms=until_ms, user_id=user_id, limit=limit)
     for bad in app.repository().warnings:
         app.warn(f"skipped {bad.key or bad.session_id}: {bad.reason}")
-    print_sessions(rows, fmt or ("table" if app.env.stdout_isatty else "jsonl"), app.env)
+    fmt = fmt or ("table" if app.env.stdout_isatty else "jsonl")
+    total = None
+    if fmt == "table" and limit and len(rows) >= limit and not (since or until or user_id):
+        total = app.repository().count_estimate()  # "50 of 1,000 shown"
+    print_sessions(rows, fmt, app.env, limit=limit if fmt == "table" else 0, total=total)
 
 
 @memory.command("export")

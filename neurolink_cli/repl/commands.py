@@ -120,6 +120,38 @@ def history_command(state: ChatState, arg: str) -> None:
         state.say(f"[{index}] {turn['role']}{mark}: {turn['content']}")
 
 
+@slash_command("sessions", "/sessions", "recent sessions, numbered (then /resume N)")
+def sessions_command(state: ChatState, arg: str) -> None:
+    from neurolink_cli.repl.sessions import recent_sessions, session_lines
+
+    rows = recent_sessions(state.store)
+    state.recent = [r.session_id for r in rows]
+    if not rows:
+        state.note("no stored sessions to list")
+        return
+    state.err.write("\n".join(session_lines(rows)) + "\n")
+    state.err.flush()
+
+
+@slash_command("resume", "/resume N|ID", "continue session N of /sessions, or by id")
+def resume_command(state: ChatState, arg: str) -> None:
+    from neurolink_cli.util.validate import check_session_id
+
+    sid = arg.strip()
+    if sid.isdigit() and 1 <= int(sid) <= len(state.recent):
+        sid = state.recent[int(sid) - 1]
+    if not sid:
+        state.error("/resume needs a number from /sessions or a session id")
+        return
+    check_session_id(sid)
+    state.chat.reset(sid)
+    found = state.chat.load(state.store)
+    if found:
+        state.note(f"resuming session {sid} ({found} turns)")
+    else:
+        state.note(f"new session {sid}: no stored session has this id")
+
+
 @slash_command("new", "/new", "start a new session")
 def new_command(state: ChatState, arg: str) -> None:
     state.start_new_session()
@@ -129,6 +161,10 @@ def new_command(state: ChatState, arg: str) -> None:
 def model_command(state: ChatState, arg: str) -> None:
     if not arg:
         state.note(f"model {state.model}; /model NAME switches")
+        return
+    resolve = getattr(state.chat.llm, "resolve", None)
+    if resolve is not None and resolve(arg)[1] is None:
+        state.error(f"unknown model {arg!r} (litellm names: provider/model); still {state.model}")
         return
     state.chat.options.model = arg
     state.note(f"model {arg}")

@@ -8,6 +8,8 @@ because Redis went away are written if it is back, or reported as lost (exit 4).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -35,6 +37,8 @@ class LoopOptions:
     temperature: float | None = None
     max_tokens: int | None = None
     stream: bool = True
+    each_line: bool = False  # piped input: every line a message (else all of it is one)
+    pick: bool = False  # -l: choose a recent session to resume first
 
 
 def open_store(app: AppContext, kind: str) -> TurnStore:
@@ -102,26 +106,37 @@ def build_state(app: AppContext, opts: LoopOptions, llm: Any = None) -> ChatStat
     )
     if opts.session_id and kind == "redis" and chat.load(state_store) == 0:
         check_resumable(app, sid)
+    asked_for = opts.session_id is not None
     state = ChatState(
         chat=chat,
         store=state_store,
         writer=writer,
         store_kind=kind,
-        markdown=sys.stdout.isatty() and not opts.stream,
+        markdown=app.env.stdout_isatty,
+        out=app.env.stdout,
+        err=app.env.stderr,
     )
-    announce(app, state, resumed=bool(chat.turns))
+    announce(app, state, resumed=bool(chat.turns), asked_for=asked_for)
     if warm_up:  # import litellm (seconds) while the user types the first message
-        from neurolink_cli.chat.llm import load_litellm
+        from neurolink_cli.chat.llm import warm_up as warm_up_litellm
 
-        threading.Thread(target=load_litellm, daemon=True).start()
+        threading.Thread(
+            target=warm_up_litellm, args=(chat_options.model,), name="litellm-warm-up", daemon=True
+        ).start()
     return state
 
 
-def announce(app: AppContext, state: ChatState, *, resumed: bool) -> None:
-    """The start notices on stderr: the session id first."""
+def announce(app: AppContext, state: ChatState, *, resumed: bool, asked_for: bool = False) -> None:
+    """The start notices on stderr: the session id first; a ``--session-id`` that holds no
+    turns says plainly that it starts a new session (a typo must not pass silently)."""
     sid = state.session_id
     if resumed:
         app.note(f"resuming session {sid} ({state.turn_count} turns)")
+    elif asked_for and state.store_kind == "redis":
+        app.note(
+            f"new session {sid}: no stored session has this id "
+            "('neurolink memory list' shows the existing ones)"
+        )
     else:
         app.note(f"new session {sid}")
     if state.store_kind == "memory":
@@ -131,18 +146,32 @@ def announce(app: AppContext, state: ChatState, *, resumed: bool) -> None:
         )
     elif state.store_kind == "off":
         app.note("conversation memory is off: nothing is stored and no history is sent")
+    elif not app.settings.redis_configured:  # the embedded store's own notice names it
+        app.note(f"model {state.model}; turns are stored in the embedded store")
     else:
         app.note(f"model {state.model}; turns are stored in Redis at {app.shown_url()}")
-    if sys.stdin.isatty():
+    if app.env.stdin_isatty:
         app.note("type /help for commands, Ctrl-D to quit")
 
 
+def goodbye(state: ChatState) -> None:
+    """The last line: which session this was and how to come back to it."""
+    sid = state.session_id
+    if state.store_kind == "redis" and state.turn_count:
+        state.note(
+            f"session {sid} saved ({state.turn_count} turns); "
+            f"resume with: neurolink loop --session-id {sid}"
+        )
+    elif state.store_kind == "memory" and state.turn_count:
+        state.note(f"session {sid} was kept in this process only (--store memory); not saved")
+
+
 def finish(app: AppContext, state: ChatState) -> None:
-    """Write what Redis could not take during the chat; StoreUnavailable if some is lost."""
+    """Write what Redis could not take during the chat (StoreUnavailable if some is lost),
+    then say how to resume."""
     writer = state.writer
-    if writer is None or not writer.pending:
-        return
-    if writer.flush():
+    if writer is None or not writer.pending or writer.flush():
+        goodbye(state)
         return
     lost = len(writer.pending)
     sessions = sorted({p.session_id for p in writer.pending})
@@ -154,13 +183,65 @@ def finish(app: AppContext, state: ChatState) -> None:
 
 def start_loop(app: AppContext, opts: LoopOptions) -> None:
     """Run ``neurolink loop`` on the terminal until the user quits."""
-    from neurolink_cli.repl.app import history_file, make_prompt_session, run_plain, run_repl
+    from neurolink_cli.repl.app import (
+        history_file,
+        make_prompt_session,
+        run_piped,
+        run_plain,
+        run_repl,
+    )
 
+    if opts.pick:
+        opts.session_id = pick_session(app)
     state = build_state(app, opts)
+    env = app.env
+    state.interactive = env.stdin_isatty and env.stderr_isatty
     try:
-        if sys.stdin.isatty():
+        if env.stdin_isatty:
             run_repl(state, make_prompt_session(state, history=history_file(app.settings.data_dir)))
+        elif opts.each_line:
+            run_plain(state, env.stdin)
         else:
-            run_plain(state, sys.stdin)
+            run_piped(state, env.stdin)
     finally:
         finish(app, state)
+
+
+def pick_session(app: AppContext) -> str | None:
+    """``-l``: list recent sessions on stderr and read a number or id (Enter: a new one)."""
+    from neurolink_cli.repl.sessions import choose, recent_sessions, session_lines
+
+    env = app.env
+    if not env.stdin_isatty:
+        raise BadInput("-l/--list-conversations asks which session: it needs a terminal")
+    rows = recent_sessions(app.repository().native)
+    if not rows:
+        app.note("no stored sessions yet; starting a new one")
+        return None
+    env.stderr.write("\n".join(session_lines(rows)) + "\n")
+    env.stderr.write("Resume which? (number or id; Enter: a new session) ")
+    env.stderr.flush()
+    try:
+        answer = env.stdin.readline()
+    except KeyboardInterrupt:
+        answer = ""
+    return choose(rows, answer)
+
+
+def owns_process() -> bool:
+    """True when this is the ``neurolink`` process itself (not CliRunner or a test harness,
+    which swap the standard streams)."""
+    return sys.stdout is sys.__stdout__ and sys.stderr is sys.__stderr__
+
+
+def exit_now(code: int) -> None:
+    """End the process at once, skipping interpreter teardown (with litellm's thousands of
+    modules loaded it took 1-3 s after Ctrl-D). Only once every turn is written (the store
+    writes synchronously; :func:`finish` has run) and the history file is closed (written
+    line by line). Does nothing inside a test harness, which keeps its process."""
+    if not owns_process():
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)

@@ -6,7 +6,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TextIO
 
 from neurolink_cli.chat.conversation import Chat, TurnStore, TurnWriter
 
@@ -30,10 +30,11 @@ class ChatState:
     store_kind: str = "redis"
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
-    markdown: bool = False
+    markdown: bool = False  # answers rendered as Markdown (stdout is a terminal)
     running: bool = True
     confirm: Callable[[str], bool] = field(default=lambda _q: False)
-    extra: dict[str, Any] = field(default_factory=dict)
+    recent: list[str] = field(default_factory=list)  # session ids /sessions listed
+    interactive: bool = False  # a person at a terminal: show progress such as "starting…"
 
     @property
     def session_id(self) -> str:

@@ -165,3 +165,56 @@ def test_import_package_is_cheap(env: dict[str, str]) -> None:
         [sys.executable, "-c", code], capture_output=True, env=env, text=True, timeout=30
     )
     assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_first_send_waits_for_the_warm_up_instead_of_importing_again(
+    llm: LiteLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15: the warm-up thread and the first message must not load litellm at once."""
+    import threading
+    import time
+
+    from neurolink_cli.chat import llm as llm_module
+
+    monkeypatch.setattr(llm_module, "_warmed", False)
+    events: list[str] = []
+    real_load = llm_module.load_litellm
+
+    def slow_warm_up(model: str | None = None) -> None:
+        with llm_module._lock:
+            events.append("warm-up start")
+            real_load()
+            time.sleep(0.3)  # litellm "still loading"
+            events.append("warm-up end")
+            llm_module._warmed = True
+
+    thread = threading.Thread(target=slow_warm_up)
+    thread.start()
+    while not events:
+        time.sleep(0.01)
+    assert not llm.ready()
+    completion = llm.complete(MSGS, model="openai/test", stream=False)
+    events.append("answer")
+    thread.join()
+    assert "".join(completion).startswith("echo: hello there")
+    assert events == ["warm-up start", "warm-up end", "answer"]
+    assert llm.ready()
+
+
+def test_warm_up_runs_the_first_call_paths_without_network() -> None:
+    from neurolink_cli.chat.llm import litellm_ready, warm_up
+
+    warm_up("openai/test")
+    assert litellm_ready()
+    assert "httpcore" in sys.modules
+
+
+def test_missing_provider_key_is_one_short_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15 item 10: no key was four wrapped lines of litellm's text."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    with pytest.raises(ProviderError) as caught:
+        LiteLLM().complete(MSGS, model="openai/gpt-4o-mini", stream=False)
+    assert str(caught.value) == (
+        "model 'openai/gpt-4o-mini': no API key; set OPENAI_API_KEY (environment or .env)"
+    )

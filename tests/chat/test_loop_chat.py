@@ -2,70 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis as redis_py
+from support.fake_llm import FakeLLM
 from support.redis_server import RedisServer
 
 from neurolink_cli.chat.conversation import Chat, ChatOptions, TurnWriter, history_turns
-from neurolink_cli.chat.llm import Usage
 from neurolink_cli.errors import ProviderError
 from neurolink_cli.store.memory import MemoryStore
 from neurolink_cli.store.native import NativeStore
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class FakeCompletion:
-    """A scripted answer: deltas, then optionally Ctrl-C or a provider failure."""
-
-    def __init__(self, deltas: list[str], then: BaseException | None = None) -> None:
-        self.model = "fake-model"
-        self.provider = "fake"
-        self.text = ""
-        self.usage = Usage(7, len(deltas))
-        self.cost = 0.25
-        self.latency_ms: int | None = None
-        self.closed = False
-        self._deltas = deltas
-        self._then = then
-
-    def __iter__(self) -> Iterator[str]:
-        for d in self._deltas:
-            self.text += d
-            yield d
-        if self._then is not None:
-            raise self._then
-        self.latency_ms = 12
-
-    def close(self) -> None:
-        self.closed = True
-        self.latency_ms = self.latency_ms or 5
-
-
-class FakeLLM:
-    """Answers by the prompt: ``boom`` fails, ``stop`` is interrupted by Ctrl-C after two
-    deltas, ``break`` fails mid-answer; otherwise ``echo: <prompt> (<n> messages)``."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.last: FakeCompletion | None = None
-
-    def complete(self, messages: list[dict[str, Any]], **kw: Any) -> FakeCompletion:
-        self.calls.append({"messages": messages, **kw})
-        prompt = messages[-1]["content"]
-        if prompt == "boom":
-            raise ProviderError("model 'x': authentication refused")
-        if prompt == "stop":
-            self.last = FakeCompletion(["par", "tial"], KeyboardInterrupt())
-        elif prompt == "break":
-            self.last = FakeCompletion(["half"], ProviderError("model 'x': the provider failed"))
-        else:
-            text = f"echo: {prompt} ({len(messages)} messages)"
-            self.last = FakeCompletion([text[:5], text[5:]])
-        return self.last
 
 
 def make_chat(store: Any, **kw: Any) -> tuple[Chat, FakeLLM]:

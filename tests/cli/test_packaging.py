@@ -125,3 +125,10 @@ def test_wheel_contains_the_package_and_the_script(tmp_path) -> None:
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry).decode()
     assert "neurolink = neurolink_cli.__main__:main" in text
+
+
+def test_license_is_an_spdx_string() -> None:
+    """A TOML table there makes setuptools print a deprecation banner on every install
+    (issue 15 item 5); the SPDX string needs setuptools 77."""
+    assert PROJECT["license"] == "MIT"
+    assert "setuptools>=77" in PYPROJECT["build-system"]["requires"]

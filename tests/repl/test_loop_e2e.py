@@ -202,6 +202,7 @@ def test_piped_input_prints_answers_only(loop_env: dict[str, str], neurolink_bin
         "--user-id",
         "me",
         "--no-stream",
+        "--each-line",  # one message per line (by default piped input is one prompt)
         input=b"hello\n/session\nagain\n",
         env_extra=loop_env,
     )
@@ -213,3 +214,42 @@ def test_piped_input_prints_answers_only(loop_env: dict[str, str], neurolink_bin
         neurolink_bin("memory", "export", "--session-id", sid, env_extra=loop_env).stdout
     )
     assert doc["userId"] == "me" and len(doc["turns"]) == 4
+
+
+@pytest.mark.e2e
+def test_first_message_at_once_then_ctrl_d(loop_env: dict[str, str], neurolink_bin: Any) -> None:
+    """Issue 15's timing table as a user meets it: type the first message the moment the
+    prompt shows (litellm still loading): "starting…" shows, then the answer; Ctrl-D then
+    ends the process with every turn stored and a line saying how to resume."""
+    child = spawn(loop_env)
+    child.expect(SESSION)
+    sid = child.match.group(2).decode()
+    child.expect_exact(">")
+    child.sendline("hello")
+    child.expect_exact("starting")
+    child.expect_exact("echo: hello (1 messages)")
+    child.expect_exact(">")
+    child.sendcontrol("d")
+    child.expect_exact(f"session {sid} saved (2 turns); resume with: neurolink loop --session-id")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    doc = orjson.loads(
+        neurolink_bin("memory", "export", "--session-id", sid, env_extra=loop_env).stdout
+    )
+    assert [t["content"] for t in doc["turns"]] == ["hello", "echo: hello (1 messages)"]
+
+
+@pytest.mark.e2e
+def test_list_conversations_picks_a_recent_session(loop_env: dict[str, str]) -> None:
+    """The TypeScript CLI's ``loop -l``: a numbered list of recent sessions, pick by number."""
+    child = spawn(loop_env, "-r", "picked-one")
+    ask(child, "remember me", "echo: remember me (1 messages)")
+    assert quit_loop(child) == 0
+    child = spawn(loop_env, "-l")
+    child.expect_exact("picked-one")
+    child.expect_exact("Resume which?")
+    child.sendline("1")
+    child.expect_exact("resuming session picked-one (2 turns)")
+    ask(child, "and now?", "echo: and now? (3 messages)")
+    assert quit_loop(child) == 0

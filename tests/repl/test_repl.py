@@ -11,7 +11,7 @@ import orjson
 import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
-from test_loop_chat import FakeLLM
+from support.fake_llm import FakeLLM
 
 from neurolink_cli.chat import Chat, ChatOptions, TurnWriter
 from neurolink_cli.repl.app import history_file, make_prompt_session, run_repl
@@ -38,7 +38,6 @@ def make_state(store: NativeStore) -> Iterator[Any]:
         state = ChatState(
             chat=chat, store=store, writer=chat.writer, out=io.StringIO(), err=io.StringIO()
         )
-        state.extra["llm"] = llm
         return state
 
     yield make
@@ -74,13 +73,13 @@ def test_turns_are_sent_printed_and_stored(make_state: Any, store: NativeStore) 
 def test_ctrl_d_on_empty_line_ends_the_loop(make_state: Any) -> None:
     state = make_state()
     drive(state, CTRL_D + "never sent\r")
-    assert out(state) == "" and state.extra["llm"].calls == []
+    assert out(state) == "" and state.chat.llm.calls == []
 
 
 def test_ctrl_c_at_prompt_clears_the_line(make_state: Any) -> None:
     state = make_state()
     drive(state, "discard me" + CTRL_C + "kept\r" + CTRL_D)
-    calls = state.extra["llm"].calls
+    calls = state.chat.llm.calls
     assert len(calls) == 1 and calls[0]["messages"][-1]["content"] == "kept"
 
 
@@ -105,7 +104,7 @@ def test_provider_error_is_one_line_and_loop_goes_on(make_state: Any, store: Nat
 def test_esc_enter_makes_multi_line_input(make_state: Any) -> None:
     state = make_state()
     drive(state, "line one" + ESC + "\rline two\r" + CTRL_D)
-    assert state.extra["llm"].calls[0]["messages"][-1]["content"] == "line one\nline two"
+    assert state.chat.llm.calls[0]["messages"][-1]["content"] == "line one\nline two"
 
 
 def test_slash_commands(make_state: Any, store: NativeStore, tmp_path: Path) -> None:
@@ -119,7 +118,7 @@ def test_slash_commands(make_state: Any, store: NativeStore, tmp_path: Path) -> 
     e, o = err(state), out(state)
     assert "session  repl-1" in e and "turns    2" in e
     assert "[0] user: hi" in o and "[1] assistant: echo: hi (1 messages)" in o
-    calls = state.extra["llm"].calls
+    calls = state.chat.llm.calls
     assert calls[1]["model"] == "other/model"
     assert calls[2]["messages"][-1]["content"] == "/slash text"
     assert "unknown command /nope" in e
@@ -143,7 +142,7 @@ def test_new_starts_another_session(make_state: Any, store: NativeStore) -> None
     assert state.session_id != "repl-1" and "new session" in err(state)
     assert len(store.get("repl-1").turns) == 2  # type: ignore[union-attr]
     assert len(store.get(state.session_id).turns) == 2  # type: ignore[union-attr]
-    assert len(state.extra["llm"].calls[-1]["messages"]) == 1
+    assert len(state.chat.llm.calls[-1]["messages"]) == 1
 
 
 def test_clear_asks_then_deletes(make_state: Any, store: NativeStore) -> None:

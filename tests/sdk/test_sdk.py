@@ -191,3 +191,16 @@ def test_processes_sharing_a_session_keep_contiguous_indexes(
         assert mine == [f"w{n}-{i}" for i in range(each)]
     assert doc.metadata["totalTurns"] == 2 * workers * each  # type: ignore[union-attr]
     assert orjson.loads(orjson.dumps(doc.user_id)) == "u"  # type: ignore[union-attr]
+
+
+def test_errors_name_sdk_settings_not_cli_flags() -> None:
+    """Issue 15 item 10: a Python user cannot pass --redis-url."""
+    nl = NeuroLink(
+        conversation_memory={"redis": {"url": f"redis://127.0.0.1:{free_port()}/0"}},
+        llm=object(),
+    )
+    with pytest.raises(StoreUnavailable) as caught:
+        nl.get_conversation_history("s1")
+    message = str(caught.value)
+    assert "--" not in message and "conversation_memory={'redis': {'url': ...}}" in message
+    assert caught.value.exit_code == 4
