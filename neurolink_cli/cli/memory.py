@@ -18,36 +18,68 @@ from neurolink_cli.util.validate import check_session_id
 pass_app = click.make_pass_decorator(AppContext)
 
 
+def _sessions(n: int) -> str:
+    return f"{n:,} session" if n == 1 else f"{n:,} sessions"
+
+
 def _time(value: str | None, option: str) -> int | None:
     return None if value is None else parse_time(value, option=option)
 
 
 def time_options(func: Any) -> Any:
-    func = click.option(
-        "--end-time",
-        "--until",
-        "end_time",
-        metavar="T",
-        help="Only turns before T (exclusive): ISO 8601 or a duration ago (30m, 7d).",
-    )(func)
-    func = click.option(
-        "--start-time",
-        "--since",
-        "start_time",
-        metavar="T",
-        help="Only turns at or after T: ISO 8601 or a duration ago (24h, 2w).",
-    )(func)
+    """``--start-time/--end-time`` and their aliases ``--since/--until``, kept as separate
+    options so that an error names the one the user typed."""
+    for name, alias, dest, text in (
+        ("--end-time", "--until", "end_time", "Only turns before T (exclusive)"),
+        ("--start-time", "--since", "start_time", "Only turns at or after T"),
+    ):
+        func = click.option(alias, f"{dest}_alias", metavar="T", hidden=True)(func)
+        func = click.option(
+            name,
+            dest,
+            metavar="T",
+            help=f"{text}: ISO 8601 or a duration ago (30m, 7d). Alias: {alias}.",
+        )(func)
     return func
 
 
-def _umask(_ctx: Any, _param: Any, value: str) -> int:
-    try:
-        mask = int(value, 8)
-    except ValueError:
-        mask = -1
-    if not 0 <= mask <= 0o777:
-        raise click.BadParameter(f"{value!r} is not an octal umask such as 077 or 022")
-    return mask
+def _typed(
+    value: str | None, alias_value: str | None, name: str, alias: str
+) -> tuple[str | None, str]:
+    """The value given and the option name it was typed with."""
+    if value is not None and alias_value is not None:
+        raise BadInput(f"give {name} or {alias}, not both")
+    return (alias_value, alias) if alias_value is not None else (value, name)
+
+
+def time_range(
+    since: str | None, since_name: str, until: str | None, until_name: str
+) -> tuple[int | None, int | None]:
+    """Both ends parsed against one "now"; BadInput when the start is not before the end."""
+    start, end = _time(since, since_name), _time(until, until_name)
+    if start is not None and end is not None and start >= end:
+        raise BadInput(
+            f"{since_name} {since} is not before {until_name} {until}: nothing can match "
+            "(a duration counts back from now: --since 30d --until 7d)"
+        )
+    return start, end
+
+
+class OctalMask(click.ParamType):
+    """``--umask``: an octal mask such as 077 or 022 (a type, so defaults convert too)."""
+
+    name = "umask"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            mask = int(value, 8)
+        except ValueError:
+            mask = -1
+        if not 0 <= mask <= 0o777:
+            self.fail(f"{value!r} is not an octal umask such as 077 or 022", param, ctx)
+        return mask
 
 
 def export_filter_options(func: Any) -> Any:
@@ -56,7 +88,7 @@ def export_filter_options(func: Any) -> Any:
         "--umask",
         default="077",
         show_default=True,
-        callback=_umask,
+        type=OctalMask(),
         help="Permissions of written files: 077 gives files 0600 and directories 0700 "
         "(they hold private conversations); 022 makes them readable by everyone.",
     )(func)
@@ -94,6 +126,8 @@ def _export_options(
     include_metadata: bool,
     start_time: str | None,
     end_time: str | None,
+    start_time_alias: str | None = None,
+    end_time_alias: str | None = None,
     redact: bool,
     redact_patterns: tuple[str, ...],
     no_csv_guard: bool,
@@ -102,10 +136,9 @@ def _export_options(
 ) -> Any:
     from neurolink_cli.export.transform import ExportOptions
 
-    start = _time(start_time, "--start-time")
-    end = _time(end_time, "--end-time")
-    if start is not None and end is not None and start >= end:
-        raise BadInput("--start-time must be before --end-time")
+    start_time, start_name = _typed(start_time, start_time_alias, "--start-time", "--since")
+    end_time, end_name = _typed(end_time, end_time_alias, "--end-time", "--until")
+    start, end = time_range(start_time, start_name, end_time, end_name)
     redactor = None
     if redact or redact_patterns:
         from neurolink_cli.export.redact import make_redactor
@@ -186,7 +219,7 @@ def memory_list(
     """
     from neurolink_cli.cli.listing import print_sessions
 
-    since_ms, until_ms = _time(since, "--since"), _time(until, "--until")
+    since_ms, until_ms = time_range(since, "--since", until, "--until")
     rows = app.repository().list(since_ms=since_ms, until_ms=until_ms, user_id=user_id, limit=limit)
     for bad in app.repository().warnings:
         app.warn(f"skipped {bad.key or bad.session_id}: {bad.reason}")
@@ -389,7 +422,7 @@ def memory_delete(
         )
         app.env.stdout.write("".join(sid + "\n" for sid in rows))
         app.env.stdout.flush()
-        app.note(f"dry run: {len(rows)} sessions would be deleted")
+        app.note(f"dry run: {_sessions(len(rows))} would be deleted")
     elif everything or targets:
         if everything:
             what = (
@@ -401,18 +434,54 @@ def memory_delete(
         if not yes and not app.env.confirm(f"Delete {what} at {app.shown_url()}?"):
             raise NeurolinkError("nothing deleted")
         if everything:
-            app.note(f"deleted {repo.delete_all()} sessions")
+            app.note(f"deleted {_sessions(repo.delete_all())}")
         else:
             report = repo.delete_selected(targets)
-            app.note(f"deleted {report.deleted} sessions")
+            app.note(f"deleted {_sessions(report.deleted)}")
             for t in report.kept:
                 app.warn(f"{t.session_id} ({t.key}): changed since selected, kept")
             if report.kept and not missing:
                 raise PartialFailure(
-                    f"{len(report.kept)} sessions changed since selected, kept; "
+                    f"{_sessions(len(report.kept))} changed since selected, kept; "
                     "run the command again to delete them in their new state"
                 )
     elif not missing:
         app.note("no session matched; nothing deleted")
     if missing:
         raise SessionNotFound(*missing)
+
+
+# -- the TypeScript CLI's names, for users coming from it ----------------------------------
+@memory.command("history")
+@click.argument("session_id", metavar="SESSION_ID", shell_complete=complete_session_ids)
+@click.pass_context
+def memory_history(ctx: click.Context, session_id: str) -> None:
+    """One session's turns as JSON (the TypeScript CLI's name for `memory export`).
+
+    \b
+    Example:
+      neurolink memory history s-123      same as: neurolink memory export --session-id s-123
+    """
+    ctx.invoke(memory_export, session_id=session_id)
+
+
+@memory.command("clear")
+@click.argument(
+    "session_id", metavar="[SESSION_ID]", required=False, shell_complete=complete_session_ids
+)
+@click.option(
+    "--yes", "-y", is_flag=True, help="Do not ask for confirmation (required without a terminal)."
+)
+@click.pass_context
+def memory_clear(ctx: click.Context, session_id: str | None, yes: bool) -> None:
+    """Delete one session, or with no id every session (the TypeScript CLI's name for `delete`).
+
+    \b
+    Example:
+      neurolink memory clear s-123        same as: neurolink memory delete --session-id s-123
+      neurolink memory clear --yes        same as: neurolink memory delete --all --yes
+    """
+    if session_id is None:
+        ctx.invoke(memory_delete, delete_all=True, yes=yes)
+    else:
+        ctx.invoke(memory_delete, session_ids=(session_id,), yes=yes)

@@ -29,6 +29,24 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 class RootGroup(LazyGroup):
     """Maps every failure to one line on stderr and the documented exit code."""
 
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Click's main, with usage errors as one line (and a hint) instead of three."""
+        run: Any = super().main
+        if not standalone_mode:
+            return run(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = run(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            click.echo(f"neurolink: error: {usage_line(exc)}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("neurolink: aborted", err=True)
+            sys.exit(EXIT_ERROR)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -52,6 +70,30 @@ class RootGroup(LazyGroup):
                 f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)",
                 EXIT_ERROR,
             )
+
+
+def usage_line(exc: click.UsageError) -> str:
+    """One line: Click's message, a suggestion for a mistyped command, a hint for a root
+    option given after a subcommand, and where the help is."""
+    import difflib
+
+    message = exc.format_message()
+    ctx = exc.ctx
+    if ctx is None:
+        return message
+    if isinstance(exc, click.NoSuchOption) and ctx.parent is not None:
+        root = ctx.find_root().command
+        if any(exc.option_name in p.opts for p in root.params):
+            return (
+                f"{exc.option_name} is an option of neurolink itself: put it before the "
+                f"command (neurolink {exc.option_name} ... {ctx.command_path.split(' ', 1)[1]} ...)"
+            )
+    if message.startswith("No such command") and isinstance(ctx.command, click.Group):
+        typed = message.split("'")[1] if "'" in message else ""
+        close = difflib.get_close_matches(typed, ctx.command.list_commands(ctx), n=1)
+        if close and "Did you mean" not in message:
+            message += f" Did you mean '{close[0]}'?"
+    return f"{message} (see '{ctx.command_path} --help')"
 
 
 def _translate_store_error(ctx: click.Context, exc: Exception) -> NeurolinkError | None:

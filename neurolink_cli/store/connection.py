@@ -312,10 +312,20 @@ def _translate(exc: BaseException, url: str) -> NeurolinkError | None:
         "check REDIS_PASSWORD / REDIS_USERNAME or the URL"
     )
     if isinstance(exc, rx.AuthenticationError | rx.AuthenticationWrongNumberOfArgsError):
+        if "HELLO must be called" in str(exc) or "Authentication required" in str(exc):
+            return StoreUnavailable(
+                f"Redis at {shown} needs a password and none was given; set REDIS_PASSWORD "
+                "(and REDIS_USERNAME for an ACL user) or put it in the URL"
+            )
         return StoreUnavailable(auth)
     if isinstance(exc, rx.ResponseError):
         text = str(exc)
-        if "NOAUTH" in text or "WRONGPASS" in text:
+        if "NOAUTH" in text or "HELLO must be called" in text:
+            return StoreUnavailable(
+                f"Redis at {shown} needs a password and none was given; set REDIS_PASSWORD "
+                "(and REDIS_USERNAME for an ACL user) or put it in the URL"
+            )
+        if "WRONGPASS" in text:
             return StoreUnavailable(auth)
         if "NOPERM" in text:
             return StoreUnavailable(

@@ -90,6 +90,10 @@ def make_dir(path: str | Path, mode: int) -> None:
     path = Path(path)
     if path.is_dir():
         return
+    if path.exists():
+        raise NotADirectoryError(
+            20, "it is a file, not a directory; give a directory to export into"
+        )
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, mode)
 

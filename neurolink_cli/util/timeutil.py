@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 from neurolink_cli.errors import BadInput
 
-_DURATION = re.compile(r"^\s*(\d{1,9})\s*([smhdw])\s*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_LONGEST_MS = 700_000 * 86_400_000  # ~1,900 years: a duration back from now stays after year 1
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -41,7 +42,10 @@ def parse_duration(text: str) -> int:
         raise BadInput(
             f"bad duration {text!r}: use a number and a unit s, m, h, d or w (e.g. 30m, 7d)"
         )
-    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)] * 1000
+    ms = int(m.group(1)) * _UNIT_SECONDS[m.group(2)] * 1000
+    if ms > _LONGEST_MS:
+        raise BadInput(f"duration {text!r} reaches back before the year 1: at most 700000d")
+    return ms
 
 
 def iso_to_ms(text: str) -> int | None:

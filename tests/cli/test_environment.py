@@ -52,7 +52,7 @@ def test_delete_yes_after_a_wrong_answer(env: dict[str, str], store: Any) -> Non
     fake = Environment.fake("maybe\ny\n", tty=True)
     code, out, err = run(env, fake, "memory", "delete", "--session-id", "gone")
     assert code == 0, err
-    assert err.count("[y/N]") == 2 and "deleted 1 sessions" in err
+    assert err.count("[y/N]") == 2 and "deleted 1 session" in err
     assert store.get("gone") is None
 
 

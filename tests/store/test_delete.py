@@ -90,7 +90,7 @@ def test_confirmation_on_a_terminal(store, env) -> None:
     )
     child.expect(r"\[y/N\]")
     child.sendline("y")
-    child.expect("deleted 1 sessions")
+    child.expect("deleted 1 session")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0

@@ -194,7 +194,7 @@ def test_cli_reports_changed_sessions_kept_with_exit_1(
     result = cli("memory", "delete", "--older-than", "30d", "--yes")
     assert result.exit_code == 1, result.stderr
     assert "a (" in result.stderr and "changed since selected, kept" in result.stderr
-    assert "deleted 1 sessions" in result.stderr
+    assert "deleted 1 session" in result.stderr
     out = cli("memory", "list", "--format", "jsonl", "--limit", "0").stdout
     assert [orjson.loads(line)["sessionId"] for line in out.splitlines()] == ["a"]
 
