@@ -7,7 +7,7 @@ the fields the script sets (including the writer's ``w:<id>`` idempotency field 
 ``nextIndex``); the index ZSET scores each session by its last turn's timestamp in epoch
 ms. It does so with hand-built RESP commands sent over one socket in large pipelined
 chunks, so 400,000 turns load in a few seconds instead of minutes of Lua calls.
-``tests/test_bench_dataset.py`` checks that the bytes match what ``append_turn`` stores.
+``tests/store/test_bench_loader.py`` checks that the bytes match what ``append_turn`` stores.
 """
 
 from __future__ import annotations

@@ -195,14 +195,16 @@ def lock_directory(dir_fd: int, shown: str, mode: int) -> int:
 def open_output(
     target: str, mode: int = 0o600, stdout: IO[bytes] | None = None
 ) -> Iterator[IO[bytes]]:
-    """``-`` is ``stdout`` (the process's unless given); a path is written through
+    """``-`` is ``stdout`` (the caller's terminal stream; none given: refused); a path is written through
     :func:`atomic_file` (fsync'd) with permissions ``mode`` (0600 unless ``--umask`` says
     otherwise).
 
     On any failure the temporary file is removed and nothing appears under ``target``.
     """
     if target == "-":
-        out = stdout if stdout is not None else sys.stdout.buffer
+        if stdout is None:
+            raise NeurolinkError("cannot write to '-' here: give a file name")
+        out = stdout
         yield out
         out.flush()
         return
