@@ -9,7 +9,7 @@ can check what was sent:
 - a last user message starting with ``long`` streams 40 numbered words at once;
 - model ``fail-401`` answers HTTP 401, model ``fail-500`` HTTP 500, ``fail-404`` HTTP 404.
 
-Run it alone with ``python tests/llm_server.py [PORT]`` (prints its base URL) to try the loop
+Run it alone with ``python tests/support/llm_server.py [PORT]`` (prints its base URL) to try the loop
 by hand: ``OPENAI_API_BASE=<url> OPENAI_API_KEY=x neurolink loop --model openai/test``.
 """
 
