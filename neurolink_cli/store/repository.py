@@ -13,7 +13,7 @@ from __future__ import annotations
 import builtins
 import heapq
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from neurolink_cli.errors import SessionNotFound
 from neurolink_cli.models import SessionDoc, SessionSummary, Unreadable
@@ -171,3 +171,12 @@ class Repository:
                 if self.upstream.digest(sid) in candidates and self.upstream.get(sid):
                     in_upstream.add(sid)
         return in_native, in_upstream
+
+    def index_missing(self, scores: Mapping[str | bytes, int]) -> None:
+        """Give these native sessions an index entry if they have none (ZADD NX).
+
+        For ``import --on-conflict skip`` after a run that stopped between writing a
+        session's keys and its index entry; existing entries are left as they are.
+        """
+        if scores:
+            self.native.client.zadd(self.native.index_key, scores, nx=True)
