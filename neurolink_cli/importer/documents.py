@@ -18,6 +18,8 @@ import math
 import re
 from typing import Any
 
+import orjson
+
 from neurolink_cli.errors import BadInput
 from neurolink_cli.models import SessionDoc
 from neurolink_cli.util.timeutil import ms_to_rfc3339, stored_to_ms
@@ -30,6 +32,9 @@ ID_RULE = "an id is 1-256 bytes of printable UTF-8 without whitespace, '{' or '}
 # Epoch ms the contract's format can show: 1970-01-01 up to the end of year 9999.
 MAX_MS = 253_402_300_799_999
 _DIGITS = re.compile(r"^\s*\d{1,16}\s*$")
+# Containers nested deeper than this are refused: orjson writes at most 254 levels, and
+# exporters walk values recursively.
+MAX_DEPTH = 254
 
 
 def bad_input(where: str, problem: str) -> BadInput:
@@ -113,6 +118,8 @@ def document_to_session(raw: Any, where: str) -> SessionDoc:
     for key in extra:
         if not _is_text(key):
             raise bad_input(where, f"field name {key!r} is not valid UTF-8 text")
+    _check_depth(metadata, where, "metadata")
+    _check_depth(extra, where, "a top-level field")
     return SessionDoc(
         session_id=sid,
         user_id=user,
@@ -122,6 +129,28 @@ def document_to_session(raw: Any, where: str) -> SessionDoc:
         _turns=turns,
         extra=extra,
     )
+
+
+def _check_depth(value: Any, where: str, what: str) -> None:
+    """BadInput when ``value`` nests containers deeper than :data:`MAX_DEPTH`."""
+    try:
+        orjson.dumps(value)  # fast; refuses deep nesting (and big ints, lone surrogates)
+        return
+    except orjson.JSONEncodeError as exc:
+        if "ecursion" not in str(exc) and _depth(value) <= MAX_DEPTH:
+            return
+    raise bad_input(where, f"{what} is nested deeper than {MAX_DEPTH} levels")
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack and deepest <= MAX_DEPTH:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _check_metadata(metadata: dict[str, Any], where: str) -> None:
@@ -170,5 +199,6 @@ def _check_turns(turns: Any, where: str) -> list[dict[str, Any]]:
         if index <= last:
             raise bad_input(where, f"turn #{i}: index {index} is not greater than the one before")
         last = index
+        _check_depth(turn, where, f"turn #{i}")
         out.append(turn)
     return out
