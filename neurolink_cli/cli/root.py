@@ -22,11 +22,28 @@ from neurolink_cli.cli.lazygroup import LazyGroup
 from neurolink_cli.cli.version import version_option
 from neurolink_cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, NeurolinkError
 
+# Click >= 8.2 shows the help of a group run without a command as a UsageError: keep that.
+_HELP_ERRORS: tuple[type[Exception], ...] = tuple(
+    c for c in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if c is not None
+)
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class RootGroup(LazyGroup):
     """Maps every failure to one line on stderr and the documented exit code."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for arg in args:  # bytes that are not UTF-8 reach Python as lone surrogates
+            if not _is_utf8(arg) and not os.path.lexists(arg):
+                shown = _raw(arg).decode("utf-8", "backslashreplace")
+                _fail(ctx, ValueError(arg), f"argument '{shown}' is not valid UTF-8 text", 2)
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:  # the root's own options (neurolink --bogus)
+            if isinstance(exc, _HELP_ERRORS):
+                raise
+            _fail(ctx, exc, _usage_line(exc), exc.exit_code)
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -39,6 +56,10 @@ class RootGroup(LazyGroup):
             # The reader went away (``| head``): stop quietly, no traceback, exit 1.
             _silence_stdout()
             ctx.exit(EXIT_ERROR)
+        except click.UsageError as exc:  # one line too (Click would print usage + hint + error)
+            if isinstance(exc, _HELP_ERRORS):
+                raise
+            _fail(ctx, exc, _usage_line(exc), exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:
@@ -51,6 +72,26 @@ class RootGroup(LazyGroup):
                 f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)",
                 EXIT_ERROR,
             )
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _raw(text: str) -> bytes:
+    try:
+        return text.encode("utf-8", "surrogateescape")  # the bytes of argv, as given
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    return exc.format_message().rstrip(".") + where
 
 
 def _translate_store_error(ctx: click.Context, exc: Exception) -> NeurolinkError | None:

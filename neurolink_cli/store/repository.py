@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins
 import heapq
 import itertools
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 
 from neurolink_cli.errors import SessionNotFound
@@ -79,7 +80,7 @@ class Repository:
             found.sort(key=lambda r: r.updated_ms, reverse=True)
             streams.append(iter(found))
         merged = heapq.merge(*streams, key=lambda r: r.updated_ms, reverse=True)
-        return list(itertools.islice(merged, limit or None))
+        return list(itertools.islice(merged, min(limit, sys.maxsize) or None))
 
     def iter_docs(
         self,
