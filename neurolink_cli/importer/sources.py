@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import shutil
 import sys
 import tempfile
@@ -30,8 +29,10 @@ from neurolink_cli.importer.documents import bad_input
 
 SPOOL_BYTES = 16 << 20
 # orjson reads integers beyond 64 bits as floats: text with a run of 19+ digits is parsed
-# by the standard library instead, whose integers are exact.
-_LONG_DIGITS = re.compile(rb"\d{19}")
+# by the standard library instead, whose integers are exact. (Found by mapping every digit
+# to "0" and everything else to " ", then a substring search: C speed, unlike a regex.)
+_DIGIT_MAP = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
+_LONG_RUN = b"0" * 19
 
 Warn = Callable[[str], None]
 
@@ -57,7 +58,7 @@ def parse_json(data: bytes) -> Any:
     orjson first (fast); the standard library for what it refuses or would round (long
     integers, lone surrogate escapes, a UTF-8 BOM). Raises :class:`JSONProblem`.
     """
-    if not _LONG_DIGITS.search(data):
+    if _LONG_RUN not in data.translate(_DIGIT_MAP):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
