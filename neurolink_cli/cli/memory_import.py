@@ -12,7 +12,7 @@ import click
 from click.core import ParameterSource
 
 from neurolink_cli.appcontext import AppContext
-from neurolink_cli.errors import PartialFailure
+from neurolink_cli.errors import EXIT_INTERRUPTED, PartialFailure
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -77,6 +77,9 @@ def memory_import(app: AppContext, source: str, on_conflict: str, skip_invalid_i
     except ImportStopped as exc:
         command = _finish_command(source, exc.finish_on_conflict, skip_invalid_ids)
         exc.args = (exc.message(command),)
+        if exc.exit_code == EXIT_INTERRUPTED:  # the edge prints only "interrupted" for 130
+            app.warn(str(exc))
+            raise KeyboardInterrupt from None
         raise
     if report.failed:
         raise PartialFailure(

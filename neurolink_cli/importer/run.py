@@ -17,8 +17,15 @@ not trimmed to ``maxTurnsPerSession``; the configured TTL applies.
 Two passes over the input, one document in memory at a time. Pass one validates every
 document (exit 2, nothing written), refuses ids given twice and, with ``--on-conflict
 fail`` (the default), any session that already exists in either layout (exit 1, nothing
-written). Pass two writes: ``skip`` leaves existing sessions alone, ``replace`` removes
-them from both layouts and writes the imported document.
+written). Sessions whose id cannot be a native key (ids the TypeScript SDK allows) are
+all named together in pass one; ``skip_invalid_ids`` leaves them out instead. Pass two
+writes: ``skip`` leaves existing sessions alone, ``replace`` removes them from both
+layouts and writes the imported document.
+
+Each session is one MULTI/EXEC on its two keys (whole or absent), its index entry right
+after. A Redis error (``maxmemory``, connection lost) or Ctrl-C in pass two raises
+:class:`ImportStopped`: how many were imported, which session failed and why, and how to
+finish (``--on-conflict skip``; ``replace`` again for a replacing run).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from neurolink_cli.errors import (
     EXIT_ERROR,
+    EXIT_INTERRUPTED,
     EXIT_UNAVAILABLE,
     BadInput,
     NeurolinkError,
@@ -84,7 +92,7 @@ class ImportStopped(NeurolinkError):
     """
 
     def __init__(
-        self, report: ImportReport, total: int, session_id: str, exc: Exception, finish: str
+        self, report: ImportReport, total: int, session_id: str, exc: BaseException, finish: str
     ) -> None:
         self.report = report
         self.total = total
@@ -109,9 +117,12 @@ class ImportStopped(NeurolinkError):
         )
 
 
-def _write_failure(exc: Exception) -> tuple[str, int]:
+def _write_failure(exc: BaseException) -> tuple[str, int]:
     """A short reason for a failed write and its exit code (4 when Redis went away)."""
     from redis import exceptions as rx
+
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", EXIT_INTERRUPTED
 
     text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
     text = text.split("caused error: ", 1)[-1]  # a pipeline error quotes the whole command
@@ -319,8 +330,8 @@ def import_sessions(
                         progress(1, doc.turn_count())
                 sid = ""
                 repo.index_missing(missing)
-            except Exception as exc:
-                if not _is_redis_error(exc):
+            except (Exception, KeyboardInterrupt) as exc:
+                if not isinstance(exc, KeyboardInterrupt) and not _is_redis_error(exc):
                     raise
                 raise ImportStopped(report, total, sid or "(index)", exc, finish) from exc
     return report

@@ -97,13 +97,22 @@ def imported_count(stderr: str) -> int:
 
 @pytest.fixture
 def own_server():
+    server = RedisServer().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def aof_server():
+    """Every write on disk before its reply, so a killed server comes back with it."""
     server = RedisServer(extra_args=["--appendonly", "yes", "--appendfsync", "always"]).start()
     yield server
     server.cleanup()
 
 
+@pytest.mark.parametrize("policy", ["fail", "replace"])
 def test_maxmemory_reached_mid_import_stops_with_one_line_and_the_finish_command(
-    own_server: RedisServer, cli: Cli, tmp_path: Path
+    own_server: RedisServer, cli: Cli, tmp_path: Path, policy: str
 ) -> None:
     n = 2000
     docs = make_docs(n)
@@ -114,7 +123,7 @@ def test_maxmemory_reached_mid_import_stops_with_one_line_and_the_finish_command
     client.config_set("maxmemory-policy", "noeviction")
     client.config_set("maxmemory", used + 1_500_000)
     args = ["--redis-url", own_server.url, "--key-prefix", PREFIX, "memory", "import"]
-    result = cli(*args, str(source))
+    result = cli(*args, str(source), "--on-conflict", policy)
     assert result.exit_code == 1, result.stderr
     assert result.stdout == ""
     err = result.stderr
@@ -128,12 +137,14 @@ def test_maxmemory_reached_mid_import_stops_with_one_line_and_the_finish_command
     assert failed.group(1) not in found or len(found) == done + 1
     assert len(found) in (done, done + 1)
     command = finish_command(err)
-    assert command == [*args, str(source), "--on-conflict", "skip"]
+    finish = "replace" if policy == "replace" else "skip"
+    assert command == [*args, str(source), "--on-conflict", finish]
 
     client.config_set("maxmemory", 0)
     again = cli(*command)
     assert again.exit_code == 0, again.stderr
-    assert f"imported {n - len(found)} sessions" in again.stderr
+    written = n - len(found) if finish == "skip" else n
+    assert f"imported {written} sessions" in again.stderr
     found = assert_whole(client)
     assert sorted(found) == [d["sessionId"] for d in docs]
     assert client.zcard(f"{PREFIX}:sessions") == n
@@ -157,9 +168,10 @@ def test_finish_with_skip_indexes_a_session_written_before_its_index_entry(
 
 @pytest.mark.e2e
 def test_redis_killed_mid_import_exit_4_then_the_finish_command_completes(
-    own_server: RedisServer, env: dict[str, str], tmp_path: Path
+    aof_server: RedisServer, env: dict[str, str], tmp_path: Path
 ) -> None:
-    n = 6000
+    own_server = aof_server
+    n = 3000
     docs = make_docs(n, turns=3, size=100)
     source = write_jsonl(tmp_path / "all.jsonl", docs)
     run_env = {**env, "NEUROLINK_REDIS_TIMEOUT": "1"}
@@ -174,7 +186,7 @@ def test_redis_killed_mid_import_exit_4_then_the_finish_command_completes(
     )
     watcher = redis_py.Redis.from_url(own_server.url)
     deadline = time.monotonic() + 60
-    while watcher.zcard(f"{PREFIX}:sessions") < 300:
+    while watcher.zcard(f"{PREFIX}:sessions") < 200:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "import did not start"
         time.sleep(0.01)
@@ -195,9 +207,51 @@ def test_redis_killed_mid_import_exit_4_then_the_finish_command_completes(
     own_server.start()  # the same port; the append-only file brings back what was written
     client = redis_py.Redis.from_url(own_server.url)
     assert len(assert_whole(client)) >= done
+    client.config_set("appendfsync", "no")  # the rest need not be durable: faster
     again = subprocess.run([NEUROLINK, *command], env=run_env, capture_output=True, timeout=120)
     assert again.returncode == 0, again.stderr
     found = assert_whole(client)
     assert sorted(found) == [d["sessionId"] for d in docs]
     assert client.zcard(f"{PREFIX}:sessions") == n
+    client.close()
+
+
+@pytest.mark.e2e
+def test_ctrl_c_mid_import_says_what_it_did(
+    own_server: RedisServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    source = write_jsonl(tmp_path / "all.jsonl", make_docs(3000, turns=3, size=100))
+    run_env = {**env, "REDIS_URL": own_server.url, "NEUROLINK_KEY_PREFIX": PREFIX}
+    proc = subprocess.Popen(
+        [NEUROLINK, "memory", "import", str(source)],
+        env=run_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    client = redis_py.Redis.from_url(own_server.url)
+    deadline = time.monotonic() + 60
+    while client.zcard(f"{PREFIX}:sessions") < 200:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "import did not start"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err_bytes = proc.communicate(timeout=60)
+    err = err_bytes.decode()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    first, last = err.splitlines()
+    assert last == "neurolink: interrupted"
+    assert "failed: interrupted" in first and "--on-conflict skip" in first, first
+    done = imported_count(first)
+    found = assert_whole(client)
+    assert len(found) in (done, done + 1)
+    again = subprocess.run(
+        [NEUROLINK, "memory", "import", str(source), "--on-conflict", "skip"],
+        env=run_env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert len(assert_whole(client)) == 3000
+    assert client.zcard(f"{PREFIX}:sessions") == 3000
     client.close()
