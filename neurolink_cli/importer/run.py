@@ -290,10 +290,14 @@ def import_sessions(
         raise BadInput(f"bad --on-conflict {on_conflict!r}: use fail, skip or replace")
     report = ImportReport()
     finish = "replace" if on_conflict == "replace" else "skip"
-    with open_source(source, stdin, warn) as documents:
+    notes: list[str] = []  # about the source; said once pass one has passed (else one line)
+    with open_source(source, stdin, notes.append) as documents:
         existing = repo.existing
         invalid: list[InvalidSessionId] | None = [] if skip_invalid_ids else None
         total = check_all(existing, documents, on_conflict, invalid)
+        for note in notes:
+            if warn:
+                warn(note)
         if invalid:
             report.invalid = invalid
             if warn:

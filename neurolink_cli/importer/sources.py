@@ -158,6 +158,15 @@ def _iter_whole(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
         yield from _expand(value, f"{name} document {i + 1}" if count > 1 else name)
 
 
+def _is_path_text(name: str) -> bool:
+    """A file name an export can have: UTF-8 text without NUL or backslash."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\0" not in name and "\\" not in name
+
+
 @dataclass
 class Manifest:
     """The checked parts of an ``export-all`` directory's manifest.json."""
@@ -200,7 +209,7 @@ def read_manifest(directory: Path, warn: Warn | None = None) -> Manifest:
         if not ok:
             raise bad_input(str(path), f"sessions[{i}] lacks file, sessionId or sha256")
         name = entry["file"]
-        if Path(name).name != name or name in ("", ".", "..") or "\\" in name:
+        if not _is_path_text(name) or Path(name).name != name or name in ("", ".", ".."):
             raise bad_input(
                 str(path), f"sessions[{i}] names a file outside the directory: {name!r}"
             )
@@ -210,7 +219,10 @@ def read_manifest(directory: Path, warn: Warn | None = None) -> Manifest:
         for child in sorted(directory.iterdir()):
             if child.name not in listed and child.name != MANIFEST and child.name[:1] != ".":
                 warn(f"{child}: not listed in {MANIFEST}, ignored")
-    return Manifest(directory, entries, data.get("complete") is not False, data.get("failed") or [])
+    failed = data.get("failed") or []
+    if not isinstance(failed, list):
+        raise bad_input(str(path), "its failed field is not a list")
+    return Manifest(directory, entries, data.get("complete") is not False, failed)
 
 
 def _read_checked(manifest: Manifest, entry: dict[str, Any]) -> bytes:

@@ -285,3 +285,32 @@ def test_usage_errors_are_one_line_exit_2(cli: Any, args: list[str]) -> None:
     result = cli(*args)
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "--help" in result.stderr, result.stderr
+
+
+MANIFEST_FIELDS = ["format", "sessions", "complete", "failed", "version", "entry", "file",
+                   "sha256", "sessionId", "bytes", "turns"]  # fmt: skip
+
+
+@FUZZ
+@given(field=st.sampled_from(MANIFEST_FIELDS), value=VALUES)
+@example(field="failed", value=5)
+@example(field="file", value="a\x00b")
+@example(field="file", value="../x.json")
+@example(field="sha256", value="\ud800")
+def test_a_wrong_value_in_the_manifest(cli: Any, field: str, value: Any) -> None:
+    directory = cli.cwd / "exp"
+    if not directory.exists():
+        exported = cli("memory", "import", "-", "--on-conflict", "replace", input=orjson.dumps(DOC))
+        assert exported.exit_code == 0
+        assert cli("memory", "export-all", "--output", "exp").exit_code == 0
+        (cli.cwd / "manifest.orig").write_bytes((directory / "manifest.json").read_bytes())
+    manifest = orjson.loads((cli.cwd / "manifest.orig").read_bytes())
+    if field in ("entry", "file", "sha256", "sessionId", "bytes", "turns"):
+        if field == "entry":
+            manifest["sessions"][0] = value
+        else:
+            manifest["sessions"][0][field] = value
+    else:
+        manifest[field] = value
+    (directory / "manifest.json").write_text(json.dumps(manifest), "utf-8", "surrogatepass")
+    check_answer(cli("memory", "import", "exp", "--on-conflict", "replace"))
