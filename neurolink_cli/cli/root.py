@@ -20,7 +20,7 @@ import click
 from neurolink_cli.appcontext import AppContext
 from neurolink_cli.cli.lazygroup import LazyGroup
 from neurolink_cli.cli.version import version_option
-from neurolink_cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, NeurolinkError
+from neurolink_cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, NeurolinkError
 
 # Click >= 8.2 shows the help of a group run without a command as a UsageError: keep that.
 _HELP_ERRORS: tuple[type[Exception], ...] = tuple(
@@ -36,7 +36,9 @@ class RootGroup(LazyGroup):
         for arg in args:  # bytes that are not UTF-8 reach Python as lone surrogates
             if not _is_utf8(arg) and not os.path.lexists(arg):
                 shown = _raw(arg).decode("utf-8", "backslashreplace")
-                _fail(ctx, ValueError(arg), f"argument '{shown}' is not valid UTF-8 text", 2)
+                _fail(
+                    ctx, ValueError(arg), f"argument '{shown}' is not valid UTF-8 text", EXIT_USAGE
+                )
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as exc:  # the root's own options (neurolink --bogus)
