@@ -130,6 +130,9 @@ def _write_failure(exc: BaseException) -> tuple[str, int]:
         text = text[:197] + "..."
     if isinstance(exc, rx.ConnectionError | rx.TimeoutError | rx.ClusterDownError):
         return f"Redis went away ({text})", EXIT_UNAVAILABLE
+    denied = isinstance(exc, rx.NoPermissionError | rx.AuthenticationError)
+    if denied or any(code in text for code in ("NOPERM", "NOAUTH", "WRONGPASS")):
+        return f"Redis denied the write to this user ({text})", EXIT_UNAVAILABLE
     if text.startswith("OOM") or type(exc).__name__ == "OutOfMemoryError":
         return f"Redis is out of memory ({text}); free memory or raise maxmemory", EXIT_ERROR
     return f"Redis refused the write ({text})", EXIT_ERROR

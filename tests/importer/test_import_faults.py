@@ -255,3 +255,21 @@ def test_ctrl_c_mid_import_says_what_it_did(
     assert len(assert_whole(client)) == 3000
     assert client.zcard(f"{PREFIX}:sessions") == 3000
     client.close()
+
+
+def test_a_user_who_may_not_write_gets_exit_4_and_nothing_half_written(
+    own_server: RedisServer, cli: Cli, tmp_path: Path
+) -> None:
+    source = write_jsonl(tmp_path / "two.jsonl", make_docs(2))
+    admin = redis_py.Redis.from_url(own_server.url)
+    admin.acl_setuser(
+        "reader", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-@write"]
+    )
+    url = f"redis://reader:pw@127.0.0.1:{own_server.port}/0"
+    result = cli("--redis-url", url, "--key-prefix", PREFIX, "memory", "import", str(source))
+    assert result.exit_code == 4, result.stderr
+    err = result.stderr
+    assert "0 of 2 sessions imported" in err and "denied the write" in err, err
+    assert "pw@" not in err and "redis://reader:***@" in err, err
+    assert assert_whole(admin) == {}
+    admin.close()
