@@ -110,8 +110,9 @@ class ImportStopped(NeurolinkError):
         done = f"{self.report.imported:,} of {self.total:,} sessions imported"
         if self.report.skipped:
             done += f" ({self.report.skipped:,} skipped as existing)"
+        what = f"session {shown_id(self.session_id)}" if self.session_id else "reading the input"
         return (
-            f"import stopped: {done}, then session {shown_id(self.session_id)} failed: "
+            f"import stopped: {done}, then {what} failed: "
             f"{self.reason}; each session is written whole or not at all. "
             f"Finish the job with: {command}"
         )
@@ -123,9 +124,13 @@ def _write_failure(exc: BaseException) -> tuple[str, int]:
 
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted", EXIT_INTERRUPTED
+    if isinstance(exc, NeurolinkError):  # BadInput: the input changed since it was checked
+        text = str(exc).split("; nothing imported", 1)[0]
+        return f"the input changed since it was checked ({text})", exc.exit_code
 
     text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
     text = text.split("caused error: ", 1)[-1]  # a pipeline error quotes the whole command
+    text = text.split("Transaction discarded because of: ", 1)[-1]
     if len(text) > 200:
         text = text[:197] + "..."
     if isinstance(exc, rx.ConnectionError | rx.TimeoutError | rx.ClusterDownError):
@@ -133,7 +138,7 @@ def _write_failure(exc: BaseException) -> tuple[str, int]:
     denied = isinstance(exc, rx.NoPermissionError | rx.AuthenticationError)
     if denied or any(code in text for code in ("NOPERM", "NOAUTH", "WRONGPASS")):
         return f"Redis denied the write to this user ({text})", EXIT_UNAVAILABLE
-    if text.startswith("OOM") or type(exc).__name__ == "OutOfMemoryError":
+    if "OOM" in text or type(exc).__name__ == "OutOfMemoryError":  # or EXECABORT of an OOM
         return f"Redis is out of memory ({text}); free memory or raise maxmemory", EXIT_ERROR
     return f"Redis refused the write ({text})", EXIT_ERROR
 
@@ -306,39 +311,59 @@ def import_sessions(
             if warn:
                 names = ", ".join(f"{shown_id(e.session_id)} ({e.problem})" for e in invalid)
                 warn(f"left out {len(invalid)} whose id cannot be a native key: {names}")
-        for batch in _batches(documents(), []):
-            sid = batch[0].session_id
+        batches = _batches(documents(), [])
+        while True:
             try:
-                in_native, in_upstream = existing([doc.session_id for doc in batch])
-                missing: dict[str | bytes, int] = {}
-                for doc in batch:
-                    sid = doc.session_id
-                    if sid in in_native or sid in in_upstream:
-                        if on_conflict == "skip":
-                            report.skipped += 1
-                            if sid in in_native:
-                                missing[sid] = _score(doc) or 0
-                            continue
-                        if on_conflict == "fail":  # created by another writer since pass one
-                            report.failed.append((sid, "created by another writer meanwhile"))
-                            if warn:
-                                warn(f"{sid}: created by another writer during the import; kept")
-                            continue
-                    # replace=True: the transaction starts with DEL, so a retry after a lost
-                    # reply writes the same session again instead of appending its turns twice.
-                    repo.native.write_session(doc, replace=True)
-                    _raise_index_score(repo, doc)
-                    if sid in in_upstream and repo.upstream is not None:
-                        repo.upstream.delete(sid)  # after the native copy is in place
-                    report.imported += 1
-                    report.replaced += sid in in_native or sid in in_upstream
-                    report.turns += doc.turn_count()
-                    if progress:
-                        progress(1, doc.turn_count())
-                sid = ""
-                repo.index_missing(missing)
+                batch = next(batches, None)
+            except (BadInput, KeyboardInterrupt) as exc:  # the input changed since pass one
+                raise ImportStopped(report, total, "", exc, finish) from exc
+            if batch is None:
+                break
+            at = [batch[0].session_id]
+            try:
+                _write_batch(repo, batch, on_conflict, report, at, warn, progress)
             except (Exception, KeyboardInterrupt) as exc:
                 if not isinstance(exc, KeyboardInterrupt) and not _is_redis_error(exc):
                     raise
-                raise ImportStopped(report, total, sid or "(index)", exc, finish) from exc
+                raise ImportStopped(report, total, at[0], exc, finish) from exc
     return report
+
+
+def _write_batch(
+    repo: Repository,
+    batch: list[SessionDoc],
+    on_conflict: str,
+    report: ImportReport,
+    at: list[str],
+    warn: Warn | None,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Pass two for one batch; ``at[0]`` is kept on the session being written."""
+    in_native, in_upstream = repo.existing([doc.session_id for doc in batch])
+    missing: dict[str | bytes, int] = {}
+    for doc in batch:
+        sid = at[0] = doc.session_id
+        if sid in in_native or sid in in_upstream:
+            if on_conflict == "skip":
+                report.skipped += 1
+                if sid in in_native:
+                    missing[sid] = _score(doc) or 0
+                continue
+            if on_conflict == "fail":  # created by another writer since pass one
+                report.failed.append((sid, "created by another writer meanwhile"))
+                if warn:
+                    warn(f"{sid}: created by another writer during the import; kept")
+                continue
+        # replace=True: the transaction starts with DEL, so a retry after a lost reply
+        # writes the same session again instead of appending its turns twice.
+        repo.native.write_session(doc, replace=True)
+        _raise_index_score(repo, doc)
+        if sid in in_upstream and repo.upstream is not None:
+            repo.upstream.delete(sid)  # after the native copy is in place
+        report.imported += 1
+        report.replaced += sid in in_native or sid in in_upstream
+        report.turns += doc.turn_count()
+        if progress:
+            progress(1, doc.turn_count())
+    at[0] = "(index entries of skipped sessions)"
+    repo.index_missing(missing)

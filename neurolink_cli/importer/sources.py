@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -278,7 +280,18 @@ def open_source(
         return
     try:
         fh = path.open("rb")
+        regular = stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
     except OSError as exc:
         raise BadInput(f"cannot read {source}: {exc.strerror or exc}") from None
     with fh:
-        yield lambda: iter_stream(fh, source)
+        if regular:
+            yield lambda: iter_stream(fh, source)
+            return
+        # A pipe or device (/dev/stdin, <(cmd), a FIFO) can be read once: spool it, or
+        # pass two would find it empty and import nothing.
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            try:
+                shutil.copyfileobj(fh, spool)
+            except OSError as exc:
+                raise BadInput(f"cannot read {source}: {exc.strerror or exc}") from None
+            yield lambda: iter_stream(spool, source)  # type: ignore[arg-type]

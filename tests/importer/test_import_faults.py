@@ -273,3 +273,34 @@ def test_a_user_who_may_not_write_gets_exit_4_and_nothing_half_written(
     assert "pw@" not in err and "redis://reader:***@" in err, err
     assert assert_whole(admin) == {}
     admin.close()
+
+
+def test_an_archive_changed_between_the_two_passes_stops_with_the_stop_line(
+    cli: Cli, client: Any, prefix: str, tmp_path: Path
+) -> None:
+    """Pass two reads the input again; a file changed after pass one checked it stops the
+    run at that file (exit 2), saying how many sessions went in before it."""
+    from neurolink_cli.importer.run import ImportStopped, import_sessions
+    from neurolink_cli.store.native import NativeStore
+    from neurolink_cli.store.repository import Repository
+
+    source = write_jsonl(tmp_path / "many.jsonl", make_docs(250))  # the importer's batch: 200
+    assert cli("memory", "import", str(source)).exit_code == 0
+    assert cli("memory", "export-all", "--output", "exp").exit_code == 0
+    exp = cli.cwd / "exp"
+    (exp / "stray.txt").write_text("not listed")  # a note after pass one: the hook below
+    files = sorted(p for p in exp.glob("s-*.json"))
+    repo = Repository(NativeStore(client, prefix + "2"))
+
+    def after_pass_one(note: str) -> None:
+        files[-1].write_bytes(files[-1].read_bytes().replace(b"s249 t0", b"s249 T0"))
+
+    with pytest.raises(ImportStopped) as stopped:
+        import_sessions(repo, str(exp), warn=after_pass_one)
+    exc = stopped.value
+    assert exc.exit_code == 2
+    assert str(exc).count("\n") == 0
+    assert "200 of 250 sessions imported, then reading the input failed" in str(exc), str(exc)
+    assert "sha256 differs" in str(exc) and "nothing imported" not in str(exc)
+    assert len(list(client.scan_iter(match=f"{prefix}2:session:*:metadata"))) == 200
+    assert "--on-conflict skip" in str(exc)

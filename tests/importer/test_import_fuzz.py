@@ -314,3 +314,24 @@ def test_a_wrong_value_in_the_manifest(cli: Any, field: str, value: Any) -> None
         manifest[field] = value
     (directory / "manifest.json").write_text(json.dumps(manifest), "utf-8", "surrogatepass")
     check_answer(cli("memory", "import", "exp", "--on-conflict", "replace"))
+
+
+def test_a_pipe_by_name_is_read_once_and_imported(cli: Any, tmp_path: Any) -> None:
+    """``import <(cmd)``, a FIFO, /dev/stdin: not seekable (was UnsupportedOperation, exit 1)."""
+    import os
+    import threading
+
+    fifo = tmp_path / "docs.fifo"
+    os.mkfifo(fifo)
+    data = b"\n".join(orjson.dumps({**DOC, "sessionId": f"pipe-{i}"}) for i in range(3))
+
+    def feed() -> None:
+        with open(fifo, "wb") as fh:
+            fh.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    result = cli("memory", "import", str(fifo))
+    writer.join(10)
+    assert result.exit_code == 0, result.stderr
+    assert "imported 3 sessions" in result.stderr
