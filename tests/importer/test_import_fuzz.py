@@ -335,3 +335,32 @@ def test_a_pipe_by_name_is_read_once_and_imported(cli: Any, tmp_path: Any) -> No
     writer.join(10)
     assert result.exit_code == 0, result.stderr
     assert "imported 3 sessions" in result.stderr
+
+
+SETTINGS_ENV = ["NEUROLINK_REDIS_TIMEOUT", "NEUROLINK_MEMORY_TTL", "REDIS_DB",
+                "NEUROLINK_MEMORY_MAX_TURNS_PER_SESSION", "NEUROLINK_MEMORY_ENABLED",
+                "NEUROLINK_MEMORY_STORE", "NEUROLINK_KEY_PREFIX", "REDIS_KEY_PREFIX"]  # fmt: skip
+SETTING_VALUES = (
+    st.sampled_from(
+        ["nan", "inf", "-inf", "1e400", "-1", "0", "99999999999999999999", "1e15", "", " ", "x"]
+    )
+    | st.text(max_size=10).filter(lambda s: "\x00" not in s)
+    | st.integers().map(str)
+)
+
+
+@FUZZ
+@given(
+    name=st.sampled_from(SETTINGS_ENV),
+    value=SETTING_VALUES,
+    command=st.sampled_from(["list", "import"]),
+)
+@example(name="NEUROLINK_REDIS_TIMEOUT", value="nan", command="list")
+@example(name="NEUROLINK_MEMORY_TTL", value="99999999999999999999", command="import")
+def test_every_setting_fuzzed(cli: Any, name: str, value: str, command: str) -> None:
+    """Settings from the environment (the config file takes the same conversions)."""
+    args = ["memory", "list"]
+    if command == "import":
+        args = ["memory", "import", "-", "--on-conflict", "replace"]
+    result = cli(*args, input=orjson.dumps(DOC), env={name: value})
+    check_answer(result, (0, 2, 4))
