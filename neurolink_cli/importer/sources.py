@@ -269,6 +269,8 @@ def open_source(
             shutil.copyfileobj(stream, spool)
             yield lambda: iter_stream(spool, "stdin")  # type: ignore[arg-type]
         return
+    if not source:  # Path("") is the current directory
+        raise BadInput("no input named: give a FILE, an export-all DIR, or - for stdin")
     path = Path(source)
     if path.is_dir():
         manifest = read_manifest(path, warn)

@@ -271,6 +271,11 @@ def test_every_option_fuzzed(cli: Any, args: list[str]) -> None:
     check_answer(result, (0, 1, 2, 3))
 
 
+def test_an_empty_source_name_is_bad_input(cli: Any) -> None:
+    result = cli("memory", "import", "")
+    assert result.exit_code == 2 and "no input named" in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [
