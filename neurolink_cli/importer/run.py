@@ -83,12 +83,13 @@ class ImportReport:
 
 
 class ImportStopped(NeurolinkError):
-    """Redis refused a write, or went away, in the middle of pass two.
+    """Pass two stopped: Redis refused a write or went away, Ctrl-C, or the input changed.
 
     Every session is written in one MULTI/EXEC, so each is either whole or absent; the
     message says how many were imported, which one failed and why, and the command that
     finishes the job (``--on-conflict skip``, or ``replace`` again for a replacing run).
-    Exit 4 when Redis went away, else 1.
+    Exit 4 when Redis went away or denied the user, 130 on Ctrl-C, 2 when the input
+    changed, else 1. The CLI puts the full command line into :meth:`message`.
     """
 
     def __init__(
