@@ -1,8 +1,13 @@
-"""Bad input to ``memory import`` and to every ``memory`` option, fuzzed (issue 13 item 6).
+"""Bad input to ``memory import``, to every ``memory`` option and setting, fuzzed (issue 13
+item 6).
 
-Whatever the input, the answer is a documented exit code (import: 0 or 2 with
-``--on-conflict replace``), ONE line on stderr when it fails, never "unexpected error" and
-never a traceback. Numbers import exactly, integers of any size included.
+Import input: arbitrary bytes, arbitrary JSON values, a wrong value in every document
+field and every manifest field, nesting depth, integers of any size, BOMs, mixed
+JSON/JSONL, a pipe given by name. Options: every ``memory`` command with random
+durations, times, integers, formats and text, including argv that is not UTF-8.
+Settings: numeric and text environment settings. Whatever the input, the answer is a
+documented exit code, ONE line on stderr when it fails, never "unexpected error" and never
+a traceback. Numbers import exactly, integers of any size included.
 """
 
 from __future__ import annotations
