@@ -49,6 +49,8 @@ _SOURCES: dict[str, tuple[str | None, tuple[str, ...], str]] = {
     "tls_insecure": ("REDIS_TLS_INSECURE", ("redis", "tlsInsecure"), "bool"),
 }
 
+_MAX_INT = 10**15
+_MAX_FLOAT = 1e9
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -92,7 +94,7 @@ def _convert(name: str, kind: str, value: Any, origin: str) -> Any:
             return str(value) if value is not None and str(value) != "" else None
         if kind == "int":
             number = int(str(value).strip())
-            if number < 0:
+            if not 0 <= number <= _MAX_INT:  # a TTL beyond it overflows Redis's expire time
                 raise ValueError
             return number
         if kind == "port":
@@ -102,7 +104,7 @@ def _convert(name: str, kind: str, value: Any, origin: str) -> Any:
             return port
         if kind == "float":
             real = float(str(value).strip())
-            if real <= 0:
+            if not 0 < real <= _MAX_FLOAT:  # nan, inf: socket timeouts refuse them
                 raise ValueError
             return real
         if kind == "bool":
@@ -126,9 +128,9 @@ def _convert(name: str, kind: str, value: Any, origin: str) -> Any:
     except BadInput as exc:
         raise BadInput(f"{origin}: {exc}") from None
     want = {
-        "int": "a whole number >= 0",
+        "int": "a whole number >= 0 (at most 10^15)",
         "port": "a port number from 1 to 65535",
-        "float": "a number > 0",
+        "float": "a number > 0 (at most 10^9)",
         "bool": "true or false",
         "store": "redis or memory",
     }.get(kind, "text")

@@ -21,8 +21,12 @@ from neurolink_cli.appcontext import AppContext
 from neurolink_cli.cli.lazygroup import LazyGroup
 from neurolink_cli.cli.version import version_option
 from neurolink_cli.environment import Environment
-from neurolink_cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, BadInput, NeurolinkError
+from neurolink_cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, BadInput, NeurolinkError
 
+# Click >= 8.2 shows the help of a group run without a command as a UsageError: keep that.
+_HELP_ERRORS: tuple[type[Exception], ...] = tuple(
+    c for c in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if c is not None
+)
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -37,6 +41,9 @@ class RootGroup(LazyGroup):
         try:
             rv = run(*args, standalone_mode=False, **kwargs)
         except click.UsageError as exc:
+            if isinstance(exc, _HELP_ERRORS):  # a group run without a command: its help
+                exc.show()
+                sys.exit(exc.exit_code)
             click.echo(f"neurolink: error: {usage_line(exc)}", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
@@ -46,6 +53,15 @@ class RootGroup(LazyGroup):
             click.echo("neurolink: aborted", err=True)
             sys.exit(EXIT_ERROR)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for arg in args:  # bytes that are not UTF-8 reach Python as lone surrogates
+            if not _is_utf8(arg) and not os.path.lexists(arg):
+                shown = _raw(arg).decode("utf-8", "backslashreplace")
+                _fail(
+                    ctx, ValueError(arg), f"argument '{shown}' is not valid UTF-8 text", EXIT_USAGE
+                )
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -58,6 +74,10 @@ class RootGroup(LazyGroup):
             # The reader went away (``| head``): stop quietly, no traceback, exit 1.
             _silence_stdout()
             ctx.exit(EXIT_ERROR)
+        except click.UsageError as exc:  # one line too (Click would print usage + hint + error)
+            if isinstance(exc, _HELP_ERRORS):
+                raise
+            _fail(ctx, exc, usage_line(exc), exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:
@@ -94,6 +114,21 @@ def usage_line(exc: click.UsageError) -> str:
         if close and "Did you mean" not in message:
             message += f" Did you mean '{close[0]}'?"
     return f"{message} (see '{ctx.command_path} --help')"
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _raw(text: str) -> bytes:
+    try:
+        return text.encode("utf-8", "surrogateescape")  # the bytes of argv, as given
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 def _translate_store_error(ctx: click.Context, exc: Exception) -> NeurolinkError | None:

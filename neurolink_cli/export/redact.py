@@ -111,7 +111,7 @@ def make_redactor(patterns: Iterable[str] = (), builtin: bool = True) -> Callabl
     for p in patterns:
         try:
             regex = re.compile(p)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999}, deep groups
             raise BadInput(f"bad --redact-pattern {p!r}: {exc}") from None
         if regex.match(""):
             raise BadInput(f"bad --redact-pattern {p!r}: it matches the empty string")

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -25,16 +27,56 @@ import orjson
 from neurolink_cli.errors import BadInput
 from neurolink_cli.export.files import MANIFEST
 from neurolink_cli.export.registry import importable
-from neurolink_cli.util import jsonutil
+from neurolink_cli.importer.documents import bad_input
 
 SPOOL_BYTES = 16 << 20
+# orjson reads integers beyond 64 bits as floats: text with a run of 19+ digits is parsed
+# by the standard library instead, whose integers are exact. (Found by mapping every digit
+# to "0" and everything else to " ", then a substring search: C speed, unlike a regex.)
+_DIGIT_MAP = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
+_LONG_RUN = b"0" * 19
 
 Warn = Callable[[str], None]
 
 
-def bad_input(where: str, problem: str) -> BadInput:
-    """BadInput naming the file (and line or document) where the problem is."""
-    return BadInput(f"{where}: {problem}")
+class JSONProblem(ValueError):
+    """Input that is not strict JSON (RFC 8259), with the reason."""
+
+
+def _constant(name: str) -> Any:
+    raise JSONProblem(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise JSONProblem(f"the number {text[:40]} is too large")
+    return value
+
+
+def parse_json(data: bytes) -> Any:
+    """One JSON value, exactly: integers of any size kept, NaN/Infinity refused.
+
+    orjson first (fast); the standard library for what it refuses or would round (long
+    integers, lone surrogate escapes, a UTF-8 BOM). Raises :class:`JSONProblem`.
+    """
+    if _LONG_RUN not in data.translate(_DIGIT_MAP):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise JSONProblem(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        return json.loads(text, parse_constant=_constant, parse_float=_finite)
+    except RecursionError:
+        raise JSONProblem("nested too deeply") from None
+    except JSONProblem:
+        raise
+    except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
+        raise JSONProblem(str(exc).splitlines()[0] if str(exc) else "invalid") from None
 
 
 def _parse_error(where: str, exc: Exception) -> BadInput:
@@ -60,8 +102,8 @@ def iter_stream(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
     if first is None:
         return
     try:
-        value = jsonutil.loads(first)
-    except orjson.JSONDecodeError:
+        value = parse_json(first)
+    except JSONProblem:
         yield from _iter_whole(fh, name)
         return
     yield from _expand(value, f"{name} line {lineno}")
@@ -71,8 +113,8 @@ def iter_stream(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
             continue
         where = f"{name} line {lineno}"
         try:
-            value = jsonutil.loads(line)
-        except orjson.JSONDecodeError as exc:
+            value = parse_json(line)
+        except JSONProblem as exc:
             raise _parse_error(where, exc) from None
         yield from _expand(value, where)
 
@@ -89,16 +131,18 @@ def _iter_whole(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
     fh.seek(0)
     data = fh.read()
     try:
-        yield from _expand(jsonutil.loads(data), name)
-        return
-    except orjson.JSONDecodeError as exc:
+        whole = parse_json(data)
+    except JSONProblem as exc:
         first_error = exc
+    else:
+        yield from _expand(whole, name)
+        return
     # Several documents one after another (``cat a.json b.json``).
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise bad_input(name, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_constant=_constant, parse_float=_finite)
     pos, n, count = 0, len(text), 0
     values = []
     while True:
@@ -108,12 +152,21 @@ def _iter_whole(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
             break
         try:
             value, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             raise _parse_error(name, first_error) from None
         values.append(value)
         count += 1
     for i, value in enumerate(values):
         yield from _expand(value, f"{name} document {i + 1}" if count > 1 else name)
+
+
+def _is_path_text(name: str) -> bool:
+    """A file name an export can have: UTF-8 text without NUL or backslash."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\0" not in name and "\\" not in name
 
 
 @dataclass
@@ -135,8 +188,8 @@ def read_manifest(directory: Path, warn: Warn | None = None) -> Manifest:
             "'neurolink memory export-all --output DIR'; import single files by name"
         )
     try:
-        data = jsonutil.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
+        data = parse_json(path.read_bytes())
+    except (OSError, JSONProblem) as exc:
         raise bad_input(str(path), f"cannot be read ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("sessions"), list):
         raise bad_input(str(path), "not an export-all manifest (no sessions list)")
@@ -158,7 +211,7 @@ def read_manifest(directory: Path, warn: Warn | None = None) -> Manifest:
         if not ok:
             raise bad_input(str(path), f"sessions[{i}] lacks file, sessionId or sha256")
         name = entry["file"]
-        if Path(name).name != name or name in ("", ".", "..") or "\\" in name:
+        if not _is_path_text(name) or Path(name).name != name or name in ("", ".", ".."):
             raise bad_input(
                 str(path), f"sessions[{i}] names a file outside the directory: {name!r}"
             )
@@ -168,7 +221,10 @@ def read_manifest(directory: Path, warn: Warn | None = None) -> Manifest:
         for child in sorted(directory.iterdir()):
             if child.name not in listed and child.name != MANIFEST and child.name[:1] != ".":
                 warn(f"{child}: not listed in {MANIFEST}, ignored")
-    return Manifest(directory, entries, data.get("complete") is not False, data.get("failed") or [])
+    failed = data.get("failed") or []
+    if not isinstance(failed, list):
+        raise bad_input(str(path), "its failed field is not a list")
+    return Manifest(directory, entries, data.get("complete") is not False, failed)
 
 
 def _read_checked(manifest: Manifest, entry: dict[str, Any]) -> bytes:
@@ -194,8 +250,8 @@ def iter_directory(manifest: Manifest) -> Iterator[tuple[str, Any]]:
         data = _read_checked(manifest, entry)
         name = str(manifest.directory / entry["file"])
         try:
-            value = jsonutil.loads(data)
-        except orjson.JSONDecodeError as exc:
+            value = parse_json(data)
+        except JSONProblem as exc:
             raise _parse_error(name, exc) from None
         if isinstance(value, dict) and value.get("sessionId") != entry["sessionId"]:
             raise bad_input(name, f"holds session {value.get('sessionId')!r}, not the one listed")
@@ -213,6 +269,8 @@ def open_source(
             shutil.copyfileobj(stream, spool)
             yield lambda: iter_stream(spool, "stdin")  # type: ignore[arg-type]
         return
+    if not source:  # Path("") is the current directory
+        raise BadInput("no input named: give a FILE, an export-all DIR, or - for stdin")
     path = Path(source)
     if path.is_dir():
         manifest = read_manifest(path, warn)
@@ -224,7 +282,18 @@ def open_source(
         return
     try:
         fh = path.open("rb")
+        regular = stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
     except OSError as exc:
         raise BadInput(f"cannot read {source}: {exc.strerror or exc}") from None
     with fh:
-        yield lambda: iter_stream(fh, source)
+        if regular:
+            yield lambda: iter_stream(fh, source)
+            return
+        # A pipe or device (/dev/stdin, <(cmd), a FIFO) can be read once: spool it, or
+        # pass two would find it empty and import nothing.
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            try:
+                shutil.copyfileobj(fh, spool)
+            except OSError as exc:
+                raise BadInput(f"cannot read {source}: {exc.strerror or exc}") from None
+            yield lambda: iter_stream(spool, source)  # type: ignore[arg-type]

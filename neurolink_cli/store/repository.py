@@ -13,7 +13,8 @@ from __future__ import annotations
 import builtins
 import heapq
 import itertools
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 
 from neurolink_cli.errors import SessionNotFound
 from neurolink_cli.models import SessionDoc, SessionSummary, Unreadable
@@ -79,7 +80,7 @@ class Repository:
             found.sort(key=lambda r: r.updated_ms, reverse=True)
             streams.append(iter(found))
         merged = heapq.merge(*streams, key=lambda r: r.updated_ms, reverse=True)
-        return list(itertools.islice(merged, limit or None))
+        return list(itertools.islice(merged, min(limit, sys.maxsize) or None))
 
     def iter_docs(
         self,
@@ -171,3 +172,12 @@ class Repository:
                 if self.upstream.digest(sid) in candidates and self.upstream.get(sid):
                     in_upstream.add(sid)
         return in_native, in_upstream
+
+    def index_missing(self, scores: Mapping[str | bytes, int]) -> None:
+        """Give these native sessions an index entry if they have none (ZADD NX).
+
+        For ``import --on-conflict skip`` after a run that stopped between writing a
+        session's keys and its index entry; existing entries are left as they are.
+        """
+        if scores:
+            self.native.client.zadd(self.native.index_key, scores, nx=True)
