@@ -137,7 +137,9 @@ def _write_failure(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, rx.ConnectionError | rx.TimeoutError | rx.ClusterDownError):
         return f"Redis went away ({text})", EXIT_UNAVAILABLE
     denied = isinstance(exc, rx.NoPermissionError | rx.AuthenticationError)
-    if denied or any(code in text for code in ("NOPERM", "NOAUTH", "WRONGPASS")):
+    # a command a script may not run for this ACL user reads "...can't run this command..."
+    codes = ("NOPERM", "NOAUTH", "WRONGPASS", "can't run this command")
+    if denied or any(code in text for code in codes):
         return f"Redis denied the write to this user ({text})", EXIT_UNAVAILABLE
     if "OOM" in text or type(exc).__name__ == "OutOfMemoryError":  # or EXECABORT of an OOM
         return f"Redis is out of memory ({text}); free memory or raise maxmemory", EXIT_ERROR
@@ -355,9 +357,20 @@ def _write_batch(
                 if warn:
                     warn(f"{sid}: created by another writer during the import; kept")
                 continue
-        # replace=True: the transaction starts with DEL, so a retry after a lost reply
-        # writes the same session again instead of appending its turns twice.
-        repo.native.write_session(doc, replace=True)
+        # A session that was there at the check is replaced (one MULTI/EXEC starting with
+        # DEL: a retry after a lost reply writes it again, never its turns twice). One that
+        # was not is created only if it still is not: a session another writer created
+        # meanwhile is never overwritten (a script refuses; a retry of our own write is
+        # refused the same way, and the session is then reported although it is ours).
+        existed = sid in in_native or sid in in_upstream
+        if not repo.native.write_session(doc, replace=existed):
+            if on_conflict == "skip":
+                report.skipped += 1
+            else:
+                report.failed.append((sid, "created by another writer meanwhile"))
+                if warn:
+                    warn(f"{sid}: created by another writer during the import; kept")
+            continue
         _raise_index_score(repo, doc)
         if sid in in_upstream and repo.upstream is not None:
             repo.upstream.delete(sid)  # after the native copy is in place

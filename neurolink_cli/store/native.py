@@ -55,7 +55,7 @@ from neurolink_cli.store.nativedoc import (
     as_text,
     session_doc,
 )
-from neurolink_cli.store.scripts import APPEND_SCRIPT, PRUNE_SCRIPT
+from neurolink_cli.store.scripts import APPEND_SCRIPT, CREATE_SCRIPT, PRUNE_SCRIPT
 from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import now_ms, stored_to_ms
@@ -85,6 +85,7 @@ class NativeStore:
         self._write_seq = itertools.count(1)
         self._append = register_script(client, APPEND_SCRIPT)
         self._prune = register_script(client, PRUNE_SCRIPT)
+        self._create = register_script(client, CREATE_SCRIPT)
         self._page = register_script(client, PAGE_SCRIPT)
 
     # -- keys ---------------------------------------------------------------------------
@@ -139,8 +140,13 @@ class NativeStore:
         """A sequence number naming one write of this store instance (see append_turn)."""
         return next(self._write_seq)
 
-    def write_session(self, doc: SessionDoc, *, replace: bool = False) -> None:
-        """Write a whole document (used by import): turns as given, metadata, extras, index."""
+    def write_session(self, doc: SessionDoc, *, replace: bool = False) -> bool:
+        """Write a whole document (used by import): turns as given, metadata, extras, index.
+
+        ``replace``: one MULTI/EXEC that starts with DEL (a retry after a lost reply writes
+        the same session again). Otherwise a script writes it only if neither key exists
+        and returns False when one does (another writer created the session meanwhile:
+        it is left untouched)."""
         meta: dict[str | bytes, Any] = {"sessionId": doc.session_id}
         for key, value in doc.head().items():
             if key != "sessionId" and value is not None:
@@ -161,18 +167,25 @@ class NativeStore:
         next_index = max((_index_of(t) for t in turns), default=-1) + 1
         meta["nextIndex"] = max(next_index, len(turns))
         tkey, mkey = self.turns_key(doc.session_id), self.meta_key(doc.session_id)
-        pipe = self.client.pipeline(transaction=True)
+        rows = [jsonutil.dumps(t) for t in turns]
         if replace:
+            pipe = self.client.pipeline(transaction=True)
             pipe.delete(tkey, mkey)
-        if turns:
-            pipe.rpush(tkey, *[jsonutil.dumps(t) for t in turns])
-        pipe.hset(mkey, mapping=meta)
-        if self.ttl > 0:
-            pipe.expire(tkey, self.ttl)
-            pipe.expire(mkey, self.ttl)
-        pipe.execute()
+            if rows:
+                pipe.rpush(tkey, *rows)
+            pipe.hset(mkey, mapping=meta)
+            if self.ttl > 0:
+                pipe.expire(tkey, self.ttl)
+                pipe.expire(mkey, self.ttl)
+            pipe.execute()
+        else:
+            pairs = [part for item in meta.items() for part in item]
+            args = [self.ttl, len(rows), *rows, *pairs]
+            if not self._create(keys=[tkey, mkey], args=args):
+                return False
         score = stored_to_ms(doc.updated_at) or now_ms()
         self.client.zadd(self.index_key, {doc.session_id: score})
+        return True
 
     # -- reading ------------------------------------------------------------------------
     def exists(self, session_id: str) -> bool:

@@ -7,6 +7,11 @@ the index from ``nextIndex``, splices ``"index":N`` in front of the turn, RPUSHe
 updates the metadata, refreshes the TTL of both keys, and returns the index; a repeated
 (writer id, sequence) returns the index stored the first time instead of writing again.
 
+``CREATE_SCRIPT`` (KEYS: turns, metadata of one session): writes a whole session only if
+neither key exists, so an import never overwrites a session another writer created after
+the import checked for it. ARGV = TTL, number of turns N, the N turn JSONs, then metadata
+field/value pairs. Returns 1 written, 0 refused (a key exists).
+
 ``PRUNE_SCRIPT`` (KEYS: the index): removes a member only if its score is still the one
 the caller saw when it found the member's keys gone.
 """
@@ -69,4 +74,21 @@ if s and tonumber(s) == tonumber(ARGV[2]) then
   return redis.call('ZREM', KEYS[1], ARGV[1])
 end
 return 0
+"""
+
+CREATE_SCRIPT = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+local ttl, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+local first, last = 3, 2 + n
+for i = first, last, 1000 do  -- unpack() has a limit: push in chunks
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, last)))
+end
+for i = last + 1, #ARGV, 1000 do
+  redis.call('HSET', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+if ttl > 0 then
+  if n > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+return 1
 """

@@ -412,3 +412,40 @@ def test_upstream_conflicts_are_found_for_ids_with_colons(cli, client, prefix) -
     assert result.exit_code == 1 and "2 of the 4 sessions already exist" in result.stderr
     result = cli("memory", "import", "-", "--on-conflict", "skip", input=docs, env=env)
     assert result.exit_code == 0 and "imported 2 sessions" in result.stderr
+
+
+@pytest.mark.parametrize("on_conflict", ["fail", "skip"])
+def test_a_session_created_after_the_check_is_never_overwritten(
+    cli, store, tmp_path, monkeypatch, on_conflict
+) -> None:
+    """Between import's existence check and its write another writer creates the session:
+    the write is refused on the server and the other writer's turns stay as they are."""
+    from neurolink_cli.store.repository import Repository
+
+    add_conversation(store, "raced", 3)
+    before = store.get("raced")
+    monkeypatch.setattr(Repository, "existing", lambda self, ids: (set(), set()))
+    doc = {"sessionId": "raced", "turns": [{"role": "user", "content": "from the file"}]}
+    (tmp_path / "one.json").write_text(json.dumps(doc))
+    result = cli("memory", "import", str(tmp_path / "one.json"), "--on-conflict", on_conflict)
+    after = store.get("raced")
+    assert after.turns == before.turns and after.metadata == before.metadata
+    if on_conflict == "fail":
+        assert result.exit_code == 1 and "created by another writer" in result.stderr
+    else:
+        assert result.exit_code == 0, result.stderr
+
+
+def test_write_session_creates_only_what_is_absent(store) -> None:
+    from neurolink_cli.models import SessionDoc
+
+    doc = SessionDoc("fresh", None, ts(0), ts(1), {"totalTurns": 2})
+    doc.turns = [
+        {"index": i, "role": "user", "content": f"t{i}", "timestamp": ts(i)} for i in range(2)
+    ]
+    assert store.write_session(doc) is True
+    assert store.write_session(doc) is False  # it exists now: refused, not doubled
+    got = store.get("fresh")
+    assert [t["content"] for t in got.turns] == ["t0", "t1"]
+    assert store.write_session(doc, replace=True) is True
+    assert len(store.get("fresh").turns) == 2
