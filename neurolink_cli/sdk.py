@@ -38,12 +38,15 @@ from neurolink_cli.chat.conversation import Chat, ChatOptions, TurnWriter
 from neurolink_cli.chat.llm import Usage
 from neurolink_cli.config import Settings, load_settings
 from neurolink_cli.errors import BadInput, NeurolinkError
+from neurolink_cli.sdk_history import ExportReport, HistoryMethods
 from neurolink_cli.store.connection import Connection
 from neurolink_cli.util.validate import check_session_id
 
 if TYPE_CHECKING:
     from neurolink_cli.store.memory import MemoryStore
     from neurolink_cli.store.native import NativeStore
+
+__all__ = ["ExportReport", "GenerateResult", "NeuroLink"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -105,7 +108,7 @@ def _python_words(method: F) -> F:
     return cast(F, wrapper)
 
 
-class NeuroLink:
+class NeuroLink(HistoryMethods):
     """Chat with any litellm model; conversation memory in Redis (or in process)."""
 
     def __init__(
