@@ -80,16 +80,17 @@ _SDK_WORDS = [
     ("--tls-ca-cert", "redis.tlsCaCert"),
     ("--tls-cert", "redis.tlsCert"),
     ("--tls-key", "redis.tlsKey"),
+    ("run 'neurolink memory list' to see them", "NeuroLink.list_sessions() lists them"),
 ]
 
 
 def for_python(exc: NeurolinkError) -> NeurolinkError:
     """``exc`` with the CLI's flags in its message replaced by the SDK's settings."""
-    text = str(exc)
-    if "--" not in text:
-        return exc
+    original = text = str(exc)
     for flag, setting in _SDK_WORDS:
         text = text.replace(flag, setting)
+    if text == original:
+        return exc
     renamed = copy.copy(exc)
     renamed.args = (text,)
     return renamed

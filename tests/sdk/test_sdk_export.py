@@ -171,7 +171,7 @@ def test_stats_is_memory_stats_json(make_nl: Any, store: NativeStore, cli: Any) 
 
 def test_errors_are_neurolink_errors_in_python_words(make_nl: Any, store: NativeStore) -> None:
     nl = make_nl()
-    with pytest.raises(SessionNotFound):
+    with pytest.raises(SessionNotFound, match=r"NeuroLink.list_sessions\(\) lists them"):
         nl.export_conversation_history("nope")
     with pytest.raises(BadInput, match="start_time") as caught:
         nl.export_conversation_history("s-1", start_time="yesterday")
@@ -184,3 +184,22 @@ def test_errors_are_neurolink_errors_in_python_words(make_nl: Any, store: Native
         nl.list_sessions(limit=-1)
     with pytest.raises(BadInput, match="store='memory'"):
         make_nl(store="memory").list_sessions()
+
+
+def test_nothing_is_printed_warnings_go_to_the_logger(
+    make_nl: Any, store: NativeStore, client: Any, prefix: str, capfd: Any, caplog: Any
+) -> None:
+    import logging
+
+    _seed(store)
+    client.set(f"{prefix}:session:{{broken}}:turns", "not a list")  # an unreadable session
+    client.zadd(f"{prefix}:sessions", {"broken": now_ms()})
+    nl = make_nl()
+    capfd.readouterr()
+    with caplog.at_level(logging.WARNING, logger="neurolink"):
+        assert sorted(d["sessionId"] for d in nl.iter_sessions()) == ["s-1", "s-3", "team/a:1"]
+        report = nl.export_all(io.BytesIO())
+        nl.stats()
+    assert not report.ok and [f["sessionId"] for f in report.failed] == ["broken"]
+    assert capfd.readouterr() == ("", "")
+    assert any("broken" in r.getMessage() for r in caplog.records)
