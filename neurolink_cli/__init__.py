@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncNeuroLink",
     "ExportReport",
     "GenerateResult",
     "NeuroLink",
@@ -19,11 +20,13 @@ __all__ = [
 if TYPE_CHECKING:
     from neurolink_cli.errors import NeuroLinkError
     from neurolink_cli.sdk import GenerateResult, NeuroLink
+    from neurolink_cli.sdk_async import AsyncNeuroLink
     from neurolink_cli.sdk_history import ExportReport
 
 _LAZY = {
     "NeuroLink": "neurolink_cli.sdk",
     "GenerateResult": "neurolink_cli.sdk",
+    "AsyncNeuroLink": "neurolink_cli.sdk_async",
     "ExportReport": "neurolink_cli.sdk_history",
     "NeuroLinkError": "neurolink_cli.errors",
 }

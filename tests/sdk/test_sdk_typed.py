@@ -21,7 +21,7 @@ USER_SCRIPT = """
 import asyncio
 from datetime import datetime
 
-from neurolink_cli import ExportReport, GenerateResult, NeuroLink, NeuroLinkError
+from neurolink_cli import AsyncNeuroLink, ExportReport, GenerateResult, NeuroLink, NeuroLinkError
 
 
 def sync_user() -> None:
