@@ -20,6 +20,13 @@ Redis (``neurolink loop`` sessions and the TypeScript SDK's too), without asking
 as for the CLI (one precedence mechanism: :func:`neurolink_cli.config.load_settings`).
 Without it, settings come from the environment and the config file.
 
+``stream`` yields the answer as it arrives and stores the turns when it ends (or, closed
+early, what arrived, as interrupted). The export, list and stats methods
+(``export_conversation_history``, ``get_session``, ``list_sessions``, ``iter_sessions``,
+``export_all``, ``stats``) come from :mod:`neurolink_cli.sdk_history`; the asyncio class is
+:class:`neurolink_cli.sdk_async.AsyncNeuroLink`. ``archive`` is not here yet (the
+``memory archive`` command is being built). Every error is a ``NeuroLinkError``.
+
 ``generate`` writes exactly what ``neurolink loop`` writes (both go through
 :class:`neurolink_cli.chat.Chat`), re-reading the session's stored turns before each call
 so that several processes can share one session. Nothing connects until first use.

@@ -210,7 +210,9 @@ class AsyncNeuroLink:
 
         Closed early (``await chunks.aclose()``, or leaving ``contextlib.aclosing``), what
         arrived is stored with ``"interrupted": true``. A generator left unclosed is closed
-        by asyncio when collected, so close it explicitly to store the turn at once.
+        by asyncio when collected, so close it explicitly to store the turn at once. Being
+        an async generator, it raises bad input, like provider errors, on the first
+        ``__anext__``.
         """
         try:
             text, chat, store = await self._prepared_chat(
@@ -279,6 +281,8 @@ class AsyncNeuroLink:
         start_time: TimeValue = None,
         end_time: TimeValue = None,
         redact: bool = False,
+        redact_patterns: tuple[str, ...] = (),
+        csv_guard: bool = True,
     ) -> str:
         """The CLI's ``memory export`` text (see the sync method). (Worker thread.)"""
         return await asyncio.to_thread(
@@ -289,6 +293,8 @@ class AsyncNeuroLink:
                 start_time=start_time,
                 end_time=end_time,
                 redact=redact,
+                redact_patterns=redact_patterns,
+                csv_guard=csv_guard,
             )
         )
 
