@@ -20,6 +20,11 @@ class NeurolinkError(Exception):
     exit_code = EXIT_ERROR
 
 
+NeuroLinkError = NeurolinkError
+"""The SDK's name for the base class (``from neurolink_cli import NeuroLinkError``): every
+exception the SDK raises on purpose is one; ``exit_code`` is what the CLI would exit with."""
+
+
 class BadInput(NeurolinkError):
     """A value given by the user is not acceptable (bad id, time, duration, path...)."""
 

@@ -20,6 +20,13 @@ Redis (``neurolink loop`` sessions and the TypeScript SDK's too), without asking
 as for the CLI (one precedence mechanism: :func:`neurolink_cli.config.load_settings`).
 Without it, settings come from the environment and the config file.
 
+``stream`` yields the answer as it arrives and stores the turns when it ends (or, closed
+early, what arrived, as interrupted). The export, list and stats methods
+(``export_conversation_history``, ``get_session``, ``list_sessions``, ``iter_sessions``,
+``export_all``, ``stats``) come from :mod:`neurolink_cli.sdk_history`; the asyncio class is
+:class:`neurolink_cli.sdk_async.AsyncNeuroLink`. ``archive`` is not here yet (the
+``memory archive`` command is being built). Every error is a ``NeuroLinkError``.
+
 ``generate`` writes exactly what ``neurolink loop`` writes (both go through
 :class:`neurolink_cli.chat.Chat`), re-reading the session's stored turns before each call
 so that several processes can share one session. Nothing connects until first use.
@@ -30,20 +37,23 @@ from __future__ import annotations
 import copy
 import functools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from neurolink_cli.chat.conversation import Chat, ChatOptions, TurnWriter
 from neurolink_cli.chat.llm import Usage
 from neurolink_cli.config import Settings, load_settings
-from neurolink_cli.errors import BadInput, NeurolinkError
+from neurolink_cli.errors import BadInput, NeurolinkError, ProviderError
+from neurolink_cli.sdk_history import ExportReport, HistoryMethods
 from neurolink_cli.store.connection import Connection
 from neurolink_cli.util.validate import check_session_id
 
 if TYPE_CHECKING:
     from neurolink_cli.store.memory import MemoryStore
     from neurolink_cli.store.native import NativeStore
+
+__all__ = ["ExportReport", "GenerateResult", "NeuroLink"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,16 +87,17 @@ _SDK_WORDS = [
     ("--tls-ca-cert", "redis.tlsCaCert"),
     ("--tls-cert", "redis.tlsCert"),
     ("--tls-key", "redis.tlsKey"),
+    ("run 'neurolink memory list' to see them", "NeuroLink.list_sessions() lists them"),
 ]
 
 
 def for_python(exc: NeurolinkError) -> NeurolinkError:
     """``exc`` with the CLI's flags in its message replaced by the SDK's settings."""
-    text = str(exc)
-    if "--" not in text:
-        return exc
+    original = text = str(exc)
     for flag, setting in _SDK_WORDS:
         text = text.replace(flag, setting)
+    if text == original:
+        return exc
     renamed = copy.copy(exc)
     renamed.args = (text,)
     return renamed
@@ -105,7 +116,15 @@ def _python_words(method: F) -> F:
     return cast(F, wrapper)
 
 
-class NeuroLink:
+def _in_python_words(chunks: Iterator[str]) -> Iterator[str]:
+    """A stream whose NeurolinkErrors are in the SDK's words (closing it closes ``chunks``)."""
+    try:
+        yield from chunks
+    except NeurolinkError as exc:
+        raise for_python(exc) from None
+
+
+class NeuroLink(HistoryMethods):
     """Chat with any litellm model; conversation memory in Redis (or in process)."""
 
     def __init__(
@@ -172,6 +191,31 @@ class NeuroLink:
         with redis_errors(self._app.redis_url):
             return func(*args)
 
+    def _chat(
+        self,
+        prompt: str | None,
+        context: Mapping[str, Any] | None,
+        model: str | None,
+        input: Mapping[str, Any] | None,
+        system_prompt: str | None,
+        temperature: float | None,
+        max_tokens: int | None,
+        *,
+        stream: bool,
+    ) -> tuple[str, Chat, TurnWriter | None]:
+        """The prompt, and a Chat for its session with the stored turns loaded."""
+        store = self._store() if self.memory_enabled else None
+        writer = TurnWriter(store) if store is not None else None
+        request = ChatRequest.of(
+            prompt, context, model or self.default_model, input,
+            ChatOptions(model="", system=system_prompt, temperature=temperature,
+                        max_tokens=max_tokens, stream=stream),
+        )  # fmt: skip
+        chat = request.chat(self._llm_client(), writer, self.settings)
+        if store is not None:
+            self._redis(chat.load, store)
+        return request.prompt, chat, writer
+
     # -- the API --------------------------------------------------------------------------
     @_python_words
     def generate(
@@ -192,38 +236,9 @@ class NeuroLink:
         ``prompt`` as in the TypeScript SDK. Raises ProviderError when the provider fails,
         StoreUnavailable when Redis cannot be reached.
         """
-        if prompt is None and input is not None:
-            prompt = input.get("text")
-        if not isinstance(prompt, str) or not prompt:
-            raise BadInput("generate() needs a non-empty prompt")
-        ctx = dict(context or {})
-        session_id = ctx.get("sessionId") or ctx.get("session_id")
-        if session_id is None:
-            from neurolink_cli.repl.state import new_session_id
-
-            session_id = new_session_id()
-        check_session_id(str(session_id))
-        user_id = ctx.get("userId") or ctx.get("user_id")
-        remember = self.memory_enabled
-        store = self._store() if remember else None
-        writer = TurnWriter(store) if store is not None else None
-        chat = Chat(
-            self._llm_client(),
-            writer,
-            session_id=str(session_id),
-            options=ChatOptions(
-                model=model or self.default_model,
-                system=system_prompt,
-                temperature=temperature,
-                max_tokens=max_tokens,
-                stream=False,
-            ),
-            user_id=str(user_id) if user_id is not None else None,
-            max_turns=self.settings.max_turns,
-            keep_history=remember,
+        prompt, chat, writer = self._chat(
+            prompt, context, model, input, system_prompt, temperature, max_tokens, stream=False
         )
-        if store is not None:
-            self._redis(chat.load, store)
         exchange = self._redis(chat.send, prompt)
         if writer is not None and writer.pending:
             self._redis(_raise_unsaved, writer)
@@ -232,10 +247,71 @@ class NeuroLink:
             usage=Usage(exchange.prompt_tokens, exchange.completion_tokens),
             model=exchange.model,
             provider=exchange.provider,
-            session_id=str(session_id),
+            session_id=chat.session_id,
             cost=exchange.cost,
             latency_ms=exchange.latency_ms,
         )
+
+    @_python_words
+    def stream(
+        self,
+        prompt: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        model: str | None = None,
+        *,
+        input: Mapping[str, Any] | None = None,
+        system_prompt: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> Iterator[str]:
+        """Send ``prompt`` like :meth:`generate`; yield the answer's text as it arrives.
+
+        The user's turn is stored once the provider accepted the request, the answer when
+        the stream ends. Closed early (``break`` out of the loop, ``.close()``, an
+        exception), what arrived is stored as ``"interrupted": true``, as ``neurolink loop``
+        does on Ctrl-C. Bad input raises here; the request is sent on the first ``next()``,
+        which raises ProviderError (storing nothing) when the provider refuses it.
+        Use ``contextlib.closing(nl.stream(...))`` to store an early stop at once::
+
+            with closing(nl.stream(prompt="hi", context={"sessionId": "s-1"})) as chunks:
+                for chunk in chunks:
+                    print(chunk, end="")
+        """
+        prompt, chat, writer = self._chat(
+            prompt, context, model, input, system_prompt, temperature, max_tokens, stream=True
+        )
+        return _in_python_words(self._chunks(prompt, chat, writer))
+
+    def _chunks(self, prompt: str, chat: Chat, writer: TurnWriter | None) -> Iterator[str]:
+        opts = chat.options
+        new_turns, messages = chat.outgoing(prompt)
+        completion = chat.llm.complete(
+            messages,
+            model=opts.model,
+            stream=True,
+            temperature=opts.temperature,
+            max_tokens=opts.max_tokens,
+        )
+        for turn in new_turns:
+            self._redis(chat.record, turn)
+        interrupted, error = True, None
+        try:
+            yield from completion
+            interrupted = False
+        except ProviderError as exc:
+            error = exc
+            completion.close()
+        except BaseException:  # GeneratorExit (closed early), KeyboardInterrupt, ...
+            completion.close()
+            raise
+        finally:
+            answer = chat.answer_turn(completion, interrupted)
+            if answer["content"] or error is not None:
+                self._redis(chat.record, answer)
+            if writer is not None and writer.pending:
+                self._redis(_raise_unsaved, writer)
+        if error is not None:
+            raise error
 
     @_python_words
     def get_conversation_history(self, session_id: str) -> list[dict[str, Any]]:
@@ -281,6 +357,53 @@ class NeuroLink:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass
+class ChatRequest:
+    """What a generate/stream call asked for, checked (no I/O): shared by both SDK classes."""
+
+    prompt: str
+    session_id: str
+    user_id: str | None
+    options: ChatOptions
+
+    @classmethod
+    def of(
+        cls,
+        prompt: str | None,
+        context: Mapping[str, Any] | None,
+        model: str,
+        input: Mapping[str, Any] | None,
+        options: ChatOptions,
+    ) -> ChatRequest:
+        """BadInput for an empty prompt or a bad session id; a new session id when none."""
+        if prompt is None and input is not None:
+            prompt = input.get("text")
+        if not isinstance(prompt, str) or not prompt:
+            raise BadInput("generate() needs a non-empty prompt")
+        ctx = dict(context or {})
+        session_id = ctx.get("sessionId") or ctx.get("session_id")
+        if session_id is None:
+            from neurolink_cli.repl.state import new_session_id
+
+            session_id = new_session_id()
+        check_session_id(str(session_id))
+        user_id = ctx.get("userId") or ctx.get("user_id")
+        options.model = model
+        return cls(prompt, str(session_id), str(user_id) if user_id is not None else None, options)
+
+    def chat(self, llm: Any, writer: TurnWriter | None, settings: Settings) -> Chat:
+        """A Chat for this request's session (history not loaded yet)."""
+        return Chat(
+            llm,
+            writer,
+            session_id=self.session_id,
+            options=self.options,
+            user_id=self.user_id,
+            max_turns=settings.max_turns,
+            keep_history=settings.memory_enabled,
+        )
 
 
 def _raise_unsaved(writer: TurnWriter) -> None:

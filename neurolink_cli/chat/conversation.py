@@ -274,6 +274,17 @@ class Chat:
         last = next((t["content"] for t in reversed(self.turns) if t["role"] == "system"), None)
         return None if last == system else make_turn("system", system, timestamp)
 
+    def outgoing(self, prompt: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The turns ``prompt`` adds (the system turn when new, the user turn; not yet
+        stored) and the messages to send for it: the history, then those turns."""
+        sent_at = now_rfc3339()
+        new_turns = [t for t in (self._system_turn(sent_at),) if t is not None]
+        new_turns.append(make_turn("user", prompt, sent_at))
+        messages = self.messages() + [
+            {"role": t["role"], "content": t["content"]} for t in new_turns
+        ]
+        return new_turns, messages
+
     def send(
         self,
         prompt: str,
@@ -290,12 +301,7 @@ class Chat:
         only the user's turn is stored (no empty assistant turn).
         """
         opts = self.options
-        sent_at = now_rfc3339()
-        new_turns = [t for t in (self._system_turn(sent_at),) if t is not None]
-        new_turns.append(make_turn("user", prompt, sent_at))
-        messages = self.messages() + [
-            {"role": t["role"], "content": t["content"]} for t in new_turns
-        ]
+        new_turns, messages = self.outgoing(prompt)
         interrupted = False
         error: ProviderError | None = None
         completion: LLMCompletion | None = None
@@ -371,6 +377,15 @@ class Chat:
             cost=None if interrupted else completion.cost,
             interrupted=interrupted,
         )
+
+    def answer_turn(self, completion: LLMCompletion | None, interrupted: bool) -> dict[str, Any]:
+        """The assistant turn for what ``completion`` received (see :meth:`send`); the SDK's
+        streams build theirs with it so that they store what :meth:`send` stores."""
+        return self._answer_turn(completion, interrupted)
+
+    def record(self, turn: dict[str, Any]) -> int | None:
+        """Store ``turn`` (through the writer) and add it to the conversation; its index."""
+        return self._record(turn)
 
     def _record(self, turn: dict[str, Any]) -> int | None:
         index = None

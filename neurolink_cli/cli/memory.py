@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,19 +11,19 @@ from neurolink_cli.cli.completions import complete_session_ids
 from neurolink_cli.cli.lazygroup import LazyGroup
 from neurolink_cli.errors import BadInput, NeurolinkError, PartialFailure, SessionNotFound
 from neurolink_cli.export.registry import bulk_choices, single_choices
+from neurolink_cli.export.request import export_options, time_range
 from neurolink_cli.store.deletion import DeleteTarget
-from neurolink_cli.util.timeutil import now_ms, parse_duration, parse_time
+from neurolink_cli.util.timeutil import now_ms, parse_duration
 from neurolink_cli.util.validate import check_session_id
+
+if TYPE_CHECKING:
+    from neurolink_cli.export.transform import ExportOptions
 
 pass_app = click.make_pass_decorator(AppContext)
 
 
 def _sessions(n: int) -> str:
     return f"{n:,} session" if n == 1 else f"{n:,} sessions"
-
-
-def _time(value: str | None, option: str) -> int | None:
-    return None if value is None else parse_time(value, option=option)
 
 
 def time_options(func: Any) -> Any:
@@ -50,19 +50,6 @@ def _typed(
     if value is not None and alias_value is not None:
         raise BadInput(f"give {name} or {alias}, not both")
     return (alias_value, alias) if alias_value is not None else (value, name)
-
-
-def time_range(
-    since: str | None, since_name: str, until: str | None, until_name: str
-) -> tuple[int | None, int | None]:
-    """Both ends parsed against one "now"; BadInput when the start is not before the end."""
-    start, end = _time(since, since_name), _time(until, until_name)
-    if start is not None and end is not None and start >= end:
-        raise BadInput(
-            f"{since_name} {since} is not before {until_name} {until}: nothing can match "
-            "(a duration counts back from now: --since 30d --until 7d)"
-        )
-    return start, end
 
 
 class OctalMask(click.ParamType):
@@ -123,40 +110,27 @@ def export_filter_options(func: Any) -> Any:
 def _export_options(
     fmt: str,
     *,
-    include_metadata: bool,
     start_time: str | None,
     end_time: str | None,
     start_time_alias: str | None = None,
     end_time_alias: str | None = None,
-    redact: bool,
     redact_patterns: tuple[str, ...],
     no_csv_guard: bool,
-    umask: int,
-    user_id: str | None = None,
-) -> Any:
-    from neurolink_cli.export.transform import ExportOptions
-
+    **flags: Any,
+) -> ExportOptions:
+    """The flags of an export command as :class:`ExportOptions` (the SDK's path too:
+    :func:`neurolink_cli.export.request.export_options`)."""
     start_time, start_name = _typed(start_time, start_time_alias, "--start-time", "--since")
     end_time, end_name = _typed(end_time, end_time_alias, "--end-time", "--until")
-    start, end = time_range(start_time, start_name, end_time, end_name)
-    redactor = None
-    if redact or redact_patterns:
-        from neurolink_cli.export.redact import make_redactor
-
-        redactor = make_redactor(redact_patterns, builtin=redact)
-    return ExportOptions(
-        format=fmt,
-        start_text=start_time,
-        end_text=end_time,
+    return export_options(
+        fmt,
+        start_time=start_time,
+        end_time=end_time,
+        start_name=start_name,
+        end_name=end_name,
         redact_patterns=redact_patterns,
-        redact_builtin=redact,
-        include_metadata=include_metadata,
-        start_ms=start,
-        end_ms=end,
-        redact=redactor,
         csv_guard=not no_csv_guard,
-        user_id=user_id,
-        umask=umask,
+        **flags,
     )
 
 

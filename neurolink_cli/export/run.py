@@ -12,7 +12,7 @@ command renders its summary line and the directory its manifest.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -40,6 +40,58 @@ def export_one(
     writer.write(doc)
     writer.close()
     return doc
+
+
+def _unreadable(item: Unreadable, ledger: ExportLedger, say: Callable[[str], None]) -> None:
+    if item.skip:  # not a session at all: say so, count it, go on
+        ledger.not_session(item.key or item.session_id, item.reason)
+        say(f"skipped {item.key or item.session_id}: {item.reason}")
+    else:
+        ledger.fail(item.session_id, item.reason)
+        say(f"{item.session_id}: {item.reason}")
+
+
+def prepare(
+    item: SessionDoc, opts: ExportOptions, ledger: ExportLedger, say: Callable[[str], None]
+) -> SessionDoc | None:
+    """The document as export-all writes it (window, redaction), or None when it is left out
+    (no turn in the time range); metadata problems are recorded as warnings."""
+    sid = item.session_id
+    for problem in item.problems:
+        ledger.warn(sid, problem)
+        say(f"{sid}: {problem}")
+    doc = apply(item, opts)
+    if opts.has_time_window and doc.turn_count() == 0:
+        ledger.skip(sid, "no turn in the time range")
+        return None
+    return doc
+
+
+def exported_docs(
+    repo: Repository,
+    opts: ExportOptions,
+    *,
+    full_scan: bool = False,
+    warn: Callable[[str], None] | None = None,
+    ledger: ExportLedger | None = None,
+) -> Iterator[SessionDoc]:
+    """The documents ``export_all`` would write, one at a time (the SDK's ``iter_sessions``):
+    the same walk, the same :func:`prepare`; unreadable sessions are recorded and skipped."""
+    ledger = ledger if ledger is not None else ExportLedger()
+    say = warn or (lambda _text: None)
+    for item in repo.iter_docs(full_scan=full_scan, user_id=opts.user_id):
+        if isinstance(item, Unreadable):
+            _unreadable(item, ledger, say)
+            continue
+        try:
+            doc = prepare(item, opts, ledger, say)
+        except BadData as exc:
+            ledger.fail(item.session_id, str(exc))
+            say(f"{item.session_id}: {exc}")
+            continue
+        if doc is not None:
+            ledger.export(doc.turn_count())
+            yield doc
 
 
 def export_all(
@@ -82,12 +134,7 @@ def export_all(
     try:
         for item in repo.iter_docs(full_scan=full_scan, user_id=opts.user_id, jobs=jobs):
             if isinstance(item, Unreadable):
-                if item.skip:  # not a session at all: say so, count it, go on
-                    ledger.not_session(item.key or item.session_id, item.reason)
-                    say(f"skipped {item.key or item.session_id}: {item.reason}")
-                else:
-                    ledger.fail(item.session_id, item.reason)
-                    say(f"{item.session_id}: {item.reason}")
+                _unreadable(item, ledger, say)
                 continue
             sid = item.session_id
             try:
@@ -97,12 +144,8 @@ def export_all(
                     if progress:
                         progress(1, 0)
                     continue
-                for problem in item.problems:
-                    ledger.warn(sid, problem)
-                    say(f"{sid}: {problem}")
-                doc = apply(item, opts)
-                if opts.has_time_window and doc.turn_count() == 0:
-                    ledger.skip(sid, "no turn in the time range")
+                doc = prepare(item, opts, ledger, say)
+                if doc is None:
                     continue
                 if target is not None:
                     data = registry.render(doc, fmt.name, opts.include_metadata, opts.csv_guard)

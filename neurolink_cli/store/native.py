@@ -37,7 +37,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from neurolink_cli.models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
 from neurolink_cli.store.batchread import BatchReader
@@ -59,6 +59,38 @@ from neurolink_cli.store.scripts import APPEND_SCRIPT, CREATE_SCRIPT, PRUNE_SCRI
 from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import now_ms, stored_to_ms
+
+
+class AppendSettings(Protocol):
+    max_turns: int
+    ttl: int
+    writer_id: str
+
+
+def append_args(
+    store: AppendSettings,
+    session_id: str,
+    turn: dict[str, Any],
+    user_id: str | None,
+    tools_used: Iterable[str],
+    write_seq: int,
+) -> list[Any]:
+    """The ARGV of :data:`~neurolink_cli.store.scripts.APPEND_SCRIPT` for one turn (the sync
+    store and the SDK's async one run the same script with the same arguments)."""
+    tools = list(tools_used)
+    return [
+        jsonutil.dumps({k: v for k, v in turn.items() if k != "index"}),
+        session_id,
+        user_id or "",
+        str(turn["timestamp"]),
+        turn.get("provider") or "",
+        turn.get("model") or "",
+        jsonutil.dumps(tools) if tools else "",
+        store.max_turns,
+        store.ttl,
+        store.writer_id,
+        write_seq,
+    ]
 
 
 class NativeStore:
@@ -113,26 +145,10 @@ class NativeStore:
         attempt whose script already ran then returns the stored index instead of storing
         the turn again. Without one, each call is a new write.
         """
-        body = jsonutil.dumps({k: v for k, v in turn.items() if k != "index"})
-        tools = list(tools_used)
-        timestamp = str(turn["timestamp"])
-        idx = self._append(
-            keys=[self.turns_key(session_id), self.meta_key(session_id)],
-            args=[
-                body,
-                session_id,
-                user_id or "",
-                timestamp,
-                turn.get("provider") or "",
-                turn.get("model") or "",
-                jsonutil.dumps(tools) if tools else "",
-                self.max_turns,
-                self.ttl,
-                self.writer_id,
-                write_seq if write_seq is not None else self.next_write_seq(),
-            ],
-        )
-        score = stored_to_ms(timestamp) or now_ms()
+        seq = write_seq if write_seq is not None else self.next_write_seq()
+        args = append_args(self, session_id, turn, user_id, tools_used, seq)
+        idx = self._append(keys=[self.turns_key(session_id), self.meta_key(session_id)], args=args)
+        score = stored_to_ms(str(turn["timestamp"])) or now_ms()
         self.client.zadd(self.index_key, {session_id: score}, gt=True)
         return int(idx)
 

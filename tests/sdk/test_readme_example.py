@@ -63,3 +63,44 @@ def test_readme_warns_what_clear_all_conversations_deletes() -> None:
     sdk = text[text.index("### Python SDK") : text.index("### `memory list`")]
     assert "clear_all_conversations()" in sdk
     assert "deletes every session" in sdk
+
+
+def sdk_section_examples() -> list[str]:
+    """Every ```python block of the README's SDK section after the first."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("### Python SDK")
+    section = text[start : text.index("### `memory list`", start)]
+    return re.findall(r"```python\n(.*?)```", section, re.S)[1:]
+
+
+def test_readme_sdk_method_examples_run_and_delete_only_their_own_sessions(
+    env: dict[str, str], store: NativeStore, llm_server: LLMServer, tmp_path: Path
+) -> None:
+    blocks = sdk_section_examples()
+    code = "\n".join(blocks)
+    for method in ("export_conversation_history", "get_session", "list_sessions",
+                   "iter_sessions", "export_all", "stats", "stream", "AsyncNeuroLink",
+                   "NeuroLinkError"):  # fmt: skip
+        assert method in code, method
+    assert "clear_all_conversations" not in code
+    add_conversation(store, "someone-elses-loop-session")
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={
+            **env,
+            "OPENAI_API_BASE": llm_server.base_url,
+            "OPENAI_API_KEY": "test-key",
+            "NEUROLINK_MODEL": "openai/test",
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=100,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode()
+    assert "echo: Question 0" in out and "SessionNotFound: session 'no-such-session'" in out
+    assert (tmp_path / "readme-exports" / "manifest.json").is_file()
+    assert (tmp_path / "readme-all.jsonl").stat().st_size > 0
+    assert store.get("someone-elses-loop-session") is not None
+    for sid in ("readme-s1", "readme-s2", "readme-s3"):
+        assert store.get(sid) is None  # each example cleaned up after itself

@@ -1,67 +1,23 @@
+# ruff: noqa: F811 - fixtures imported from support.sdk_fixtures are test parameters
 """The Python SDK (CONTRACT §7) against the private Redis and the local test LLM server."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from support.llm_server import LLMServer
-from support.redis_server import RedisServer, free_port
+from support.redis_server import free_port
+from support.sdk_fixtures import clean_env, llm_server, make_nl  # noqa: F401 (fixtures)
 
 from neurolink_cli import NeuroLink
 from neurolink_cli.errors import BadInput, ProviderError, StoreUnavailable
 from neurolink_cli.store.native import NativeStore
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def llm_server() -> Iterator[LLMServer]:
-    server = LLMServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import os
-
-    for key in list(os.environ):
-        if key.startswith(("REDIS_", "NEUROLINK_")):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
-@pytest.fixture
-def make_nl(redis_server: RedisServer, prefix: str, llm_server: LLMServer) -> Iterator[Any]:
-    made: list[NeuroLink] = []
-
-    def make(**memory: Any) -> NeuroLink:
-        config = {
-            "enabled": True,
-            "store": "redis",
-            "redis": {"url": redis_server.url, "keyPrefix": prefix},
-            "maxTurnsPerSession": 100,
-            **memory,
-        }
-        nl = NeuroLink(
-            conversation_memory=config,
-            model="openai/test",
-            api_base=llm_server.base_url,
-            api_key="test-key",
-        )
-        made.append(nl)
-        return nl
-
-    yield make
-    for nl in made:
-        nl.close()
 
 
 def test_generate_stores_turns_like_the_loop(make_nl: Any, store: NativeStore) -> None:
