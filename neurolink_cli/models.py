@@ -12,10 +12,7 @@ the raw bytes, so a transformed document can never be written from stale bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
-
-import orjson
 
 from neurolink_cli.errors import BadData
 from neurolink_cli.util import jsonutil
@@ -25,9 +22,6 @@ TURN_CORE_FIELDS = ("index", "role", "content", "timestamp")
 
 SOURCE_NATIVE = "native"
 SOURCE_UPSTREAM = "neurolink-ts"
-
-_FIRST, _LAST = itemgetter(0), itemgetter(-1)
-_OPEN, _CLOSE = {ord("{")}, {ord("}")}
 
 
 def make_turn(
@@ -116,18 +110,18 @@ class SessionDoc:
         if self._turns is None:
             raws = self.raw_turns or []
             try:  # the common case in one C-level pass; the loop below names a bad turn
-                turns = list(map(orjson.loads, raws))
+                turns = list(map(jsonutil.decoder(), raws))
                 if all(type(t) is dict for t in turns):
                     self._turns = turns
                     self.raw_turns = None
                     return turns
-            except orjson.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON, or what only the fallback reads
                 pass
             turns = []
             for i, raw in enumerate(raws):
                 try:
                     turn = jsonutil.loads(raw)
-                except orjson.JSONDecodeError:
+                except ValueError:  # orjson.JSONDecodeError is one
                     turn = None
                 if not isinstance(turn, dict):
                     raise BadData(
@@ -143,15 +137,21 @@ class SessionDoc:
         self._turns = value
         self.raw_turns = None
 
-    def raw_turns_look_sound(self) -> bool:
-        """A cheap check that every stored turn is a JSON object (``{...}``) before splicing."""
+    def spliceable(self) -> bytes | None:
+        """The stored turns joined by commas when each is exactly one JSON object in valid
+        UTF-8 (:func:`~neurolink_cli.util.jsonutil.splice_ok`), else None: parse them."""
         raw = self.raw_turns
-        if not raw:
-            return True
-        try:  # two C-level passes over the first and last bytes (the hot path of export-all)
-            return set(map(_FIRST, raw)) == _OPEN and set(map(_LAST, raw)) == _CLOSE
-        except (IndexError, TypeError):  # an empty element, or not bytes: not spliceable
-            return False
+        if raw is None:
+            return None
+        try:
+            joined = b",".join(raw)
+        except TypeError:  # not bytes
+            return None
+        return joined if jsonutil.splice_ok(raw, joined) else None
+
+    def raw_turns_look_sound(self) -> bool:
+        """True when the stored turns may be spliced unparsed (see :meth:`spliceable`)."""
+        return self.raw_turns is None or self.spliceable() is not None
 
     def turn_count(self) -> int:
         if self._turns is not None:

@@ -37,12 +37,13 @@ CSV_HEADER_BARE = ("sessionId", "userId", "index", "role", "timestamp", "content
 
 def doc_compact(doc: SessionDoc, include_metadata: bool = True) -> bytes:
     """The document as one line of compact JSON (no newline), keys in contract order."""
-    if include_metadata and doc.raw_turns is not None and doc.raw_turns_look_sound():
+    joined = doc.spliceable() if include_metadata else None
+    if joined is not None:
         head = jsonutil.dumps(doc.head())
         parts = [
             head[:-1],
             b',"turns":[',
-            b",".join(doc.raw_turns),
+            joined,
             b'],"metadata":',
             jsonutil.dumps(doc.metadata),
         ]
@@ -64,7 +65,7 @@ def doc_pretty(doc: SessionDoc, include_metadata: bool = True) -> bytes:
         try:
             whole = jsonutil.loads(doc_compact(doc, include_metadata))
         except orjson.JSONDecodeError:
-            pass  # a bad stored turn: the path below names it
+            pass  # cannot happen once spliceable; the path below would name a bad turn
         else:
             return jsonutil.dumps(whole, pretty=True) + b"\n"
     return jsonutil.dumps(doc.as_dict(include_metadata), pretty=True) + b"\n"

@@ -12,6 +12,7 @@ command renders its summary line and the directory its manifest.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -59,6 +60,7 @@ def export_all(
     ``jobs`` > 1 reads that many batches at once (:meth:`~neurolink_cli.store.repository.Repository.iter_docs`);
     the output order is the same.
     """
+    started = time.monotonic()
     ledger = ExportLedger()
     fmt = registry.get(opts.format)
     target = None
@@ -121,6 +123,7 @@ def export_all(
             for sid, reason, turns in writer.close():
                 ledger.fail_late(sid, reason, turns)
                 say(f"{sid}: {reason}")
+        ledger.seconds = time.monotonic() - started
     except BaseException:
         if isinstance(writer, ProcessWriter):
             writer.abort()
