@@ -123,11 +123,14 @@ def splice_ok(raw_turns: list[bytes], joined: bytes) -> bool:
     One C-level pass that builds no Python values: msgspec reads ``[joined]`` into raw
     slices, whose lengths must equal the stored turns' (so no turn holds two values or half
     of one: ``{"a":1}{"b":2}``, ``{"a":[{}`` + ``{}]}``); then a strict UTF-8 decode (which
-    msgspec does not do for what it skips). False also when msgspec refuses what the full
+    msgspec does not do for what it skips). A line break (only possible as whitespace
+    between tokens) is refused too: it would split a JSONL line. False also when msgspec refuses what the full
     parser accepts (a lone surrogate escape): the caller then parses, which decides.
     """
     if not raw_turns:
         return True
+    if b"\n" in joined or b"\r" in joined:  # whitespace between tokens would break a line
+        return False
     try:
         if raw_turns[0][:1] != b"{" or raw_turns[-1][-1:] != b"}":
             return False
