@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import orjson
 
+from neurolink_cli.export.streaming import write_paged
 from neurolink_cli.models import SessionDoc
 from neurolink_cli.util import jsonutil
 
@@ -100,8 +101,14 @@ _FORMULA_CHARS = frozenset("=+-@\t\r")  # a cell starting so gets a leading ' (Â
 _NO_TOKENS: dict[str, Any] = {}
 
 
-def csv_lines(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[str]:
-    """The CSV text of one session, one ``...\\r\\n`` line per turn.
+def csv_lines(
+    doc: SessionDoc,
+    include_metadata: bool,
+    guard: bool,
+    turns: list[dict[str, Any]] | None = None,
+) -> list[str]:
+    """The CSV text of one session (or of ``turns``, one page of it), one ``...\\r\\n``
+    line per turn.
 
     Byte for byte what :mod:`csv` (``QUOTE_MINIMAL``, ``\\r\\n``) writes for the same
     cells (``tests/test_perf_shape.py`` holds it to that), built with one f-string per turn
@@ -118,7 +125,7 @@ def csv_lines(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[str]
     lines: list[str] = []
     append = lines.append
     plain = _PLAIN_CELL
-    for turn in doc.turns:
+    for turn in doc.turns if turns is None else turns:
         get = turn.get
         content = get("content")
         text = content if content.__class__ is str and content else turn_content_text(turn)
@@ -186,6 +193,8 @@ CHUNK = 1 << 18  # bytes gathered before one write(): few syscalls, bounded memo
 class JsonlWriter:
     """One compact JSON document per line, written in chunks of about :data:`CHUNK` bytes."""
 
+    spool = True  # a paged session goes through a spool (False: ``out`` is all-or-nothing)
+
     def __init__(self, out: IO[bytes], include_metadata: bool = True) -> None:
         self.out = out
         self.include_metadata = include_metadata
@@ -193,6 +202,10 @@ class JsonlWriter:
         self._size = 0
 
     def write(self, doc: SessionDoc) -> None:
+        if doc.paged:
+            self._flush()
+            write_paged("jsonl", doc, self.out, self.include_metadata, False, self.spool)
+            return
         line = doc_compact(doc, self.include_metadata)
         self._parts += (line, b"\n")
         self._size += len(line) + 1
@@ -216,11 +229,16 @@ class JsonWriter(JsonlWriter):
     """One indented JSON document (a single session)."""
 
     def write(self, doc: SessionDoc) -> None:
+        if doc.paged:
+            write_paged("json", doc, self.out, self.include_metadata, False, self.spool)
+            return
         self.out.write(doc_pretty(doc, self.include_metadata))
 
 
 class CsvWriter:
     """RFC 4180 CSV, one row per turn, one header for the whole stream."""
+
+    spool = True
 
     def __init__(self, out: IO[bytes], include_metadata: bool = True, guard: bool = True) -> None:
         self.out = out
@@ -231,6 +249,12 @@ class CsvWriter:
         self._size = 0
 
     def write(self, doc: SessionDoc) -> None:
+        if doc.paged:  # with the lines held (the header), all or nothing
+            held = "".join(self._lines).encode("utf-8", "backslashreplace")
+            write_paged("csv", doc, self.out, self.include_metadata, self.guard, self.spool, held)
+            self._lines = []
+            self._size = 0
+            return
         lines = csv_lines(doc, self.include_metadata, self.guard)
         self._lines += lines
         self._size += len(lines)
@@ -253,11 +277,16 @@ class CsvWriter:
 class MarkdownWriter:
     """A readable transcript: title, a metadata block, one section per turn."""
 
+    spool = True
+
     def __init__(self, out: IO[bytes], include_metadata: bool = True) -> None:
         self.out = out
         self.include_metadata = include_metadata
 
     def write(self, doc: SessionDoc) -> None:
+        if doc.paged:
+            write_paged("markdown", doc, self.out, self.include_metadata, False, self.spool)
+            return
         self.out.write(
             render_markdown(doc, self.include_metadata).encode("utf-8", "backslashreplace")
         )
@@ -269,6 +298,13 @@ class MarkdownWriter:
 
 
 def render_markdown(doc: SessionDoc, include_metadata: bool = True) -> str:
+    """The transcript of a whole session."""
+    lines = markdown_head(doc, include_metadata) + markdown_turns(doc.turns, include_metadata)
+    return "\n".join(lines)
+
+
+def markdown_head(doc: SessionDoc, include_metadata: bool = True) -> list[str]:
+    """The title and the facts block of a transcript, as lines."""
     title = doc.metadata.get("title") if include_metadata else None
     lines = [f"# {title or 'Conversation ' + doc.session_id}", ""]
     facts = [
@@ -289,7 +325,13 @@ def render_markdown(doc: SessionDoc, include_metadata: bool = True) -> str:
         if value not in (None, ""):
             lines.append(f"- **{label}:** {value}")
     lines.append("")
-    for turn in doc.turns:
+    return lines
+
+
+def markdown_turns(turns: list[dict[str, Any]], include_metadata: bool = True) -> list[str]:
+    """One section per turn, as lines."""
+    lines: list[str] = []
+    for turn in turns:
         role = str(turn.get("role", "?"))
         heading = f"## {turn.get('index')}. {role.replace('_', ' ').title()}"
         details = [str(turn.get("timestamp") or "")]
@@ -300,4 +342,4 @@ def render_markdown(doc: SessionDoc, include_metadata: bool = True) -> str:
         shown = " Â· ".join(d for d in details if d)
         lines += [heading, ""] + ([f"*{shown}*", ""] if shown else [])
         lines += [turn_content_text(turn), ""]
-    return "\n".join(lines)
+    return lines

@@ -103,10 +103,12 @@ def export_all(
                     ledger.warn(sid, problem)
                     say(f"{sid}: {problem}")
                 doc = apply(item, opts)
-                if opts.has_time_window and doc.turn_count() == 0:
+                if opts.has_time_window and not doc.has_turns():
                     ledger.skip(sid, "no turn in the time range")
                     continue
-                if target is not None:
+                if target is not None and doc.paged:  # a huge session: straight to its file
+                    target.write_stream(doc, name, opts.include_metadata, opts.csv_guard)
+                elif target is not None:
                     data = registry.render(doc, fmt.name, opts.include_metadata, opts.csv_guard)
                     target.write(doc, name, data)
                 else:

@@ -1,4 +1,4 @@
-"""Pipelined batch reads of sessions (HGETALL + LRANGE each), the hot path of ``export-all``.
+"""Pipelined batch reads of sessions (HGETALL + the first page of LRANGE each), the hot path of ``export-all``.
 
 :class:`BatchReader` reads a batch of sessions in one round trip. On a plain (non-cluster)
 redis-py client it packs the whole batch with hiredis into one buffer, sends it with one
@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from neurolink_cli.store.keyspace import RedisClient
+from neurolink_cli.store.pages import FIRST_PAGE
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -25,8 +26,9 @@ if TYPE_CHECKING:
 class BatchReader:
     """Reads ``(metadata key, turns key)`` pairs in one pipelined round trip per batch."""
 
-    def __init__(self, client: RedisClient) -> None:
+    def __init__(self, client: RedisClient, first_page: int = FIRST_PAGE) -> None:
         self.client = client
+        self.last = first_page - 1  # LRANGE 0 last: a huge session is read on in pages
         self._pack: Any = None
         self._lean = _lean_capable(client)
         if self._lean:
@@ -38,8 +40,9 @@ class BatchReader:
                 self._pack = None
 
     def read(self, pairs: list[tuple[str, str]]) -> list[Any]:
-        """``[meta, turns, meta, turns, ...]``: a dict and a list of bytes per session, or the
-        exception of a command that failed (e.g. WRONGTYPE) in its place."""
+        """``[meta, turns, meta, turns, ...]``: a dict and a list of bytes per session (at
+        most its first page of turns), or the exception of a command that failed (e.g.
+        WRONGTYPE) in its place."""
         if self._lean and pairs:
             from redis.exceptions import ResponseError
 
@@ -52,7 +55,7 @@ class BatchReader:
         pipe = self.client.pipeline(transaction=False)
         for meta_key, turns_key in pairs:
             pipe.hgetall(meta_key)
-            pipe.lrange(turns_key, 0, -1)
+            pipe.lrange(turns_key, 0, self.last)
         replies: list[Any] = pipe.execute(raise_on_error=False)
         return replies
 
@@ -63,18 +66,19 @@ class BatchReader:
         except TypeError:  # redis-py < 5.3 wants a command name
             conn = pool.get_connection("HGETALL")
         done = False
+        last = self.last
         try:
             if self._pack is not None:
                 pack = self._pack
                 parts = []
                 for meta_key, turns_key in pairs:
                     parts.append(pack(("HGETALL", meta_key)))
-                    parts.append(pack(("LRANGE", turns_key, 0, -1)))
+                    parts.append(pack(("LRANGE", turns_key, 0, last)))
                 packed = [b"".join(parts)]
             else:
                 commands: list[tuple[Any, ...]] = []
                 for meta_key, turns_key in pairs:
-                    commands += [("HGETALL", meta_key), ("LRANGE", turns_key, 0, -1)]
+                    commands += [("HGETALL", meta_key), ("LRANGE", turns_key, 0, last)]
                 packed = conn.pack_commands(commands)
             conn.send_packed_command(packed)
             read = conn.read_response

@@ -19,7 +19,9 @@ updated right after with ``ZADD GT`` (in a Cluster it lives in another slot).
 Reading. Sessions are discovered through the index by a keyset walk over (score, member)
 (:mod:`~neurolink_cli.store.walk`: every session once, whatever changes meanwhile; never
 KEYS), or by SCAN over every primary for ``--full-scan``; their keys are read in pipelined
-batches (HGETALL + LRANGE per session; decoded by :mod:`~neurolink_cli.store.nativedoc`).
+batches (HGETALL + LRANGE per session; decoded by :mod:`~neurolink_cli.store.nativedoc`);
+a session of more turns than one page is read on in pages as it is written
+(:mod:`~neurolink_cli.store.pages`).
 Index members whose keys are gone (expired, deleted) are pruned when met, with a
 compare-and-delete script so a session that is being written again is never removed from
 the index. Turns are returned as the stored bytes (``SessionDoc.raw_turns``) so an
@@ -55,6 +57,7 @@ from neurolink_cli.store.nativedoc import (
     as_text,
     session_doc,
 )
+from neurolink_cli.store.pages import FIRST_PAGE, turn_pages
 from neurolink_cli.store.scripts import APPEND_SCRIPT, PRUNE_SCRIPT
 from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
 from neurolink_cli.util import jsonutil
@@ -74,12 +77,14 @@ class NativeStore:
         max_turns: int = 100,
         ttl: int = 0,
         batch_size: int = 250,
+        first_page: int = FIRST_PAGE,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.max_turns = max_turns
         self.ttl = ttl
         self.batch_size = batch_size
+        self.first_page = first_page  # turns per session in a batch read; then pages
         self.index_key = f"{prefix}:sessions"
         self.writer_id = uuid.uuid4().hex[:16]
         self._write_seq = itertools.count(1)
@@ -194,7 +199,7 @@ class NativeStore:
         """
         reader = self.__dict__.get("_batch_reader")
         if reader is None:
-            reader = self.__dict__["_batch_reader"] = BatchReader(self.client)
+            reader = self.__dict__["_batch_reader"] = BatchReader(self.client, self.first_page)
         prefix = self.prefix
         replies = reader.read(
             [
@@ -220,8 +225,17 @@ class NativeStore:
                     self._prune_member(sid, scores[i])
                 docs.append(None)
                 continue
-            docs.append(session_doc(sid, self.meta_key(sid), meta, turns))
+            doc = session_doc(sid, self.meta_key(sid), meta, turns)
+            if len(turns) >= self.first_page:  # a huge session: read on while written
+                self._page_on(doc, meta, turns)
+            docs.append(doc)
         return docs
+
+    def _page_on(self, doc: SessionDoc, meta: dict[Any, Any], first: list[bytes]) -> None:
+        key = self.turns_key(doc.session_id)
+        doc.more = turn_pages(self.client, key, len(first), first[-1])
+        if as_int((meta or {}).get(b"totalTurns")) is None:  # counted from the turns
+            doc.metadata["totalTurns"] = int(self.client.llen(key))
 
     def _prune_member(self, session_id: str, score: float) -> None:
         # Read-only ACL users cannot prune; reading must go on.
