@@ -23,7 +23,7 @@ from typing import IO, Any
 from neurolink_cli.models import SessionDoc, core_turn, parse_turns
 from neurolink_cli.util import jsonutil
 
-SPOOL_MEMORY = 8 << 20
+SPOOL_MEMORY = 1 << 20
 
 
 @contextlib.contextmanager

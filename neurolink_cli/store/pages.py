@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 FIRST_PAGE = 256  # turns of each session in a batch read (the default cap per session is 100)
-PAGE_BYTES = 4 << 20  # aim of one further page
+PAGE_BYTES = 1 << 20  # aim of one further page
 MIN_PAGE, MAX_PAGE = 16, 8192
 
 _INDEX = re.compile(rb'\{"index":(\d{1,18})[,}]').match
