@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from typing import IO, Any
 
-import orjson
-
 from neurolink_cli.export.streaming import write_paged
 from neurolink_cli.models import SessionDoc
 from neurolink_cli.util import jsonutil
@@ -37,22 +35,27 @@ CSV_HEADER_BARE = ("sessionId", "userId", "index", "role", "timestamp", "content
 
 
 def doc_compact(doc: SessionDoc, include_metadata: bool = True) -> bytes:
-    """The document as one line of compact JSON (no newline), keys in contract order."""
-    joined = doc.spliceable() if include_metadata else None
-    if joined is not None:
+    """The document as one line of compact JSON (no newline), keys in contract order.
+
+    The stored turns are spliced unparsed when the whole line passes
+    :func:`~neurolink_cli.util.jsonutil.line_ok` (every turn exactly one JSON object, the
+    line valid UTF-8 JSON); otherwise they are parsed, which names a bad one (BadData)."""
+    raw = doc.raw_turns if include_metadata and not doc.paged else None
+    if raw is not None:
         head = jsonutil.dumps(doc.head())
-        parts = [
-            head[:-1],
-            b',"turns":[',
-            joined,
-            b'],"metadata":',
-            jsonutil.dumps(doc.metadata),
-        ]
+        parts = [head[:-1], b',"turns":[', b"", b'],"metadata":', jsonutil.dumps(doc.metadata)]
         for key, value in doc.extra.items():
             if key not in ("sessionId", "userId", "createdAt", "updatedAt", "turns", "metadata"):
                 parts += [b",", jsonutil.dumps(key), b":", jsonutil.dumps(value)]
         parts.append(b"}")
-        return b"".join(parts)
+        try:
+            parts[2] = b",".join(raw)
+        except TypeError:  # not bytes
+            pass
+        else:
+            line = b"".join(parts)
+            if jsonutil.line_ok(line, raw):
+                return line
     return jsonutil.dumps(doc.as_dict(include_metadata))
 
 
@@ -62,13 +65,9 @@ def doc_pretty(doc: SessionDoc, include_metadata: bool = True) -> bytes:
     A document that still has its stored turns is spliced compact (:func:`doc_compact`)
     and re-indented by one C-level parse of the whole line: no per-turn Python work.
     """
-    if include_metadata and doc.raw_turns is not None and doc.raw_turns_look_sound():
-        try:
-            whole = jsonutil.loads(doc_compact(doc, include_metadata))
-        except orjson.JSONDecodeError:
-            pass  # cannot happen once spliceable; the path below would name a bad turn
-        else:
-            return jsonutil.dumps(whole, pretty=True) + b"\n"
+    if include_metadata and doc.raw_turns is not None and not doc.paged:
+        whole = jsonutil.loads(doc_compact(doc, include_metadata))  # sound: checked or parsed
+        return jsonutil.dumps(whole, pretty=True) + b"\n"
     return jsonutil.dumps(doc.as_dict(include_metadata), pretty=True) + b"\n"
 
 

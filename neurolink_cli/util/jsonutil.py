@@ -116,6 +116,42 @@ def decoder() -> Any:
     return _DECODER.decode
 
 
+class _TurnsOfLine(msgspec.Struct):
+    turns: list[msgspec.Raw]
+
+
+_LINE = msgspec.json.Decoder(_TurnsOfLine)
+
+
+def line_ok(line: bytes, raw_turns: list[bytes]) -> bool:
+    """True when ``line``, a document whose ``turns`` are ``raw_turns`` spliced unparsed
+    (``"turns":[`` + ``b",".join(raw_turns)`` + ``]``, every other field written by
+    :func:`dumps`), is valid UTF-8 JSON on one line with each stored turn exactly one of
+    its turns: :func:`splice_ok` over the line as built, so without another copy of it.
+
+    Sound also against turns that fake the end of the array (``{"a":1}],"turns":[{...}``):
+    the ``turns`` msgspec reads would then start inside a stored turn and so cover fewer
+    bytes than the stored turns, and their lengths could not all match."""
+    if not raw_turns:
+        return True
+    if b"\n" in line or b"\r" in line:
+        return False
+    try:
+        parts = _LINE.decode(line).turns
+        if len(parts) != len(raw_turns) or list(map(len, parts)) != list(map(len, raw_turns)):
+            return False
+        if set(map(_FIRST, raw_turns)) != _OPEN:
+            return False
+    except (msgspec.DecodeError, TypeError, IndexError):
+        return False
+    if not line.isascii():
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
 def splice_ok(raw_turns: list[bytes], joined: bytes) -> bool:
     """True when every element of ``raw_turns`` is exactly one JSON object and
     ``joined`` (``b",".join(raw_turns)``) is valid UTF-8: safe to splice unparsed.

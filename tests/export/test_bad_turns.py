@@ -30,6 +30,7 @@ BAD_TURNS = {
     "bad-utf8": b'{"index":1,"role":"user","content":"\xff","timestamp":"x"}',
     "nan": b'{"index":1,"content":NaN}',
     "two-spliced": b'{"index":1},{"index":2}',
+    "fake-end": b'{"index":1}],"turns":[{"index":2}',
 }
 
 
@@ -158,6 +159,18 @@ def test_arbitrary_stored_bytes_give_json_or_a_failure(
         else:
             assert len(docs) == 1 and len(docs[0]["turns"]) == (3 if raw else 2)
             assert docs[0]["turns"][1] == (jsonutil.loads(raw) if raw else docs[0]["turns"][0])
+
+
+def test_a_turn_with_line_breaks_is_written_again_on_one_line(
+    cli: Any, client: Any, store: NativeStore
+) -> None:
+    """Valid JSON with whitespace between tokens: exported (not failed), but never spliced
+    as stored, which would split the JSONL line."""
+    _put(client, store, "ws", [GOOD, b'{"index":1,\r\n "role":"user"}'])
+    result = cli("memory", "export-all", "--format", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    [doc] = _lines_are_json(result.stdout_bytes)
+    assert doc["turns"][1] == {"index": 1, "role": "user"}
 
 
 def test_unsound_doc_is_never_spliced() -> None:
