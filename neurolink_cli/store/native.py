@@ -197,16 +197,26 @@ class NativeStore:
 
         With ``scores`` (their index scores), members found gone are pruned from the index.
         """
+        reader = self._reader()
+        replies = reader.read(self._key_pairs(session_ids))
+        return self._docs(session_ids, scores, replies)
+
+    def _reader(self) -> BatchReader:
         reader = self.__dict__.get("_batch_reader")
         if reader is None:
             reader = self.__dict__["_batch_reader"] = BatchReader(self.client, self.first_page)
+        return reader
+
+    def _key_pairs(self, session_ids: list[str]) -> list[tuple[str, str]]:
         prefix = self.prefix
-        replies = reader.read(
-            [
-                (f"{prefix}:session:{{{sid}}}:metadata", f"{prefix}:session:{{{sid}}}:turns")
-                for sid in session_ids
-            ]
-        )
+        return [
+            (f"{prefix}:session:{{{sid}}}:metadata", f"{prefix}:session:{{{sid}}}:turns")
+            for sid in session_ids
+        ]
+
+    def _docs(
+        self, session_ids: list[str], scores: list[float] | None, replies: list[Any]
+    ) -> list[SessionDoc | Unreadable | None]:
         docs: list[SessionDoc | Unreadable | None] = []
         for i, sid in enumerate(session_ids):
             meta, turns = replies[2 * i], replies[2 * i + 1]
@@ -290,8 +300,7 @@ class NativeStore:
             else self.index_walk(since_ms=since_ms, until_ms=until_ms, page=self.batch_size)
         )
         if jobs <= 1:
-            for rows in pages:
-                yield from _present(self.fetch_many(*_ids_scores(rows)))
+            yield from self._read_ahead(iter(pages))
             return
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="neurolink-read")
         pending: deque[Future[list[SessionDoc | Unreadable | None]]] = deque()
@@ -305,6 +314,28 @@ class NativeStore:
         finally:
             # On an early exit (an error, Ctrl-C, a closed pipe) do not wait for queued reads.
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _read_ahead(
+        self, pages: Iterator[list[tuple[str, float]]]
+    ) -> Iterator[SessionDoc | Unreadable]:
+        """One reader, one batch ahead: the next batch's commands are sent before this
+        batch's sessions are handed out, so Redis serialises it (on its own core) while
+        they are formatted."""
+        reader = self._reader()
+        rows = next(pages, None)
+        pending = reader.start(self._key_pairs(_ids_scores(rows)[0])) if rows else None
+        try:
+            while rows is not None and pending is not None:
+                replies = reader.finish(pending)
+                pending = None
+                following = next(pages, None)
+                if following:
+                    pending = reader.start(self._key_pairs(_ids_scores(following)[0]))
+                ids, scores = _ids_scores(rows)
+                yield from _present(self._docs(ids, scores, replies))
+                rows = following
+        finally:
+            reader.cancel(pending)  # an early stop: its replies are never read
 
     def scan_ids(self) -> Iterator[list[str]]:
         """Session ids found by SCAN over every primary (``--full-scan``), in batches."""

@@ -138,11 +138,10 @@ def line_ok(line: bytes, raw_turns: list[bytes]) -> bool:
         return False
     try:
         parts = _LINE.decode(line).turns
-        if len(parts) != len(raw_turns) or list(map(len, parts)) != list(map(len, raw_turns)):
-            return False
-        if set(map(_FIRST, raw_turns)) != _OPEN:
-            return False
-    except (msgspec.DecodeError, TypeError, IndexError):
+    except msgspec.DecodeError:
+        return False
+    # equal lengths: no stored turn is empty, so each has a first byte to look at
+    if list(map(len, parts)) != list(map(len, raw_turns)) or set(map(_FIRST, raw_turns)) != _OPEN:
         return False
     if not line.isascii():
         try:
