@@ -14,13 +14,16 @@ groups the batch per node and sends to every node before reading from any.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from neurolink_cli.store.keyspace import RedisClient
 from neurolink_cli.store.pages import FIRST_PAGE
 
 if TYPE_CHECKING:
     from redis import Redis
+
+T = TypeVar("T")
 
 
 class BatchReader:
@@ -136,6 +139,29 @@ class PendingBatch:
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
         self.pairs = pairs
         self.conn: Any = None
+
+
+def read_ahead(
+    reader: BatchReader,
+    batches: Iterator[T],
+    pairs_of: Callable[[T], list[tuple[str, str]]],
+) -> Iterator[tuple[T, list[Any]]]:
+    """Each batch with its replies, one batch ahead: the next batch's commands are sent
+    before this one is handed out, so Redis serialises it (on its own core) while the
+    caller formats this one. An early stop closes the connection of the unread batch."""
+    batch = next(batches, None)
+    pending = reader.start(pairs_of(batch)) if batch else None
+    try:
+        while batch is not None and pending is not None:
+            replies = reader.finish(pending)
+            pending = None
+            following = next(batches, None)
+            if following:
+                pending = reader.start(pairs_of(following))
+            yield batch, replies
+            batch = following
+    finally:
+        reader.cancel(pending)
 
 
 def _lean_capable(client: RedisClient) -> bool:

@@ -42,7 +42,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from neurolink_cli.models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
-from neurolink_cli.store.batchread import BatchReader
+from neurolink_cli.store.batchread import BatchReader, read_ahead
 from neurolink_cli.store.keyspace import (
     RedisClient,
     glob_escape,
@@ -318,24 +318,11 @@ class NativeStore:
     def _read_ahead(
         self, pages: Iterator[list[tuple[str, float]]]
     ) -> Iterator[SessionDoc | Unreadable]:
-        """One reader, one batch ahead: the next batch's commands are sent before this
-        batch's sessions are handed out, so Redis serialises it (on its own core) while
-        they are formatted."""
-        reader = self._reader()
-        rows = next(pages, None)
-        pending = reader.start(self._key_pairs(_ids_scores(rows)[0])) if rows else None
-        try:
-            while rows is not None and pending is not None:
-                replies = reader.finish(pending)
-                pending = None
-                following = next(pages, None)
-                if following:
-                    pending = reader.start(self._key_pairs(_ids_scores(following)[0]))
-                ids, scores = _ids_scores(rows)
-                yield from _present(self._docs(ids, scores, replies))
-                rows = following
-        finally:
-            reader.cancel(pending)  # an early stop: its replies are never read
+        """Every page's sessions, the next page's batch sent before these are handed out."""
+        pairs = self._key_pairs
+        for rows, replies in read_ahead(self._reader(), pages, lambda r: pairs([i for i, _ in r])):
+            ids, scores = _ids_scores(rows)
+            yield from _present(self._docs(ids, scores, replies))
 
     def scan_ids(self) -> Iterator[list[str]]:
         """Session ids found by SCAN over every primary (``--full-scan``), in batches."""
