@@ -143,9 +143,11 @@ def csv_lines(
         ts_s = ts if ts.__class__ is str and plain(ts) else field(ts)
         if include_metadata:
             pm = (get("provider"), get("model"))
-            pm_s = memo.get(pm)
+            # keyed with the types too: False == 0 == 0.0 would share one rendering
+            key = (pm, pm[0].__class__, pm[1].__class__)
+            pm_s = memo.get(key)
             if pm_s is None:
-                pm_s = memo[pm] = f"{field(pm[0])},{field(pm[1])}"
+                pm_s = memo[key] = f"{field(pm[0])},{field(pm[1])}"
             tokens = get("tokens")
             if tokens.__class__ is not dict:
                 tokens = _NO_TOKENS

@@ -120,3 +120,18 @@ def test_numbers_of_any_size_export_exactly(client: Any, prefix: str, n: str) ->
         export_all(repo, opts, out)
         tokens = [t.decode() for t in _json_tokens(out.getvalue())]
         assert len(tokens) >= 5 and all(_same(t, n) for t in tokens), (n, out.getvalue())
+
+
+def test_csv_keeps_zero_apart_from_false() -> None:
+    """CSV renders each row's provider/model once per distinct value: False == 0 == 0.0 in
+    Python, so the memo is keyed by type too (hypothesis found ``false`` written for 0)."""
+    from neurolink_cli.export.formats import csv_lines
+    from neurolink_cli.models import SessionDoc
+
+    doc = SessionDoc("s", None, None, None, {})
+    doc.turns = [
+        {"index": i, "role": "user", "content": "x", "timestamp": TS, "provider": p, "model": m}
+        for i, (p, m) in enumerate([(False, False), (False, 0), (0.0, 0)])
+    ]
+    rows = [line.split(",")[5:7] for line in csv_lines(doc, True, False)]
+    assert rows == [["false", "false"], ["false", "0"], ["0.0", "0"]]
