@@ -10,13 +10,17 @@ session of 5,000 turns, then runs every case several times as a separate process
 - the real ``neurolink`` binary: ``export-all`` as JSONL and CSV to a null sink, with
   ``--jobs 2``, with stderr on a terminal (the progress bar), ``--output DIR``,
   ``export --session-id`` of the big session, ``memory list --limit 50``, and the startup
-  of ``--version`` and ``memory list --help``.
+  of ``--version`` and ``memory list --help``;
+- then one huge session (``--huge-turns``, 200,000 turns of ~580 bytes: ~116 MB) alone
+  under its own prefix: peak RSS of ``export`` in each format and of ``export-all`` (JSONL
+  and CSV on stdout, ``--output DIR``); it must stay at or under 100 MB (streaming).
 
 Peak RSS is the OS's figure for each child (``wait4``'s ``ru_maxrss``). Ratios compare
 throughput with the ceiling measured in the same run. ``--scale-to 100000`` then grows
 the data set and measures export-all's peak RSS again (streaming: it must not grow).
 
     .venv/bin/python bench/bench_export.py [--sessions 20000] [--turns 20] [--json FILE]
+                                           [--huge-turns 200000] [--only-huge]
 """
 
 from __future__ import annotations
@@ -238,6 +242,15 @@ def main() -> None:
         metavar="N",
         help="afterwards grow to N sessions and compare export-all's peak RSS (e.g. 100000)",
     )
+    ap.add_argument(
+        "--huge-turns",
+        type=int,
+        default=200_000,
+        metavar="N",
+        help="turns of the one huge session whose peak RSS is measured per format (0: skip)",
+    )
+    ap.add_argument("--huge-bytes", type=int, default=580, help="approximate size of its turns")
+    ap.add_argument("--only-huge", action="store_true", help="measure only the huge session")
     ap.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     ap.add_argument("--no-verify", action="store_true", help="skip the output comparison")
     args = ap.parse_args()
@@ -331,6 +344,8 @@ def main() -> None:
         ]
         if not args.big_turns:
             cases = [c for c in cases if "session-id" not in c.name]
+        if args.only_huge:
+            cases = cases[:1]
         # Round robin (every case once, then again...): a machine whose speed drifts during
         # the run shifts every case alike, so the ratios stay fair.
         for rep in range(max(c.reps for c in cases)):
@@ -342,6 +357,10 @@ def main() -> None:
         rows = [row(c, ceiling) for c in cases]
         if args.scale_to and args.scale_to > args.sessions:
             rows += scale_rows(args, server, env, work, neurolink, cases, turns)
+        if args.huge_turns:
+            from bench_huge import huge_rows
+
+            rows += huge_rows(args, server, env, work, neurolink, sys.modules[__name__])
         print_table(rows, head)
         check_targets(rows)
         if args.json:
@@ -427,6 +446,12 @@ def check_targets(rows: list[dict[str, Any]]) -> None:
             continue
         ok = r[key] >= limit if op == ">=" else r[key] <= limit
         print(f"  {'ok ' if ok else 'MISS'} {name}: {key} {r[key]} ({op} {limit})")
+    for r in rows:
+        if r.get("huge"):
+            ok = r["peak_rss_mb"] <= 100
+            print(
+                f"  {'ok ' if ok else 'MISS'} {r['case']}: peak_rss_mb {r['peak_rss_mb']} (<= 100)"
+            )
     for r in rows:
         if "rss_growth" in r:
             ok = abs(r["rss_growth"]) <= 0.10

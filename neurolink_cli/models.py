@@ -11,11 +11,9 @@ the raw bytes, so a transformed document can never be written from stale bytes.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
-
-import orjson
 
 from neurolink_cli.errors import BadData
 from neurolink_cli.util import jsonutil
@@ -23,11 +21,11 @@ from neurolink_cli.util.timeutil import stored_to_ms
 
 TURN_CORE_FIELDS = ("index", "role", "content", "timestamp")
 
+# What a time window or redaction does to one page of turns of a paged session.
+PageFilter = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
 SOURCE_NATIVE = "native"
 SOURCE_UPSTREAM = "neurolink-ts"
-
-_FIRST, _LAST = itemgetter(0), itemgetter(-1)
-_OPEN, _CLOSE = {ord("{")}, {ord("}")}
 
 
 def make_turn(
@@ -109,32 +107,33 @@ class SessionDoc:
     source: str = SOURCE_NATIVE
     ttl: int | None = None
     problems: list[str] = field(default_factory=list)  # what could not be read, if anything
+    # A huge session: the further pages of its turns, read from the store as they are
+    # consumed (``raw_turns`` is then the first page). Consumed once, by a writer.
+    more: Iterator[list[Any]] | None = None
+    more_parsed: bool = False  # the pages of ``more`` are turn dicts, not stored bytes
+    page_filters: list[PageFilter] = field(default_factory=list)
+    _streamed: int = 0  # turns handed out by the page iterators so far
+    _peeked: list[dict[str, Any]] | None = None
+    _pages: Iterator[list[dict[str, Any]]] | None = None
+
+    @property
+    def paged(self) -> bool:
+        """True for a session whose turns are read page by page while it is written."""
+        return self.more is not None
 
     @property
     def turns(self) -> list[dict[str, Any]]:
-        """The turns as dicts; parsing the raw bytes once (and dropping them)."""
+        """The turns as dicts; parsing the raw bytes once (and dropping them). For a paged
+        session this reads every page: writers use :meth:`turn_pages` instead."""
+        if self.paged:
+            self._turns = [t for page in self.turn_pages() for t in page]
+            self.more = None
+            self.raw_turns = None
+            self.page_filters = []
+            self._streamed = 0
+            self._pages = None
         if self._turns is None:
-            raws = self.raw_turns or []
-            try:  # the common case in one C-level pass; the loop below names a bad turn
-                turns = list(map(orjson.loads, raws))
-                if all(type(t) is dict for t in turns):
-                    self._turns = turns
-                    self.raw_turns = None
-                    return turns
-            except orjson.JSONDecodeError:
-                pass
-            turns = []
-            for i, raw in enumerate(raws):
-                try:
-                    turn = jsonutil.loads(raw)
-                except orjson.JSONDecodeError:
-                    turn = None
-                if not isinstance(turn, dict):
-                    raise BadData(
-                        f"session {self.session_id!r}: stored turn #{i} is not a JSON object"
-                    )
-                turns.append(turn)
-            self._turns = turns
+            self._turns = parse_turns(self.raw_turns or [], self.session_id)
             self.raw_turns = None
         return self._turns
 
@@ -142,18 +141,75 @@ class SessionDoc:
     def turns(self, value: list[dict[str, Any]]) -> None:
         self._turns = value
         self.raw_turns = None
+        self.more = None
+
+    def raw_pages(self) -> Iterator[list[bytes]]:
+        """The stored turns page by page, unparsed (only without page filters)."""
+        assert not self.page_filters and not self.more_parsed
+        first, self.raw_turns = self.raw_turns, None
+        if first:
+            self._streamed += len(first)
+            yield first
+        for page in self.more or ():
+            self._streamed += len(page)
+            yield page
+        self.more = None
+
+    def turn_pages(self) -> Iterator[list[dict[str, Any]]]:
+        """The turns page by page as dicts, after the page filters; empty pages left out."""
+        if self._pages is None:
+            self._pages = self._parsed_pages()
+        if self._peeked is not None:
+            page, self._peeked = self._peeked, None
+            yield page
+        yield from self._pages
+
+    def _parsed_pages(self) -> Iterator[list[dict[str, Any]]]:
+        offset = 0
+        first, self.raw_turns = self.raw_turns, None
+        sources: list[Iterable[list[Any]]] = [[first] if first else [], self.more or ()]
+        for i, source in enumerate(sources):
+            for raw in source:
+                parsed = raw if i == 1 and self.more_parsed else None
+                turns = parsed if parsed is not None else parse_turns(raw, self.session_id, offset)
+                offset += len(raw)
+                for keep in self.page_filters:
+                    turns = keep(turns)
+                if turns:
+                    self._streamed += len(turns)
+                    yield turns
+        self.more = None
+
+    def has_turns(self) -> bool:
+        """True when at least one turn is left after the filters (reads pages up to it)."""
+        if not self.paged:
+            return bool(self.turns)
+        if self._peeked is None:
+            if self._pages is None:
+                self._pages = self._parsed_pages()
+            self._peeked = next(self._pages, None)
+        return self._peeked is not None
+
+    def spliceable(self) -> bytes | None:
+        """The stored turns joined by commas when each is exactly one JSON object in valid
+        UTF-8 (:func:`~neurolink_cli.util.jsonutil.splice_ok`), else None: parse them."""
+        raw = self.raw_turns
+        if raw is None or self.paged:
+            return None
+        try:
+            joined = b",".join(raw)
+        except TypeError:  # not bytes
+            return None
+        return joined if jsonutil.splice_ok(raw, joined) else None
 
     def raw_turns_look_sound(self) -> bool:
-        """A cheap check that every stored turn is a JSON object (``{...}``) before splicing."""
-        raw = self.raw_turns
-        if not raw:
-            return True
-        try:  # two C-level passes over the first and last bytes (the hot path of export-all)
-            return set(map(_FIRST, raw)) == _OPEN and set(map(_LAST, raw)) == _CLOSE
-        except (IndexError, TypeError):  # an empty element, or not bytes: not spliceable
-            return False
+        """True when the stored turns may be spliced unparsed (see :meth:`spliceable`)."""
+        return self.raw_turns is None or self.spliceable() is not None
 
     def turn_count(self) -> int:
+        """The number of turns (of a paged session: those handed out so far)."""
+        if self.paged or self._pages is not None or self._streamed:
+            return self._streamed
         if self._turns is not None:
             return len(self._turns)
         return len(self.raw_turns or [])
@@ -167,18 +223,51 @@ class SessionDoc:
             "updatedAt": self.updated_at,
         }
 
-    def as_dict(self, include_metadata: bool = True) -> dict[str, Any]:
-        """The whole document as a dict, keys in contract order."""
+    def skeleton(self, include_metadata: bool = True) -> dict[str, Any]:
+        """The document with ``turns`` an empty list: every other field, in contract order."""
         doc = self.head()
+        doc["turns"] = []
         if include_metadata:
-            doc["turns"] = self.turns
             doc["metadata"] = self.metadata
-        else:
-            doc["turns"] = [{k: t.get(k) for k in TURN_CORE_FIELDS} for t in self.turns]
         for k, v in self.extra.items():
             if k not in doc and k != "metadata":
                 doc[k] = v
         return doc
+
+    def as_dict(self, include_metadata: bool = True) -> dict[str, Any]:
+        """The whole document as a dict, keys in contract order."""
+        doc = self.skeleton(include_metadata)
+        if include_metadata:
+            doc["turns"] = self.turns
+        else:
+            doc["turns"] = [core_turn(t) for t in self.turns]
+        return doc
+
+
+def core_turn(turn: dict[str, Any]) -> dict[str, Any]:
+    """A turn without metadata (``--no-include-metadata``): index, role, content, timestamp."""
+    return {k: turn.get(k) for k in TURN_CORE_FIELDS}
+
+
+def parse_turns(raws: list[bytes], session_id: str, offset: int = 0) -> list[dict[str, Any]]:
+    """Stored turns as dicts; BadData naming the first that is not a JSON object
+    (``offset``: the position of ``raws[0]`` in the session)."""
+    try:  # the common case in one C-level pass; the loop below names a bad turn
+        turns = list(map(jsonutil.decoder(), raws))
+        if all(type(t) is dict for t in turns):
+            return turns
+    except (ValueError, RecursionError):  # not JSON, or what only the fallback reads
+        pass
+    turns = []
+    for i, raw in enumerate(raws):
+        try:
+            turn = jsonutil.loads(raw)
+        except ValueError:  # orjson.JSONDecodeError is one
+            turn = None
+        if not isinstance(turn, dict):
+            raise BadData(f"session {session_id!r}: stored turn #{offset + i} is not a JSON object")
+        turns.append(turn)
+    return turns
 
 
 @dataclass(slots=True)

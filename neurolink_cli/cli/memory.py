@@ -325,8 +325,7 @@ def memory_export_all(
     summary = ledger.summary(output)
     if ledger.problems:
         raise PartialFailure(summary)
-    if output or app.env.stderr_isatty:
-        app.note(summary)
+    app.note(summary)  # also when piped: a cron log shows what the run did
 
 
 @memory.command("delete")

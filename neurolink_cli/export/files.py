@@ -30,6 +30,7 @@ from neurolink_cli.errors import BadData, BadInput, NeurolinkError
 from neurolink_cli.export.ledger import ExportLedger
 from neurolink_cli.export.naming import session_file_name
 from neurolink_cli.export.registry import get as get_format
+from neurolink_cli.export.registry import make_writer
 from neurolink_cli.models import SOURCE_NATIVE, SessionDoc
 from neurolink_cli.util import atomic
 from neurolink_cli.util.timeutil import now_rfc3339
@@ -208,6 +209,39 @@ class DirectoryExport:
             }
         )
 
+    def write_stream(
+        self, doc: SessionDoc, name: str, include_metadata: bool, csv_guard: bool
+    ) -> None:
+        """Write a paged session's file ``name`` as its pages are read (never held whole),
+        through a temporary that is renamed only when complete; log its manifest entry."""
+        tmp, fd = atomic.create_temp(self._dir_fd, self.file_mode)
+        try:
+            with os.fdopen(fd, "wb", buffering=1 << 20) as raw:
+                out = _Digesting(raw)
+                writer = make_writer(self.fmt, out, include_metadata, csv_guard)  # type: ignore[arg-type]
+                writer.spool = False  # type: ignore[attr-defined]  # the temporary is the spool
+                writer.write(doc)
+                writer.close()
+            os.rename(tmp, name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=self._dir_fd)
+            if isinstance(exc, OSError):
+                raise _os_error(self.dir / name, exc) from None
+            raise
+        self._log(
+            {
+                "sessionId": doc.session_id,
+                "file": name,
+                "turns": doc.turn_count(),
+                "bytes": out.size,
+                "sha256": out.sha.hexdigest(),
+                "userId": doc.user_id,
+                "source": doc.source,
+                "updatedAt": doc.updated_at,
+            }
+        )
+
     def _log(self, entry: dict[str, Any]) -> None:
         try:
             self._partial.write(orjson.dumps(entry) + b"\n")
@@ -265,6 +299,24 @@ class DirectoryExport:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._lock_fd = self._dir_fd = -1
+
+
+class _Digesting:
+    """A binary stream that counts and hashes what passes through it."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        self.size += len(data)
+        self.out.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 def _difference(earlier: dict[str, Any], now: dict[str, Any]) -> str:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from typing import IO, Any
 
-import orjson
-
+from neurolink_cli.export.streaming import write_paged
 from neurolink_cli.models import SessionDoc
 from neurolink_cli.util import jsonutil
 
@@ -36,21 +35,27 @@ CSV_HEADER_BARE = ("sessionId", "userId", "index", "role", "timestamp", "content
 
 
 def doc_compact(doc: SessionDoc, include_metadata: bool = True) -> bytes:
-    """The document as one line of compact JSON (no newline), keys in contract order."""
-    if include_metadata and doc.raw_turns is not None and doc.raw_turns_look_sound():
+    """The document as one line of compact JSON (no newline), keys in contract order.
+
+    The stored turns are spliced unparsed when the whole line passes
+    :func:`~neurolink_cli.util.jsonutil.line_ok` (every turn exactly one JSON object, the
+    line valid UTF-8 JSON); otherwise they are parsed, which names a bad one (BadData)."""
+    raw = doc.raw_turns if include_metadata and not doc.paged else None
+    if raw is not None:
         head = jsonutil.dumps(doc.head())
-        parts = [
-            head[:-1],
-            b',"turns":[',
-            b",".join(doc.raw_turns),
-            b'],"metadata":',
-            jsonutil.dumps(doc.metadata),
-        ]
+        parts = [head[:-1], b',"turns":[', b"", b'],"metadata":', jsonutil.dumps(doc.metadata)]
         for key, value in doc.extra.items():
             if key not in ("sessionId", "userId", "createdAt", "updatedAt", "turns", "metadata"):
                 parts += [b",", jsonutil.dumps(key), b":", jsonutil.dumps(value)]
         parts.append(b"}")
-        return b"".join(parts)
+        try:
+            parts[2] = b",".join(raw)
+        except TypeError:  # not bytes
+            pass
+        else:
+            line = b"".join(parts)
+            if jsonutil.line_ok(line, raw):
+                return line
     return jsonutil.dumps(doc.as_dict(include_metadata))
 
 
@@ -60,13 +65,9 @@ def doc_pretty(doc: SessionDoc, include_metadata: bool = True) -> bytes:
     A document that still has its stored turns is spliced compact (:func:`doc_compact`)
     and re-indented by one C-level parse of the whole line: no per-turn Python work.
     """
-    if include_metadata and doc.raw_turns is not None and doc.raw_turns_look_sound():
-        try:
-            whole = jsonutil.loads(doc_compact(doc, include_metadata))
-        except orjson.JSONDecodeError:
-            pass  # a bad stored turn: the path below names it
-        else:
-            return jsonutil.dumps(whole, pretty=True) + b"\n"
+    if include_metadata and doc.raw_turns is not None and not doc.paged:
+        whole = jsonutil.loads(doc_compact(doc, include_metadata))  # sound: checked or parsed
+        return jsonutil.dumps(whole, pretty=True) + b"\n"
     return jsonutil.dumps(doc.as_dict(include_metadata), pretty=True) + b"\n"
 
 
@@ -99,8 +100,14 @@ _FORMULA_CHARS = frozenset("=+-@\t\r")  # a cell starting so gets a leading ' (Â
 _NO_TOKENS: dict[str, Any] = {}
 
 
-def csv_lines(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[str]:
-    """The CSV text of one session, one ``...\\r\\n`` line per turn.
+def csv_lines(
+    doc: SessionDoc,
+    include_metadata: bool,
+    guard: bool,
+    turns: list[dict[str, Any]] | None = None,
+) -> list[str]:
+    """The CSV text of one session (or of ``turns``, one page of it), one ``...\\r\\n``
+    line per turn.
 
     Byte for byte what :mod:`csv` (``QUOTE_MINIMAL``, ``\\r\\n``) writes for the same
     cells (``tests/test_perf_shape.py`` holds it to that), built with one f-string per turn
@@ -117,7 +124,7 @@ def csv_lines(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[str]
     lines: list[str] = []
     append = lines.append
     plain = _PLAIN_CELL
-    for turn in doc.turns:
+    for turn in doc.turns if turns is None else turns:
         get = turn.get
         content = get("content")
         text = content if content.__class__ is str and content else turn_content_text(turn)
@@ -136,9 +143,11 @@ def csv_lines(doc: SessionDoc, include_metadata: bool, guard: bool) -> list[str]
         ts_s = ts if ts.__class__ is str and plain(ts) else field(ts)
         if include_metadata:
             pm = (get("provider"), get("model"))
-            pm_s = memo.get(pm)
+            # keyed with the types too: False == 0 == 0.0 would share one rendering
+            key = (pm, pm[0].__class__, pm[1].__class__)
+            pm_s = memo.get(key)
             if pm_s is None:
-                pm_s = memo[pm] = f"{field(pm[0])},{field(pm[1])}"
+                pm_s = memo[key] = f"{field(pm[0])},{field(pm[1])}"
             tokens = get("tokens")
             if tokens.__class__ is not dict:
                 tokens = _NO_TOKENS
@@ -185,6 +194,8 @@ CHUNK = 1 << 18  # bytes gathered before one write(): few syscalls, bounded memo
 class JsonlWriter:
     """One compact JSON document per line, written in chunks of about :data:`CHUNK` bytes."""
 
+    spool = True  # a paged session goes through a spool (False: ``out`` is all-or-nothing)
+
     def __init__(self, out: IO[bytes], include_metadata: bool = True) -> None:
         self.out = out
         self.include_metadata = include_metadata
@@ -192,6 +203,10 @@ class JsonlWriter:
         self._size = 0
 
     def write(self, doc: SessionDoc) -> None:
+        if doc.paged:
+            self._flush()
+            write_paged("jsonl", doc, self.out, self.include_metadata, False, self.spool)
+            return
         line = doc_compact(doc, self.include_metadata)
         self._parts += (line, b"\n")
         self._size += len(line) + 1
@@ -215,11 +230,16 @@ class JsonWriter(JsonlWriter):
     """One indented JSON document (a single session)."""
 
     def write(self, doc: SessionDoc) -> None:
+        if doc.paged:
+            write_paged("json", doc, self.out, self.include_metadata, False, self.spool)
+            return
         self.out.write(doc_pretty(doc, self.include_metadata))
 
 
 class CsvWriter:
     """RFC 4180 CSV, one row per turn, one header for the whole stream."""
+
+    spool = True
 
     def __init__(self, out: IO[bytes], include_metadata: bool = True, guard: bool = True) -> None:
         self.out = out
@@ -230,6 +250,12 @@ class CsvWriter:
         self._size = 0
 
     def write(self, doc: SessionDoc) -> None:
+        if doc.paged:  # with the lines held (the header), all or nothing
+            held = "".join(self._lines).encode("utf-8", "backslashreplace")
+            write_paged("csv", doc, self.out, self.include_metadata, self.guard, self.spool, held)
+            self._lines = []
+            self._size = 0
+            return
         lines = csv_lines(doc, self.include_metadata, self.guard)
         self._lines += lines
         self._size += len(lines)
@@ -252,11 +278,16 @@ class CsvWriter:
 class MarkdownWriter:
     """A readable transcript: title, a metadata block, one section per turn."""
 
+    spool = True
+
     def __init__(self, out: IO[bytes], include_metadata: bool = True) -> None:
         self.out = out
         self.include_metadata = include_metadata
 
     def write(self, doc: SessionDoc) -> None:
+        if doc.paged:
+            write_paged("markdown", doc, self.out, self.include_metadata, False, self.spool)
+            return
         self.out.write(
             render_markdown(doc, self.include_metadata).encode("utf-8", "backslashreplace")
         )
@@ -268,6 +299,13 @@ class MarkdownWriter:
 
 
 def render_markdown(doc: SessionDoc, include_metadata: bool = True) -> str:
+    """The transcript of a whole session."""
+    lines = markdown_head(doc, include_metadata) + markdown_turns(doc.turns, include_metadata)
+    return "\n".join(lines)
+
+
+def markdown_head(doc: SessionDoc, include_metadata: bool = True) -> list[str]:
+    """The title and the facts block of a transcript, as lines."""
     title = doc.metadata.get("title") if include_metadata else None
     lines = [f"# {title or 'Conversation ' + doc.session_id}", ""]
     facts = [
@@ -288,7 +326,13 @@ def render_markdown(doc: SessionDoc, include_metadata: bool = True) -> str:
         if value not in (None, ""):
             lines.append(f"- **{label}:** {value}")
     lines.append("")
-    for turn in doc.turns:
+    return lines
+
+
+def markdown_turns(turns: list[dict[str, Any]], include_metadata: bool = True) -> list[str]:
+    """One section per turn, as lines."""
+    lines: list[str] = []
+    for turn in turns:
         role = str(turn.get("role", "?"))
         heading = f"## {turn.get('index')}. {role.replace('_', ' ').title()}"
         details = [str(turn.get("timestamp") or "")]
@@ -299,4 +343,4 @@ def render_markdown(doc: SessionDoc, include_metadata: bool = True) -> str:
         shown = " Â· ".join(d for d in details if d)
         lines += [heading, ""] + ([f"*{shown}*", ""] if shown else [])
         lines += [turn_content_text(turn), ""]
-    return "\n".join(lines)
+    return lines

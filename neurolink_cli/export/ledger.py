@@ -28,6 +28,7 @@ class ExportLedger:
     failed: list[dict[str, str]] = field(default_factory=list)
     warnings: list[dict[str, str]] = field(default_factory=list)
     manifest: Path | None = None
+    seconds: float = 0.0  # wall time of the run
 
     def export(self, turns: int) -> None:
         """A session written."""
@@ -74,16 +75,19 @@ class ExportLedger:
         }
 
     def summary(self, output: str | None = None) -> str:
-        """The one-line summary for stderr."""
-        text = f"exported {self.exported} sessions ({self.turns} turns)"
-        if self.resumed:
-            text += f", {self.resumed} already done"
-        if self.skipped:
-            text += f", skipped {len(self.skipped)} with no turn in range"
+        """The one-line summary for stderr, printed at the end of every run (a cron log
+        shows what it did): ``exported 1,234 sessions (45,678 turns) in 2.3 s; 0 failed``."""
+        text = f"exported {self.exported:,} sessions ({self.turns:,} turns)"
         if output:
             text += f" to {output}"
+        text += f" in {self.seconds:.1f} s"
+        if self.resumed:
+            text += f", {self.resumed:,} already done"
+        if self.skipped:
+            text += f", skipped {len(self.skipped):,} with no turn in range"
+        text += f"; {len(self.failed):,} failed"
+        if self.warnings:
+            text += f", {len(self.warnings):,} with warnings"
         if self.problems:
-            text += f"; {self.problems} sessions had problems (see above" + (
-                " and manifest.json)" if output else ")"
-            )
+            text += " (see above" + (" and manifest.json)" if output else ")")
         return text

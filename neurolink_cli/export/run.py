@@ -12,6 +12,7 @@ command renders its summary line and the directory its manifest.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -61,7 +62,7 @@ def prepare(
         ledger.warn(sid, problem)
         say(f"{sid}: {problem}")
     doc = apply(item, opts)
-    if opts.has_time_window and doc.turn_count() == 0:
+    if opts.has_time_window and not doc.has_turns():
         ledger.skip(sid, "no turn in the time range")
         return None
     return doc
@@ -111,6 +112,7 @@ def export_all(
     ``jobs`` > 1 reads that many batches at once (:meth:`~neurolink_cli.store.repository.Repository.iter_docs`);
     the output order is the same.
     """
+    started = time.monotonic()
     ledger = ExportLedger()
     fmt = registry.get(opts.format)
     target = None
@@ -147,7 +149,9 @@ def export_all(
                 doc = prepare(item, opts, ledger, say)
                 if doc is None:
                     continue
-                if target is not None:
+                if target is not None and doc.paged:  # a huge session: straight to its file
+                    target.write_stream(doc, name, opts.include_metadata, opts.csv_guard)
+                elif target is not None:
                     data = registry.render(doc, fmt.name, opts.include_metadata, opts.csv_guard)
                     target.write(doc, name, data)
                 else:
@@ -164,6 +168,7 @@ def export_all(
             for sid, reason, turns in writer.close():
                 ledger.fail_late(sid, reason, turns)
                 say(f"{sid}: {reason}")
+        ledger.seconds = time.monotonic() - started
     except BaseException:
         if isinstance(writer, ProcessWriter):
             writer.abort()

@@ -82,7 +82,17 @@ def in_window(turn: dict[str, Any], start_ms: int | None, end_ms: int | None) ->
 
 
 def apply(doc: SessionDoc, opts: ExportOptions) -> SessionDoc:
-    """The document as it is to be exported: turns in the window, content redacted."""
+    """The document as it is to be exported: turns in the window, content redacted.
+
+    A paged session (:attr:`SessionDoc.paged`) gets the same changes as page filters, applied
+    to each page as it is read: it is never held whole."""
+    if doc.paged:
+        start, end, redact = opts.start_ms, opts.end_ms, opts.redact
+        if opts.has_time_window:
+            doc.page_filters.append(lambda ts: [t for t in ts if in_window(t, start, end)])
+        if redact is not None:
+            doc.page_filters.append(lambda ts: [redact_turn(t, redact) for t in ts])
+        return doc
     if opts.has_time_window:
         doc.turns = [t for t in doc.turns if in_window(t, opts.start_ms, opts.end_ms)]
     if opts.redact is not None:

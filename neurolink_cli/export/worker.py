@@ -19,12 +19,13 @@ import contextlib
 import multiprocessing
 import os
 import signal
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import IO
 
 from neurolink_cli.errors import BadData, NeurolinkError
 from neurolink_cli.export.formats import Failure
-from neurolink_cli.export.registry import make_writer
+from neurolink_cli.export.registry import Writer, make_writer
 from neurolink_cli.models import SessionDoc
 
 BATCH = 200  # sessions per message
@@ -58,9 +59,38 @@ class ProcessWriter:
         self._batch: list[SessionDoc] = []
 
     def write(self, doc: SessionDoc) -> None:
+        if doc.paged:
+            self._write_paged(doc)
+            return
         self._batch.append(doc)
         if len(self._batch) >= BATCH:
             self._send()
+
+    def _write_paged(self, doc: SessionDoc) -> None:
+        """A huge session: its fields, then its pages one message each as they are read
+        (parsed here only when a page filter must run), then an end mark."""
+        if self._batch:
+            self._send()
+        parsed = bool(doc.page_filters)
+        stub = SessionDoc(doc.session_id, doc.user_id, doc.created_at, doc.updated_at,
+                          doc.metadata, extra=doc.extra, source=doc.source, ttl=doc.ttl,
+                          problems=doc.problems, more_parsed=parsed)  # fmt: skip
+        self._post(("begin", stub))
+        try:
+            for page in doc.turn_pages() if parsed else doc.raw_pages():
+                self._post(("page", page))
+        except BaseException:
+            with contextlib.suppress(OSError, EOFError):
+                self._conn.send(("abort", None))  # the worker drops what it has of it
+            raise
+        self._post(("end", None))
+
+    def _post(self, message: object) -> None:
+        try:
+            self._conn.send(message)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            self._outcome()
+            raise NeurolinkError("the formatting process stopped unexpectedly") from None
 
     def _send(self) -> None:
         try:
@@ -101,6 +131,49 @@ class ProcessWriter:
         self._proc.join(5)
 
 
+class _Aborted(Exception):
+    """The main process stopped sending a paged session (it reports it itself)."""
+
+
+class _PageFeed:
+    """The pages of one paged session as they arrive on the pipe."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.turns = 0
+        self.done = False
+
+    def __iter__(self) -> Iterator[list[object]]:
+        while not self.done:
+            kind, page = self.conn.recv()
+            if kind == "page":
+                self.turns += len(page)
+                yield page
+                continue
+            self.done = True
+            if kind == "abort":
+                raise _Aborted
+
+    def drain(self) -> None:
+        with contextlib.suppress(_Aborted):
+            for _ in self:
+                pass
+
+
+def _serve_paged(
+    conn: Connection, doc: SessionDoc, writer: Writer, failures: list[Failure]
+) -> None:
+    feed = _PageFeed(conn)
+    doc.more = iter(feed)
+    try:
+        writer.write(doc)
+    except _Aborted:
+        pass
+    except BadData as exc:
+        feed.drain()
+        failures.append((doc.session_id, str(exc), feed.turns))
+
+
 def _serve(conn: Connection, fd: int, fmt: str, include_metadata: bool, guard: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = os.fdopen(fd, "wb", buffering=1 << 18, closefd=False)
@@ -108,6 +181,9 @@ def _serve(conn: Connection, fd: int, fmt: str, include_metadata: bool, guard: b
     failures: list[Failure] = []
     try:
         while (batch := conn.recv()) is not None:
+            if isinstance(batch, tuple):  # ("begin", doc): a paged session follows
+                _serve_paged(conn, batch[1], writer, failures)
+                continue
             for doc in batch:
                 try:
                     writer.write(doc)

@@ -19,7 +19,9 @@ updated right after with ``ZADD GT`` (in a Cluster it lives in another slot).
 Reading. Sessions are discovered through the index by a keyset walk over (score, member)
 (:mod:`~neurolink_cli.store.walk`: every session once, whatever changes meanwhile; never
 KEYS), or by SCAN over every primary for ``--full-scan``; their keys are read in pipelined
-batches (HGETALL + LRANGE per session; decoded by :mod:`~neurolink_cli.store.nativedoc`).
+batches (HGETALL + LRANGE per session; decoded by :mod:`~neurolink_cli.store.nativedoc`);
+a session of more turns than one page is read on in pages as it is written
+(:mod:`~neurolink_cli.store.pages`).
 Index members whose keys are gone (expired, deleted) are pruned when met, with a
 compare-and-delete script so a session that is being written again is never removed from
 the index. Turns are returned as the stored bytes (``SessionDoc.raw_turns``) so an
@@ -40,7 +42,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from neurolink_cli.models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
-from neurolink_cli.store.batchread import BatchReader
+from neurolink_cli.store.batchread import BatchReader, read_ahead
 from neurolink_cli.store.keyspace import (
     RedisClient,
     glob_escape,
@@ -55,6 +57,7 @@ from neurolink_cli.store.nativedoc import (
     as_text,
     session_doc,
 )
+from neurolink_cli.store.pages import FIRST_PAGE, turn_pages
 from neurolink_cli.store.scripts import APPEND_SCRIPT, CREATE_SCRIPT, PRUNE_SCRIPT
 from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
 from neurolink_cli.util import jsonutil
@@ -106,12 +109,14 @@ class NativeStore:
         max_turns: int = 100,
         ttl: int = 0,
         batch_size: int = 250,
+        first_page: int = FIRST_PAGE,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.max_turns = max_turns
         self.ttl = ttl
         self.batch_size = batch_size
+        self.first_page = first_page  # turns per session in a batch read; then pages
         self.index_key = f"{prefix}:sessions"
         self.writer_id = uuid.uuid4().hex[:16]
         self._write_seq = itertools.count(1)
@@ -221,16 +226,26 @@ class NativeStore:
 
         With ``scores`` (their index scores), members found gone are pruned from the index.
         """
+        reader = self._reader()
+        replies = reader.read(self._key_pairs(session_ids))
+        return self._docs(session_ids, scores, replies)
+
+    def _reader(self) -> BatchReader:
         reader = self.__dict__.get("_batch_reader")
         if reader is None:
-            reader = self.__dict__["_batch_reader"] = BatchReader(self.client)
+            reader = self.__dict__["_batch_reader"] = BatchReader(self.client, self.first_page)
+        return reader
+
+    def _key_pairs(self, session_ids: list[str]) -> list[tuple[str, str]]:
         prefix = self.prefix
-        replies = reader.read(
-            [
-                (f"{prefix}:session:{{{sid}}}:metadata", f"{prefix}:session:{{{sid}}}:turns")
-                for sid in session_ids
-            ]
-        )
+        return [
+            (f"{prefix}:session:{{{sid}}}:metadata", f"{prefix}:session:{{{sid}}}:turns")
+            for sid in session_ids
+        ]
+
+    def _docs(
+        self, session_ids: list[str], scores: list[float] | None, replies: list[Any]
+    ) -> list[SessionDoc | Unreadable | None]:
         docs: list[SessionDoc | Unreadable | None] = []
         for i, sid in enumerate(session_ids):
             meta, turns = replies[2 * i], replies[2 * i + 1]
@@ -249,8 +264,17 @@ class NativeStore:
                     self._prune_member(sid, scores[i])
                 docs.append(None)
                 continue
-            docs.append(session_doc(sid, self.meta_key(sid), meta, turns))
+            doc = session_doc(sid, self.meta_key(sid), meta, turns)
+            if len(turns) >= self.first_page:  # a huge session: read on while written
+                self._page_on(doc, meta, turns)
+            docs.append(doc)
         return docs
+
+    def _page_on(self, doc: SessionDoc, meta: dict[Any, Any], first: list[bytes]) -> None:
+        key = self.turns_key(doc.session_id)
+        doc.more = turn_pages(self.client, key, len(first), first[-1])
+        if as_int((meta or {}).get(b"totalTurns")) is None:  # counted from the turns
+            doc.metadata["totalTurns"] = int(self.client.llen(key))
 
     def _prune_member(self, session_id: str, score: float) -> None:
         # Read-only ACL users cannot prune; reading must go on.
@@ -305,8 +329,7 @@ class NativeStore:
             else self.index_walk(since_ms=since_ms, until_ms=until_ms, page=self.batch_size)
         )
         if jobs <= 1:
-            for rows in pages:
-                yield from _present(self.fetch_many(*_ids_scores(rows)))
+            yield from self._read_ahead(iter(pages))
             return
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="neurolink-read")
         pending: deque[Future[list[SessionDoc | Unreadable | None]]] = deque()
@@ -320,6 +343,15 @@ class NativeStore:
         finally:
             # On an early exit (an error, Ctrl-C, a closed pipe) do not wait for queued reads.
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _read_ahead(
+        self, pages: Iterator[list[tuple[str, float]]]
+    ) -> Iterator[SessionDoc | Unreadable]:
+        """Every page's sessions, the next page's batch sent before these are handed out."""
+        pairs = self._key_pairs
+        for rows, replies in read_ahead(self._reader(), pages, lambda r: pairs([i for i, _ in r])):
+            ids, scores = _ids_scores(rows)
+            yield from _present(self._docs(ids, scores, replies))
 
     def scan_ids(self) -> Iterator[list[str]]:
         """Session ids found by SCAN over every primary (``--full-scan``), in batches."""
