@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from neurolink_cli.chat.conversation import Chat, ChatOptions, TurnWriter
 from neurolink_cli.chat.llm import Usage
 from neurolink_cli.config import Settings, load_settings
-from neurolink_cli.errors import BadInput, NeurolinkError
+from neurolink_cli.errors import BadInput, NeurolinkError, ProviderError
 from neurolink_cli.store.connection import Connection
 from neurolink_cli.util.validate import check_session_id
 
@@ -189,7 +189,8 @@ class NeuroLink:
 
         ``context`` may name ``sessionId`` (a new id is made when absent; see
         ``result.session_id``) and ``userId``. ``input={"text": ...}`` is accepted for
-        ``prompt`` as in the TypeScript SDK. Raises ProviderError when the provider fails,
+        ``prompt`` as in the TypeScript SDK. Raises ProviderError when the provider fails
+        (after storing the prompt and a failed assistant turn, CONTRACT §9),
         StoreUnavailable when Redis cannot be reached.
         """
         if prompt is None and input is not None:
@@ -224,7 +225,12 @@ class NeuroLink:
         )
         if store is not None:
             self._redis(chat.load, store)
-        exchange = self._redis(chat.send, prompt)
+        try:
+            exchange = self._redis(chat.send, prompt)
+        except ProviderError:  # the failed turn is stored (CONTRACT §9), then raised
+            if writer is not None and writer.pending:
+                self._redis(_raise_unsaved, writer)
+            raise
         if writer is not None and writer.pending:
             self._redis(_raise_unsaved, writer)
         return GenerateResult(

@@ -201,6 +201,7 @@ def memory() -> None:
     type=click.Choice(["table", "json", "jsonl"]),
     help="Output format [default: table on a terminal, jsonl when piped].",
 )
+@click.option("--errors", "errors_only", is_flag=True, help="Only sessions with a failed turn.")
 @pass_app
 def memory_list(
     app: AppContext,
@@ -209,6 +210,7 @@ def memory_list(
     until: str | None,
     limit: int,
     fmt: str | None,
+    errors_only: bool,
 ) -> None:
     """List sessions, most recently updated first.
 
@@ -220,12 +222,19 @@ def memory_list(
     from neurolink_cli.cli.listing import print_sessions
 
     since_ms, until_ms = time_range(since, "--since", until, "--until")
-    rows = app.repository().list(since_ms=since_ms, until_ms=until_ms, user_id=user_id, limit=limit)
+    rows = app.repository().list(
+        since_ms=since_ms, until_ms=until_ms, user_id=user_id, limit=limit, errors_only=errors_only
+    )
     for bad in app.repository().warnings:
         app.warn(f"skipped {bad.key or bad.session_id}: {bad.reason}")
     fmt = fmt or ("table" if app.env.stdout_isatty else "jsonl")
     total = None
-    if fmt == "table" and limit and len(rows) >= limit and not (since or until or user_id):
+    if (
+        fmt == "table"
+        and limit
+        and len(rows) >= limit
+        and not (since or until or user_id or errors_only)
+    ):
         total = app.repository().count_estimate()  # "50 of 1,000 shown"
     print_sessions(rows, fmt, app.env, limit=limit if fmt == "table" else 0, total=total)
 
@@ -307,6 +316,7 @@ def memory_export(app: AppContext, session_id: str, fmt: str, output: str, **fla
     show_default=True,
     help="Parallel readers (one per Redis Cluster primary is useful).",
 )
+@click.option("--errors", "errors_only", is_flag=True, help="Only sessions with a failed turn.")
 @pass_app
 def memory_export_all(
     app: AppContext,
@@ -315,6 +325,7 @@ def memory_export_all(
     fmt: str,
     full_scan: bool,
     jobs: int,
+    errors_only: bool,
     **flags: Any,
 ) -> None:
     """Export every session: JSONL (or one CSV) on stdout, or one file each into a directory.
@@ -334,6 +345,10 @@ def memory_export_all(
     if resume and not output:
         raise BadInput("--resume needs --output DIR (it continues a directory export)")
     opts = _export_options(fmt, **flags)
+    if errors_only:
+        import dataclasses
+
+        opts = dataclasses.replace(opts, errors_only=True)
     repo = app.repository()
     with export_progress(app.env, repo.count_estimate) as progress:
         out = None if output else app.env.stdout_bytes

@@ -22,6 +22,7 @@ from neurolink_cli.export.files import DirectoryExport
 from neurolink_cli.export.ledger import ExportLedger
 from neurolink_cli.export.transform import ExportOptions, apply
 from neurolink_cli.export.worker import ProcessWriter, worker_available
+from neurolink_cli.failures import error_count
 from neurolink_cli.models import SessionDoc, Unreadable
 from neurolink_cli.store.repository import Repository
 
@@ -91,6 +92,8 @@ def export_all(
                 continue
             sid = item.session_id
             try:
+                if opts.errors_only and not error_count(item):
+                    continue  # ``--errors``: left out on purpose, silently (not "skipped")
                 name = target.claim(item) if target is not None else ""
                 if target is not None and target.keep_earlier(item, name):
                     ledger.resume()

@@ -32,6 +32,7 @@ class ExportOptions:
     end_text: str | None = None
     redact_patterns: tuple[str, ...] = ()
     redact_builtin: bool = False  # ``--redact`` (the built-in rules)
+    errors_only: bool = False  # ``export-all --errors``: only sessions with a failed turn
 
     @property
     def file_mode(self) -> int:
@@ -53,6 +54,7 @@ class ExportOptions:
             "userId": self.user_id,
             "includeMetadata": self.include_metadata,
             "redact": self.redact is not None,
+            **({"errors": True} if self.errors_only else {}),
             **self.filters_shown,
         }
 
@@ -68,6 +70,7 @@ class ExportOptions:
             "redact": self.redact_builtin,
             "redactPatterns": list(self.redact_patterns),
             "csvGuard": self.csv_guard,
+            **({"errors": True} if self.errors_only else {}),
         }
 
 
