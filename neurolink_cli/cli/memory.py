@@ -167,6 +167,7 @@ def _export_options(
         "stats": "neurolink_cli.cli.memory_stats:memory_stats",
         "server": "neurolink_cli.cli.memory_server:server",
         "show": "neurolink_cli.cli.memory_show:memory_show",
+        "search": "neurolink_cli.cli.memory_search:memory_search",
     },
 )
 def memory() -> None:
