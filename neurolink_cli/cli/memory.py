@@ -267,7 +267,7 @@ def memory_list(
 @export_filter_options
 @pass_app
 def memory_export(app: AppContext, session_id: str, fmt: str, output: str, **flags: Any) -> None:
-    """Export one session as JSON, CSV, JSONL or Markdown.
+    """Export one session as JSON, CSV, JSONL, Markdown or chat-jsonl (fine-tuning).
 
     A session with no turn in the time range is exported with empty turns.
 
@@ -319,6 +319,13 @@ def memory_export(app: AppContext, session_id: str, fmt: str, output: str, **fla
     help="Parallel readers (one per Redis Cluster primary is useful).",
 )
 @click.option("--errors", "errors_only", is_flag=True, help="Only sessions with a failed turn.")
+@click.option(
+    "--min-turns",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Leave out sessions with fewer than N turns (chat-jsonl: messages, not system).",
+)
 @pass_app
 def memory_export_all(
     app: AppContext,
@@ -328,18 +335,22 @@ def memory_export_all(
     full_scan: bool,
     jobs: int,
     errors_only: bool,
+    min_turns: int,
     **flags: Any,
 ) -> None:
     """Export every session: JSONL (or one CSV) on stdout, or one file each into a directory.
 
     Sessions with no turn in the time range are left out (listed as skipped in the
     manifest). Sessions that cannot be read are reported and the export goes on; the exit
-    status is then 1.
+    status is then 1. --format chat-jsonl writes fine-tuning data (OpenAI fine-tuning,
+    Hugging Face TRL "messages"): one {"messages": [...]} line per session, without failed
+    or interrupted turns.
 
     \b
     Example:
       neurolink memory export-all --output ./exports/            # nightly archive
       neurolink memory export-all --since 24h | jq -c '{sessionId, n: (.turns|length)}'
+      neurolink memory export-all --format chat-jsonl --min-turns 4 > train.jsonl
     """
     from neurolink_cli.cli.progress import export_progress
     from neurolink_cli.export.run import export_all
@@ -347,10 +358,10 @@ def memory_export_all(
     if resume and not output:
         raise BadInput("--resume needs --output DIR (it continues a directory export)")
     opts = _export_options(fmt, **flags)
-    if errors_only:
+    if errors_only or min_turns:
         import dataclasses
 
-        opts = dataclasses.replace(opts, errors_only=True)
+        opts = dataclasses.replace(opts, errors_only=errors_only, min_turns=min_turns)
     repo = app.repository()
     with export_progress(app.env, repo.count_estimate) as progress:
         out = None if output else app.env.stdout_bytes

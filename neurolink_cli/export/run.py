@@ -107,6 +107,14 @@ def export_all(
                 if opts.has_time_window and doc.turn_count() == 0:
                     ledger.skip(sid, "no turn in the time range")
                     continue
+                if fmt.turns_of is not None or opts.min_turns:
+                    kept = registry.kept_turns(fmt, doc)
+                    if kept == 0 and fmt.turns_of is not None:
+                        ledger.skip(sid, f"nothing to write as {fmt.name}")
+                        continue
+                    if kept < opts.min_turns:
+                        ledger.skip(sid, f"fewer than {opts.min_turns} turns")
+                        continue
                 if target is not None:
                     data = registry.render(doc, fmt.name, opts.include_metadata, opts.csv_guard)
                     target.write(doc, name, data)
