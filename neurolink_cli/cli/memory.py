@@ -133,6 +133,8 @@ def _export_options(
     no_csv_guard: bool,
     umask: int,
     user_id: str | None = None,
+    errors_only: bool = False,
+    min_turns: int = 0,
 ) -> Any:
     from neurolink_cli.export.transform import ExportOptions
 
@@ -157,6 +159,8 @@ def _export_options(
         csv_guard=not no_csv_guard,
         user_id=user_id,
         umask=umask,
+        errors_only=errors_only,
+        min_turns=min_turns,
     )
 
 
@@ -231,12 +235,8 @@ def memory_list(
         app.warn(f"skipped {bad.key or bad.session_id}: {bad.reason}")
     fmt = fmt or ("table" if app.env.stdout_isatty else "jsonl")
     total = None
-    if (
-        fmt == "table"
-        and limit
-        and len(rows) >= limit
-        and not (since or until or user_id or errors_only)
-    ):
+    filtered = since or until or user_id or errors_only
+    if fmt == "table" and limit and len(rows) >= limit and not filtered:
         total = app.repository().count_estimate()  # "50 of 1,000 shown"
     print_sessions(rows, fmt, app.env, limit=limit if fmt == "table" else 0, total=total)
 
@@ -319,13 +319,8 @@ def memory_export(app: AppContext, session_id: str, fmt: str, output: str, **fla
     help="Parallel readers (one per Redis Cluster primary is useful).",
 )
 @click.option("--errors", "errors_only", is_flag=True, help="Only sessions with a failed turn.")
-@click.option(
-    "--min-turns",
-    type=click.IntRange(min=0),
-    default=0,
-    metavar="N",
-    help="Leave out sessions with fewer than N turns (chat-jsonl: messages, not system).",
-)
+@click.option("--min-turns", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Leave out sessions with fewer than N turns (chat-jsonl: messages, not system).")  # fmt: skip
 @pass_app
 def memory_export_all(
     app: AppContext,
@@ -334,8 +329,6 @@ def memory_export_all(
     fmt: str,
     full_scan: bool,
     jobs: int,
-    errors_only: bool,
-    min_turns: int,
     **flags: Any,
 ) -> None:
     """Export every session: JSONL (or one CSV) on stdout, or one file each into a directory.
@@ -358,10 +351,6 @@ def memory_export_all(
     if resume and not output:
         raise BadInput("--resume needs --output DIR (it continues a directory export)")
     opts = _export_options(fmt, **flags)
-    if errors_only or min_turns:
-        import dataclasses
-
-        opts = dataclasses.replace(opts, errors_only=errors_only, min_turns=min_turns)
     repo = app.repository()
     with export_progress(app.env, repo.count_estimate) as progress:
         out = None if output else app.env.stdout_bytes
