@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from click.testing import CliRunner
+from conftest import NEUROLINK
 from support.helpers import add_conversation
 
 from neurolink_cli.cli import main
@@ -125,3 +127,28 @@ def test_no_pager_program_writes_directly() -> None:
     fake = Environment.fake(tty=True)
     page("cat\n", fake, {"PAGER": "cat"})
     assert Environment.text_of(fake.stdout) == "cat\n"
+
+
+@pytest.mark.e2e
+def test_installed_binary_pages_through_less_in_a_terminal(
+    env: dict[str, str], store: NativeStore
+) -> None:
+    import pexpect
+
+    for i in range(30):  # longer than the 24-line terminal: less waits for the user
+        store.append_turn("long", make_turn("user", f"line {i}", f"2026-01-01T00:00:{i:02d}.000Z"))
+    child = pexpect.spawn(
+        NEUROLINK,
+        ["memory", "show", "long"],
+        env={**env, "PAGER": "less", "TERM": "xterm", "NO_COLOR": ""},
+        dimensions=(24, 80),
+        timeout=20,
+    )
+    child.expect("line 0")
+    assert child.isalive()  # less holds the screen
+    child.send("G")  # to the end, as in less
+    child.expect("line 29")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
