@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,3 +146,34 @@ def test_export_all_errors_into_a_directory(nl: NeuroLink, cli: Any, tmp_path: P
     manifest = orjson.loads((out / "manifest.json").read_bytes())
     assert [s["sessionId"] for s in manifest["sessions"]] == ["bad"]
     assert manifest["filters"]["errors"] is True
+
+
+def test_tables_on_a_terminal_show_failures(
+    nl: NeuroLink, env: dict[str, str], store: NativeStore
+) -> None:
+    import os
+
+    from click.testing import CliRunner
+
+    from neurolink_cli.cli import main
+    from neurolink_cli.environment import Environment
+
+    nl.generate(prompt="fine", context={"sessionId": "ok"})
+    fail(nl, "bad", "openai/fail-500")
+    full = {**{k: None for k in os.environ if k.startswith(("REDIS_", "NEUROLINK_"))}, **env}
+
+    def table(*args: str) -> str:
+        fake = Environment.fake(tty=True, width=120)
+        assert CliRunner().invoke(main, list(args), env=full, obj=fake).exit_code == 0
+        return re.sub(r"\x1b\[[0-9;]*m", "", Environment.text_of(fake.stdout))
+
+    listed = table("memory", "list").splitlines()
+    assert listed[0].split()[-1] == "ERRORS"
+    assert [row.split()[0] for row in listed[1:]] == ["bad", "ok"]
+    assert listed[1].split()[-1] == "1" and listed[2].split()[-1] == "-"
+    assert [row.split()[0] for row in table("memory", "list", "--errors").splitlines()[1:]] == [
+        "bad"
+    ]
+    stats = table("memory", "stats")
+    assert "failed turns" in stats and "provider openai" in stats
+    assert "model openai/fail-500" in stats
