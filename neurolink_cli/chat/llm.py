@@ -128,15 +128,13 @@ def provider_error(
         return ProviderError(
             f"model {model!r}: unknown to litellm; name it as provider/model "
             "(e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, ollama/llama3)",
-            error_type="unknown_model",
-            status=status,
+            error_type="unknown_model",  # refused before any request: no HTTP status
         )
     missing = _missing_key_variable(text)
     if missing is not None:
         return ProviderError(
             f"model {model!r}: no API key; set {missing} (environment or .env)",
             error_type="no_api_key",
-            status=status,
         )
     names = _mro_names(exc)
     kind, hint = next(
