@@ -106,6 +106,14 @@ def test_provider_error_is_one_line_and_loop_goes_on(make_state: Any, store: Nat
     assert state.chat.llm.calls[-1]["messages"] == [{"role": "user", "content": "fine"}]
 
 
+def test_history_labels_failed_and_interrupted_turns(make_state: Any) -> None:
+    state = make_state()
+    drive(state, "boom\rstop\r/history\r" + CTRL_D)
+    shown = out(state)
+    assert "[1] assistant (error provider_error: model 'x': authentication refused): " in shown
+    assert "[3] assistant (interrupted): partial" in shown
+
+
 def test_esc_enter_makes_multi_line_input(make_state: Any) -> None:
     state = make_state()
     drive(state, "line one" + ESC + "\rline two\r" + CTRL_D)
