@@ -177,3 +177,15 @@ def test_tables_on_a_terminal_show_failures(
     stats = table("memory", "stats")
     assert "failed turns" in stats and "provider openai" in stats
     assert "model openai/fail-500" in stats
+
+
+def test_a_failed_session_survives_export_delete_import(nl: NeuroLink, cli: Any) -> None:
+    nl.generate(prompt="fine", context={"sessionId": "bad"})
+    fail(nl, "bad", "openai/fail-429")
+    before = cli("memory", "export", "--session-id", "bad").stdout
+    assert cli("memory", "delete", "--session-id", "bad", "--yes").exit_code == 0
+    assert cli("memory", "import", "-", input=before).exit_code == 0
+    assert cli("memory", "export", "--session-id", "bad").stdout == before
+    assert orjson.loads(before)["metadata"]["errorCount"] == 1
+    rows = [orjson.loads(x) for x in cli("memory", "list", "--errors").stdout.splitlines()]
+    assert [(r["sessionId"], r["errorCount"]) for r in rows] == [("bad", 1)]
