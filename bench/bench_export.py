@@ -9,7 +9,8 @@ session of 5,000 turns, then runs every case several times as a separate process
 - one round trip per session (``bench/one_by_one.py``: the naive exporter),
 - the real ``neurolink`` binary: ``export-all`` as JSONL and CSV to a null sink, with
   ``--jobs 2``, with stderr on a terminal (the progress bar), ``--output DIR``,
-  ``export --session-id`` of the big session, ``memory list --limit 50``, and the startup
+  ``export --session-id`` of the big session, ``memory search`` (a substring, and a
+  case-insensitive regex), ``memory list --limit 50``, and the startup
   of ``--version`` and ``memory list --help``;
 - then one huge session (``--huge-turns``, 200,000 turns of ~580 bytes: ~116 MB) alone
   under its own prefix: peak RSS of ``export`` in each format and of ``export-all`` (JSONL
@@ -338,6 +339,13 @@ def main() -> None:
                 [*nl, "export", "--session-id", "big-session"],
                 args.big_turns,
             ),
+            # one turn in 7 holds 'He said "quoted"': a substring with ~1/7 of turns matching
+            Case("memory search quoted (JSONL)", [*nl, "search", "quoted"], turns),
+            Case(
+                "memory search -i --regex (every turn parsed)",
+                [*nl, "search", "-i", "--regex", r"QUOTED\b"],
+                turns,
+            ),
             Case("memory list --limit 50", [*nl, "list", "--limit", "50"], reps=args.startup_reps),
             Case("neurolink --version", [neurolink, "--version"], reps=args.startup_reps),
             Case("memory list --help", [*nl, "list", "--help"], reps=args.startup_reps),
@@ -424,6 +432,7 @@ TARGETS = [
     ("export-all --format jsonl", "vs_ceiling", 0.80, ">="),
     ("export-all --format csv", "vs_ceiling", 0.40, ">="),
     ("export-all --format jsonl", "peak_rss_mb", 80, "<="),
+    ("memory search quoted (JSONL)", "vs_ceiling", 0.50, ">="),  # issue 18
     ("export-all --output DIR (json files)", "files_per_s", 5000, ">="),
     ("neurolink --version", "median_s", 0.150, "<="),
     ("memory list --help", "median_s", 0.150, "<="),

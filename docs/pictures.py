@@ -2,7 +2,9 @@
 
 Starts a private redis-server and the tests' local OpenAI-compatible server, loads the demo
 conversations, then runs the installed ``neurolink`` in tmux exactly as a person would:
-``memory list``, and ``loop`` resuming a demo session with one question typed. Each screen
+``memory list``, ``loop`` resuming a demo session with one question typed, and ``memory
+show`` of a session whose last question failed (the local server told to answer HTTP 429,
+through a real ``neurolink loop``). ``python docs/pictures.py show`` renders only that one. Each screen
 is captured with its colours (``tmux capture-pane -e``) and rendered to SVG with rich
 (``Console(record=True).save_svg``). Needs tmux.
 """
@@ -33,10 +35,12 @@ def tmux(*args: str) -> str:
                           capture_output=True, text=True).stdout  # fmt: skip
 
 
-def screen(command: str, env: dict[str, str], keys: list[tuple[str, float]]) -> str:
+def screen(
+    command: str, env: dict[str, str], keys: list[tuple[str, float]], height: int = HEIGHT
+) -> str:
     """Run ``command`` in a fresh tmux window, type ``keys``, return the screen with colours."""
     exports = " ".join(f"{k}={v!r}" for k, v in env.items())
-    tmux("new-session", "-d", "-s", "p", "-x", str(WIDTH), "-y", str(HEIGHT),
+    tmux("new-session", "-d", "-s", "p", "-x", str(WIDTH), "-y", str(height),
          f"env {exports} bash --norc --noprofile")  # fmt: skip
     try:
         tmux("send-keys", "-t", "p", "export PS1='$ '; clear", "Enter")
@@ -74,14 +78,26 @@ def main() -> int:
     try:
         subprocess.run([sys.executable, str(ROOT / "docs" / "demo.py"), "--load-only"],
                        env={**os.environ, **env}, check=True)  # fmt: skip
-        listing = screen("neurolink memory list", env, [])
-        save_svg(listing, ROOT / "docs" / "memory-list.svg", "neurolink memory list")
-        chat = screen(
-            "neurolink loop --model openai/demo-model --session-id demo-support-1",
-            env,
-            [("", 6.0), ("Has my replacement for order 4411 shipped yet?", 3.0), ("/session", 1)],
-        )
-        save_svg(chat, ROOT / "docs" / "loop.svg", "neurolink loop")
+        only = set(sys.argv[1:])
+        if not only or "list" in only:
+            listing = screen("neurolink memory list", env, [])
+            save_svg(listing, ROOT / "docs" / "memory-list.svg", "neurolink memory list")
+        if not only or "loop" in only:
+            chat = screen(
+                "neurolink loop --model openai/demo-model --session-id demo-support-1",
+                env,
+                [("", 6.0), ("Has my replacement for order 4411 shipped yet?", 3.0),
+                 ("/session", 1)],
+            )  # fmt: skip
+            save_svg(chat, ROOT / "docs" / "loop.svg", "neurolink loop")
+        if not only or "show" in only:
+            subprocess.run(  # a real failure: the local server answers HTTP 429 to this model
+                [NEUROLINK, "loop", "--model", "openai/fail-429", "--session-id", "demo-analytics-7"],
+                input=b"And the forecast for week 5?", env={**os.environ, **env}, check=False,
+                capture_output=True,
+            )  # fmt: skip
+            shown = screen("neurolink memory show demo-analytics-7", env, [], height=46)
+            save_svg(shown, ROOT / "docs" / "memory-show.svg", "neurolink memory show")
     finally:
         llm.stop()
         redis.cleanup()

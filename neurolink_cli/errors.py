@@ -56,9 +56,24 @@ class PartialFailure(NeurolinkError):
 
 
 class ProviderError(NeurolinkError):
-    """The LLM provider refused or failed a request (no key, unknown model, HTTP error)."""
+    """The LLM provider refused or failed a request (no key, unknown model, HTTP error).
+
+    ``error_type`` is one of :data:`neurolink_cli.failures.ERROR_TYPES`, ``status`` the HTTP
+    status when there was one; :meth:`as_turn_error` is what a failed turn stores.
+    """
 
     exit_code = EXIT_ERROR
+
+    def __init__(
+        self, message: str, *, error_type: str = "provider_error", status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.status = status
+
+    def as_turn_error(self) -> dict[str, object]:
+        """The ``error`` field of the stored assistant turn (CONTRACT §9)."""
+        return {"type": self.error_type, "message": str(self), "status": self.status}
 
 
 class BadData(NeurolinkError):

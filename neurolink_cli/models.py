@@ -40,8 +40,12 @@ def make_turn(
     cost: float | None = None,
     tool_calls: list[Any] | None = None,
     interrupted: bool = False,
+    error: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A turn without its index (the store allocates it), optional fields only where known."""
+    """A turn without its index (the store allocates it), optional fields only where known.
+
+    ``error`` (``{"type", "message", "status"}``) marks a turn recording a provider failure.
+    """
     turn: dict[str, Any] = {"role": role, "content": content, "timestamp": timestamp}
     if model:
         turn["model"] = model
@@ -57,6 +61,8 @@ def make_turn(
         turn["toolCalls"] = tool_calls
     if interrupted:
         turn["interrupted"] = True
+    if error is not None:
+        turn["error"] = error
     return turn
 
 
@@ -73,6 +79,7 @@ class SessionSummary:
     title: str | None = None
     source: str = SOURCE_NATIVE
     ttl: int | None = None  # seconds left, None = no expiry
+    errors: int = 0  # failed turns (the errorCount metadata counter)
 
     @property
     def updated_ms(self) -> int:
@@ -89,6 +96,7 @@ class SessionSummary:
             "title": self.title,
             "source": self.source,
             "ttl": self.ttl,
+            "errorCount": self.errors,
         }
 
 

@@ -233,13 +233,19 @@ class NeuroLink(HistoryMethods):
 
         ``context`` may name ``sessionId`` (a new id is made when absent; see
         ``result.session_id``) and ``userId``. ``input={"text": ...}`` is accepted for
-        ``prompt`` as in the TypeScript SDK. Raises ProviderError when the provider fails,
+        ``prompt`` as in the TypeScript SDK. Raises ProviderError when the provider fails
+        (after storing the prompt and a failed assistant turn, CONTRACT §9),
         StoreUnavailable when Redis cannot be reached.
         """
         prompt, chat, writer = self._chat(
             prompt, context, model, input, system_prompt, temperature, max_tokens, stream=False
         )
-        exchange = self._redis(chat.send, prompt)
+        try:
+            exchange = self._redis(chat.send, prompt)
+        except ProviderError:  # the failed turn is stored (CONTRACT §9), then raised
+            if writer is not None and writer.pending:
+                self._redis(_raise_unsaved, writer)
+            raise
         if writer is not None and writer.pending:
             self._redis(_raise_unsaved, writer)
         return GenerateResult(

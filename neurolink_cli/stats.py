@@ -14,7 +14,9 @@ sessions. What is counted:
 - ``cost``: the sum of recorded turn costs, ``null`` when no turn recorded one;
 - ``oldest``/``newest``: the earliest and latest activity (``createdAt``, ``updatedAt`` and
   turn timestamps), UTC RFC 3339, ``null`` when there is no session;
-- ``expiringWithin24h``: sessions whose keys have a TTL of at most 24 hours left.
+- ``expiringWithin24h``: sessions whose keys have a TTL of at most 24 hours left;
+- ``errors`` (CONTRACT §9, beside the contract's keys): failed turns, ``{"total",
+  "sessions", "byProvider", "byModel"}`` (the provider, or ``unknown``; the ``byModel`` key).
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ class Stats:
     oldest_ms: int | None = None
     newest_ms: int | None = None
     expiring: int = 0
+    errors: int = 0
+    error_sessions: int = 0
+    errors_by_provider: Counter[str] = field(default_factory=Counter)
+    errors_by_model: Counter[str] = field(default_factory=Counter)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
 
     def _seen(self, value: Any) -> None:
@@ -85,6 +91,7 @@ class Stats:
         self._seen(doc.created_at)
         self._seen(doc.updated_at)
         session_model = model_key(doc.metadata.get("model"), doc.metadata.get("provider"))
+        failed_before = self.errors
         for turn in turns:
             role = turn.get("role")
             self.by_role[str(role)] += 1
@@ -93,6 +100,11 @@ class Stats:
                 key = session_model
             if key is not None:
                 self.by_model[key] += 1
+            if isinstance(turn.get("error"), dict):
+                self.errors += 1
+                provider = turn.get("provider") or doc.metadata.get("provider") or "unknown"
+                self.errors_by_provider[str(provider)] += 1
+                self.errors_by_model[key or "unknown"] += 1
             tokens = turn.get("tokens")
             if isinstance(tokens, dict):
                 self.prompt_tokens += int(_number(tokens.get("prompt")) or 0)
@@ -101,6 +113,8 @@ class Stats:
             if cost is not None:
                 self.cost = (self.cost or 0.0) + cost
             self._seen(turn.get("timestamp"))
+        if self.errors > failed_before:
+            self.error_sessions += 1
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +127,12 @@ class Stats:
             "oldest": None if self.oldest_ms is None else ms_to_rfc3339(self.oldest_ms),
             "newest": None if self.newest_ms is None else ms_to_rfc3339(self.newest_ms),
             "expiringWithin24h": self.expiring,
+            "errors": {
+                "total": self.errors,
+                "sessions": self.error_sessions,
+                "byProvider": dict(self.errors_by_provider.most_common()),
+                "byModel": dict(self.errors_by_model.most_common()),
+            },
         }
 
 

@@ -5,11 +5,14 @@ injected LLM (anything with the :class:`LLM` shape; :class:`neurolink_cli.chat.l
 production). What it stores, through a :class:`TurnWriter`:
 
 - the user's message (and the ``--system`` text, as a ``system`` turn, when it is new to the
-  session) once the provider has accepted the request, with the time it was sent; a request
-  the provider refuses stores nothing, so the history never holds an unanswered failure;
+  session), with the time it was sent;
 - the answer when it completes, with ``model``, ``provider``, ``tokens``, ``latencyMs`` and
-  ``cost`` where known; an answer stopped by Ctrl-C (or broken off by the provider) keeps
-  its partial text and ``"interrupted": true``.
+  ``cost`` where known; an answer stopped by Ctrl-C keeps its partial text and
+  ``"interrupted": true``;
+- when the provider fails (refuses the request, or breaks off the answer), an assistant
+  turn with ``"error": {"type", "message", "status"}`` and whatever text arrived (CONTRACT
+  §9; broken off, also ``"interrupted": true``). A failed turn, and the user turn it
+  answered, are never sent back to the model as history (:meth:`Chat.messages`).
 
 :class:`TurnWriter` keeps the chat going when Redis goes away: a turn that cannot be written
 is queued and written, in order, before the next one once Redis is back; what is still
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from neurolink_cli.errors import ProviderError, StoreUnavailable
+from neurolink_cli.failures import is_failed
 from neurolink_cli.models import make_turn
 from neurolink_cli.util.timeutil import now_rfc3339
 
@@ -196,7 +200,8 @@ class Exchange:
 
 
 def history_turns(doc: Any, max_turns: int = 0) -> list[dict[str, Any]]:
-    """The stored turns of ``doc`` usable as chat history (user/assistant/system with text).
+    """The stored turns of ``doc`` usable as chat history (user/assistant/system with text),
+    failed turns included so that :meth:`Chat.messages` can leave out their exchange.
 
     At most the last ``max_turns`` (0 = all).
     """
@@ -207,7 +212,7 @@ def history_turns(doc: Any, max_turns: int = 0) -> list[dict[str, Any]]:
         for t in doc.turns
         if t.get("role") in CHAT_ROLES
         and isinstance(t.get("content"), str)
-        and (t["content"] or t.get("role") != "assistant")
+        and (t["content"] or t.get("role") != "assistant" or is_failed(t))
     ]
     return turns[-max_turns:] if max_turns > 0 else turns
 
@@ -259,9 +264,16 @@ class Chat:
         if not self.keep_history:
             return []
         turns = self.turns[-self.max_turns :] if self.max_turns > 0 else self.turns
+        kept: list[dict[str, Any]] = []
+        for t in turns:
+            if is_failed(t):  # a failed exchange: neither the failure nor its question
+                while kept and kept[-1]["role"] == "user":
+                    kept.pop()
+                continue
+            kept.append(t)
         return [
             {"role": t["role"], "content": t["content"]}
-            for t in turns
+            for t in kept
             if t["content"] or t["role"] != "assistant"
         ]
 
@@ -295,8 +307,8 @@ class Chat:
 
         ``on_end`` gets the whole answer text once it stopped arriving, before it is stored.
 
-        Raises ProviderError (storing nothing) when the provider refuses the request.
-        Ctrl-C while the answer arrives stops it: the partial answer is stored as
+        When the provider refuses the request, the user's turn and a failed assistant turn
+        are stored and the ProviderError is raised. Ctrl-C while the answer arrives stops it: the partial answer is stored as
         interrupted and returned with ``interrupted=True``; stopped before any text arrived,
         only the user's turn is stored (no empty assistant turn).
         """
@@ -315,6 +327,16 @@ class Chat:
             )
         except KeyboardInterrupt:
             interrupted = True
+        except ProviderError as exc:
+            for t in new_turns:
+                self._record(t)
+            model, provider = self._resolve()
+            failed = make_turn(
+                "assistant", "", now_rfc3339(), model=model, provider=provider,
+                error=exc.as_turn_error(),
+            )  # fmt: skip
+            self._record(failed)
+            raise
         indexes = [self._record(t) for t in new_turns]
         if completion is not None and not interrupted:
             try:
@@ -328,6 +350,8 @@ class Chat:
                 interrupted, error = True, exc
                 completion.close()
         answer = self._answer_turn(completion, interrupted)
+        if error is not None:
+            answer["error"] = error.as_turn_error()
         if on_end is not None:
             on_end(answer["content"])
         if answer["content"] or error is not None:

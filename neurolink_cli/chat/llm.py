@@ -28,20 +28,26 @@ from neurolink_cli.errors import ProviderError
 
 _litellm: Any = None
 
-# litellm exception class name -> what to tell the user
+# litellm exception class name -> (stored error type, what to tell the user); the first
+# name found in the exception's class hierarchy wins, so subclasses come first
 _HINTS = {
-    "AuthenticationError": "authentication refused (check the provider's API key variable)",
-    "PermissionDeniedError": "permission denied by the provider",
-    "NotFoundError": "model or endpoint not found",
-    "RateLimitError": "rate limited by the provider (wait and try again)",
-    "ContextWindowExceededError": "the conversation is too long for this model",
-    "ContentPolicyViolationError": "refused by the provider's content policy",
-    "BadRequestError": "request rejected",
-    "Timeout": "the provider did not answer in time",
-    "APIConnectionError": "cannot reach the provider",
-    "ServiceUnavailableError": "the provider is unavailable",
-    "InternalServerError": "the provider failed",
+    "AuthenticationError": (
+        "auth",
+        "authentication refused (check the provider's API key variable)",
+    ),
+    "PermissionDeniedError": ("permission", "permission denied by the provider"),
+    "NotFoundError": ("not_found", "model or endpoint not found"),
+    "RateLimitError": ("rate_limit", "rate limited by the provider (wait and try again)"),
+    "ContextWindowExceededError": ("context_window", "the conversation is too long for this model"),
+    "ContentPolicyViolationError": ("content_policy", "refused by the provider's content policy"),
+    "BadRequestError": ("bad_request", "request rejected"),
+    "Timeout": ("timeout", "the provider did not answer in time"),
+    "APIConnectionError": ("connection", "cannot reach the provider"),
+    "ServiceUnavailableError": ("unavailable", "the provider is unavailable"),
+    "InternalServerError": ("server_error", "the provider failed"),
 }
+# environment variables whose values never appear in a stored or printed error message
+_SECRET_VARIABLE = re.compile(r"(API_KEY|_TOKEN|_SECRET|SECRET_KEY|_PASSWORD)$")
 
 
 # One lock for the import and the warm-up: the warm-up thread and the first send must never
@@ -101,26 +107,61 @@ def warm_up(model: str | None = None) -> None:
         _warmed = True
 
 
-def provider_error(model: str, exc: BaseException) -> ProviderError:
-    """One readable line for a provider exception (never litellm's multi-line text)."""
+def provider_error(
+    model: str, exc: BaseException, *, secrets: tuple[str | None, ...] = (), stream: bool = False
+) -> ProviderError:
+    """One readable line for a provider exception (never litellm's multi-line text), with
+    its error type and HTTP status, API keys and tokens scrubbed out of it.
+
+    ``stream``: the exception broke off an answer already arriving (type ``stream_broken``).
+    """
     name = type(exc).__name__
-    text = str(exc).strip() or name
+    text = scrub_secrets(str(exc).strip() or name, secrets)
     text = re.sub(r"^(litellm\.)?\w+(Error|Exception|Timeout)?:\s*", "", text)
     text = re.sub(r"^\w+(Error|Exception):\s*", "", text)
     text = re.sub(r"^\w+Exception - ", "", text)
     first = " ".join(text.splitlines()[0].split()) if text else name
     if len(first) > 240:
         first = first[:237] + "..."
+    status = _status_of(exc)
     if "LLM Provider NOT provided" in text:
         return ProviderError(
             f"model {model!r}: unknown to litellm; name it as provider/model "
-            "(e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, ollama/llama3)"
+            "(e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, ollama/llama3)",
+            error_type="unknown_model",  # refused before any request: no HTTP status
         )
     missing = _missing_key_variable(text)
     if missing is not None:
-        return ProviderError(f"model {model!r}: no API key; set {missing} (environment or .env)")
-    hint = next((h for key, h in _HINTS.items() if key in _mro_names(exc)), "request failed")
-    return ProviderError(f"model {model!r}: {hint}: {first}")
+        return ProviderError(
+            f"model {model!r}: no API key; set {missing} (environment or .env)",
+            error_type="no_api_key",
+        )
+    names = _mro_names(exc)
+    kind, hint = next(
+        (found for key, found in _HINTS.items() if key in names),
+        ("provider_error", "request failed"),
+    )
+    if stream:
+        kind, hint = "stream_broken", f"the answer broke off ({hint})"
+    return ProviderError(f"model {model!r}: {hint}: {first}", error_type=kind, status=status)
+
+
+def _status_of(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
+        return status
+    return None
+
+
+def scrub_secrets(text: str, secrets: tuple[str | None, ...] = ()) -> str:
+    """``text`` without API keys, bearer tokens, URL passwords, the given ``secrets`` or
+    the values of the environment's key/token/secret variables."""
+    from neurolink_cli.export.redact import redact_secrets
+    from neurolink_cli.util.secrets import scrub
+
+    known = [s for s in secrets if s]
+    known += [v for k, v in os.environ.items() if v and len(v) >= 8 and _SECRET_VARIABLE.search(k)]
+    return redact_secrets(scrub(text, known))
 
 
 def _missing_key_variable(text: str) -> str | None:
@@ -266,7 +307,7 @@ class LiteLLM:
                 params["stream_options"] = {"include_usage": True}
             response = litellm.completion(**params)
         except Exception as exc:
-            raise provider_error(model, exc) from None
+            raise provider_error(model, exc, secrets=(self.api_key,)) from None
         completion = Completion(model=name, provider=provider, _chunks=iter(()), _started=started)
         if stream:
             completion._chunks = self._stream_deltas(response, completion, model)
@@ -293,7 +334,7 @@ class LiteLLM:
         except GeneratorExit:
             raise
         except Exception as exc:
-            raise provider_error(model, exc) from None
+            raise provider_error(model, exc, secrets=(self.api_key,), stream=True) from None
         completion.cost = _cost(litellm, None, model, completion.usage)
 
 

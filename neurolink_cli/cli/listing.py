@@ -21,7 +21,7 @@ def _ttl(seconds: int | None) -> str:
 
 # Table columns, most important first; when the terminal is too narrow the last ones go
 # first. The session id is never cut: it is what a user copies.
-_DROP_ORDER = ("TITLE", "TTL", "SOURCE", "MODEL", "USER", "UPDATED (UTC)")
+_DROP_ORDER = ("TITLE", "TTL", "ERRORS", "SOURCE", "MODEL", "USER", "UPDATED (UTC)")
 _SHRINK = {"USER": 12, "MODEL": 16, "TITLE": 20}  # ellipsis down to these widths
 _GAP = 2  # rich's padding between columns (box=None, no edge padding)
 
@@ -36,8 +36,11 @@ def table_columns(rows: Sequence[SessionSummary]) -> dict[str, list[str]]:
         "MODEL": [r.model or "-" for r in rows],
         "SOURCE": [r.source for r in rows],
         "TTL": [_ttl(r.ttl) for r in rows],
+        "ERRORS": [str(r.errors) if r.errors else "-" for r in rows],
         "TITLE": [r.title or "" for r in rows],
     }
+    if not any(r.errors for r in rows):
+        del columns["ERRORS"]
     if not any(r.ttl for r in rows):
         del columns["TTL"]
     if not any(r.title for r in rows):

@@ -140,6 +140,8 @@ def _export_options(
         "import": "neurolink_cli.cli.memory_import:memory_import",
         "stats": "neurolink_cli.cli.memory_stats:memory_stats",
         "server": "neurolink_cli.cli.memory_server:server",
+        "show": "neurolink_cli.cli.memory_show:memory_show",
+        "search": "neurolink_cli.cli.memory_search:memory_search",
     },
 )
 def memory() -> None:
@@ -175,6 +177,7 @@ def memory() -> None:
     type=click.Choice(["table", "json", "jsonl"]),
     help="Output format [default: table on a terminal, jsonl when piped].",
 )
+@click.option("--errors", "errors_only", is_flag=True, help="Only sessions with a failed turn.")
 @pass_app
 def memory_list(
     app: AppContext,
@@ -183,6 +186,7 @@ def memory_list(
     until: str | None,
     limit: int,
     fmt: str | None,
+    errors_only: bool,
 ) -> None:
     """List sessions, most recently updated first.
 
@@ -194,12 +198,15 @@ def memory_list(
     from neurolink_cli.cli.listing import print_sessions
 
     since_ms, until_ms = time_range(since, "--since", until, "--until")
-    rows = app.repository().list(since_ms=since_ms, until_ms=until_ms, user_id=user_id, limit=limit)
+    rows = app.repository().list(
+        since_ms=since_ms, until_ms=until_ms, user_id=user_id, limit=limit, errors_only=errors_only
+    )
     for bad in app.repository().warnings:
         app.warn(f"skipped {bad.key or bad.session_id}: {bad.reason}")
     fmt = fmt or ("table" if app.env.stdout_isatty else "jsonl")
     total = None
-    if fmt == "table" and limit and len(rows) >= limit and not (since or until or user_id):
+    filtered = since or until or user_id or errors_only
+    if fmt == "table" and limit and len(rows) >= limit and not filtered:
         total = app.repository().count_estimate()  # "50 of 1,000 shown"
     print_sessions(rows, fmt, app.env, limit=limit if fmt == "table" else 0, total=total)
 
@@ -230,7 +237,7 @@ def memory_list(
 @export_filter_options
 @pass_app
 def memory_export(app: AppContext, session_id: str, fmt: str, output: str, **flags: Any) -> None:
-    """Export one session as JSON, CSV, JSONL or Markdown.
+    """Export one session as JSON, CSV, JSONL, Markdown or chat-jsonl (fine-tuning).
 
     A session with no turn in the time range is exported with empty turns.
 
@@ -281,6 +288,9 @@ def memory_export(app: AppContext, session_id: str, fmt: str, output: str, **fla
     show_default=True,
     help="Parallel readers (one per Redis Cluster primary is useful).",
 )
+@click.option("--errors", "errors_only", is_flag=True, help="Only sessions with a failed turn.")
+@click.option("--min-turns", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Leave out sessions with fewer than N turns (chat-jsonl: messages, not system).")  # fmt: skip
 @pass_app
 def memory_export_all(
     app: AppContext,
@@ -295,12 +305,15 @@ def memory_export_all(
 
     Sessions with no turn in the time range are left out (listed as skipped in the
     manifest). Sessions that cannot be read are reported and the export goes on; the exit
-    status is then 1.
+    status is then 1. --format chat-jsonl writes fine-tuning data (OpenAI fine-tuning,
+    Hugging Face TRL "messages"): one {"messages": [...]} line per session, without failed
+    or interrupted turns.
 
     \b
     Example:
       neurolink memory export-all --output ./exports/            # nightly archive
       neurolink memory export-all --since 24h | jq -c '{sessionId, n: (.turns|length)}'
+      neurolink memory export-all --format chat-jsonl --min-turns 4 > train.jsonl
     """
     from neurolink_cli.cli.progress import export_progress
     from neurolink_cli.export.run import export_all

@@ -50,4 +50,8 @@ def print_table(stats: Stats, env: Environment) -> None:
     table.add_row("oldest activity", _when(stats.oldest_ms), "")
     table.add_row("newest activity", _when(stats.newest_ms), "")
     table.add_row("expiring within 24h", f"{stats.expiring:,}", "")
+    table.add_row("failed turns", f"{stats.errors:,}", share(stats.errors) if stats.errors else "")
+    for label, counts in (("provider", stats.errors_by_provider), ("model", stats.errors_by_model)):
+        for key, n in counts.most_common():
+            table.add_row(f"  {label} {key}", f"{n:,}", "")
     env.rich_console().print(table)

@@ -13,6 +13,7 @@ import re
 from typing import IO, Any
 
 from neurolink_cli.export.streaming import write_paged
+from neurolink_cli.failures import failure_label
 from neurolink_cli.models import SessionDoc
 from neurolink_cli.util import jsonutil
 
@@ -128,6 +129,10 @@ def csv_lines(
         get = turn.get
         content = get("content")
         text = content if content.__class__ is str and content else turn_content_text(turn)
+        if get("error") is not None or get("interrupted") is not None:
+            label = failure_label(turn)  # no column for it in the contract's header (§9)
+            if label is not None:
+                text = f"[{label}] {text}" if text else f"[{label}]"
         if guard and text[:1] in _FORMULA_CHARS:  # content: every row, so no function call
             text = "'" + text
         text = _quote(text)
@@ -338,8 +343,9 @@ def markdown_turns(turns: list[dict[str, Any]], include_metadata: bool = True) -
         details = [str(turn.get("timestamp") or "")]
         if include_metadata and turn.get("model"):
             details.append(str(turn["model"]))
-        if include_metadata and turn.get("interrupted"):
-            details.append("interrupted")
+        failure = failure_label(turn)
+        if failure is not None:
+            details.append(failure)
         shown = " · ".join(d for d in details if d)
         lines += [heading, ""] + ([f"*{shown}*", ""] if shown else [])
         lines += [turn_content_text(turn), ""]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Protocol
 
+from neurolink_cli.export.finetune import ChatJsonlWriter, example_turns
 from neurolink_cli.export.formats import CsvWriter, Failure, JsonlWriter, JsonWriter, MarkdownWriter
 from neurolink_cli.models import SessionDoc
 
@@ -40,6 +41,9 @@ class Format:
     directory: bool  # ``export-all --output DIR``: one file per session
     importable: bool  # ``memory import`` reads it (files and export-all directories)
     second_process: bool = False  # on stdout, worth formatting in a worker process
+    # the turns a session has in this format, when not all of them: 0 leaves it out
+    # (``export-all`` lists it as skipped), and ``--min-turns`` compares with it
+    turns_of: Callable[[SessionDoc], int] | None = None
 
 
 FORMATS: dict[str, Format] = {}
@@ -53,6 +57,14 @@ _register(Format("json", "json", lambda o, m, g: JsonWriter(o, m), True, "jsonl"
 _register(Format("csv", "csv", lambda o, m, g: CsvWriter(o, m, g), True, "csv", True, False, True))
 _register(Format("jsonl", "jsonl", lambda o, m, g: JsonlWriter(o, m), True, "jsonl", True, True))
 _register(Format("markdown", "md", lambda o, m, g: MarkdownWriter(o, m), True, None, False, False))
+# fine-tuning data: OpenAI fine-tuning, Hugging Face TRL "messages", most services (issue 18)
+_register(Format("chat-jsonl", "chat.jsonl", lambda o, m, g: ChatJsonlWriter(o), True, "chat-jsonl",
+                 True, False, turns_of=example_turns))  # fmt: skip
+
+
+def kept_turns(fmt: Format, doc: SessionDoc) -> int:
+    """How many turns ``doc`` has in format ``fmt`` (for ``--min-turns``)."""
+    return fmt.turns_of(doc) if fmt.turns_of is not None else doc.turn_count()
 
 
 def get(name: str) -> Format:

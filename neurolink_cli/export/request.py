@@ -65,6 +65,8 @@ def export_options(
     csv_guard: bool = True,
     umask: int = 0o077,
     user_id: str | None = None,
+    errors_only: bool = False,
+    min_turns: int = 0,
     start_name: str = "start_time",
     end_name: str = "end_time",
 ) -> ExportOptions:
@@ -90,4 +92,6 @@ def export_options(
         csv_guard=csv_guard,
         user_id=user_id,
         umask=umask,
+        errors_only=errors_only,
+        min_turns=min_turns,
     )

@@ -23,6 +23,7 @@ from neurolink_cli.export.files import DirectoryExport
 from neurolink_cli.export.ledger import ExportLedger
 from neurolink_cli.export.transform import ExportOptions, apply
 from neurolink_cli.export.worker import ProcessWriter, worker_available
+from neurolink_cli.failures import error_count
 from neurolink_cli.models import SessionDoc, Unreadable
 from neurolink_cli.store.repository import Repository
 
@@ -140,6 +141,8 @@ def export_all(
                 continue
             sid = item.session_id
             try:
+                if opts.errors_only and not error_count(item):
+                    continue  # ``--errors``: left out on purpose, silently (not "skipped")
                 name = target.claim(item) if target is not None else ""
                 if target is not None and target.keep_earlier(item, name):
                     ledger.resume()
@@ -149,6 +152,14 @@ def export_all(
                 doc = prepare(item, opts, ledger, say)
                 if doc is None:
                     continue
+                if fmt.turns_of is not None or opts.min_turns:
+                    kept = registry.kept_turns(fmt, doc)
+                    if kept == 0 and fmt.turns_of is not None:
+                        ledger.skip(sid, f"nothing to write as {fmt.name}")
+                        continue
+                    if kept < opts.min_turns:
+                        ledger.skip(sid, f"fewer than {opts.min_turns} turns")
+                        continue
                 if target is not None and doc.paged:  # a huge session: straight to its file
                     target.write_stream(doc, name, opts.include_metadata, opts.csv_guard)
                 elif target is not None:

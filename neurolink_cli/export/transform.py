@@ -32,6 +32,8 @@ class ExportOptions:
     end_text: str | None = None
     redact_patterns: tuple[str, ...] = ()
     redact_builtin: bool = False  # ``--redact`` (the built-in rules)
+    errors_only: bool = False  # ``export-all --errors``: only sessions with a failed turn
+    min_turns: int = 0  # ``export-all --min-turns``: leave out sessions with fewer turns
 
     @property
     def file_mode(self) -> int:
@@ -53,6 +55,8 @@ class ExportOptions:
             "userId": self.user_id,
             "includeMetadata": self.include_metadata,
             "redact": self.redact is not None,
+            **({"errors": True} if self.errors_only else {}),
+            **({"minTurns": self.min_turns} if self.min_turns else {}),
             **self.filters_shown,
         }
 
@@ -68,6 +72,8 @@ class ExportOptions:
             "redact": self.redact_builtin,
             "redactPatterns": list(self.redact_patterns),
             "csvGuard": self.csv_guard,
+            **({"errors": True} if self.errors_only else {}),
+            **({"minTurns": self.min_turns} if self.min_turns else {}),
         }
 
 

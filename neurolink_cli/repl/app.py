@@ -143,7 +143,8 @@ def ask(state: ChatState, text: str) -> None:
             exchange = state.chat.send(text, on_text=show if streamed else None, on_end=end)
     except ProviderError as exc:
         starting.clear()
-        state.error(f"{exc} (nothing stored; the chat goes on)")
+        kept = "the failure is recorded" if state.chat.writer is not None else "nothing stored"
+        state.error(f"{exc} ({kept}; the chat goes on)")
         return
     finally:
         starting.clear()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from neurolink_cli.errors import NeurolinkError
+from neurolink_cli.failures import failure_label
 from neurolink_cli.models import SessionDoc
 from neurolink_cli.repl.state import ChatState
 
@@ -116,7 +117,8 @@ def history_command(state: ChatState, arg: str) -> None:
         return
     for i, turn in enumerate(state.chat.turns):
         index = turn.get("index", i)
-        mark = " (interrupted)" if turn.get("interrupted") else ""
+        label = failure_label(turn)  # as memory show and the exports label it
+        mark = f" ({label})" if label is not None else ""
         state.say(f"[{index}] {turn['role']}{mark}: {turn['content']}")
 
 

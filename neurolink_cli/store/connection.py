@@ -306,7 +306,8 @@ def translate(exc: BaseException, url: str) -> NeurolinkError | None:
 def _translate(exc: BaseException, url: str) -> NeurolinkError | None:
     from redis import exceptions as rx
 
-    shown = mask_url(url)
+    # control characters of a mistyped URL (a pasted newline) shown escaped: one line
+    shown = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], mask_url(url))
     auth = (
         f"Redis at {shown} refused authentication ({describe_error(exc)}); "
         "check REDIS_PASSWORD / REDIS_USERNAME or the URL"

@@ -67,6 +67,8 @@ class MemoryStore:
             for key in ("provider", "model"):
                 if turn.get(key):
                     meta[key] = turn[key]
+            if isinstance(turn.get("error"), dict):
+                meta["errorCount"] = meta.get("errorCount", 0) + 1
             for tool in tools_used:
                 if tool not in meta["toolsUsed"]:
                     meta["toolsUsed"].append(tool)
@@ -90,6 +92,7 @@ class MemoryStore:
                     "model": meta.get("model"),
                     "totalTurns": len(turns),
                     "toolsUsed": list(meta["toolsUsed"]),
+                    **({"errorCount": meta["errorCount"]} if "errorCount" in meta else {}),
                 },
                 _turns=turns,
             )

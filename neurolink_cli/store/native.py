@@ -4,7 +4,8 @@ Keys, for prefix ``P`` and session id ``ID`` (the braces are literal: a Cluster 
 
     P:session:{ID}:turns      LIST  one turn JSON object per element, oldest first
     P:session:{ID}:metadata   HASH  sessionId userId createdAt updatedAt provider model
-                                    totalTurns toolsUsed title nextIndex [meta.* doc.*]
+                                    totalTurns toolsUsed title nextIndex [errorCount]
+                                    [meta.* doc.*]
     P:sessions                ZSET  member = id, score = updatedAt in epoch ms
 
 Writing. :meth:`NativeStore.append_turn` runs one Lua script on the session's two keys: it
@@ -93,6 +94,7 @@ def append_args(
         store.ttl,
         store.writer_id,
         write_seq,
+        "1" if isinstance(turn.get("error"), dict) else "0",  # counted in errorCount
     ]
 
 
@@ -179,6 +181,8 @@ class NativeStore:
                 meta[key] = str(md[key])
         meta["totalTurns"] = as_int(md.get("totalTurns"), len(turns))
         meta["toolsUsed"] = jsonutil.dumps(md.get("toolsUsed") or [])
+        if as_int(md.get("errorCount")):
+            meta["errorCount"] = as_int(md.get("errorCount"))
         for key, value in md.items():
             # a null title is kept too (the TypeScript SDK's sessions export one)
             if key not in STANDARD_META or (key == "title" and value is None):
@@ -458,6 +462,7 @@ class NativeStore:
                     turns=as_int(f[4], length) or 0,
                     model=f[5],
                     title=f[6],
+                    errors=as_int(f[7], 0) or 0,
                     source=SOURCE_NATIVE,
                     ttl=ttl if ttl and ttl > 0 else None,
                 )

@@ -15,9 +15,11 @@ import orjson
 from neurolink_cli.models import SessionDoc
 from neurolink_cli.util import jsonutil
 
-STANDARD_META = ("provider", "model", "totalTurns", "toolsUsed", "title")
+STANDARD_META = ("provider", "model", "totalTurns", "toolsUsed", "title", "errorCount")
 HEAD_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt")
-SUMMARY_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt", "totalTurns", "model", "title")
+SUMMARY_FIELDS = (
+    "sessionId", "userId", "createdAt", "updatedAt", "totalTurns", "model", "title", "errorCount"
+)  # fmt: skip
 # Metadata fields the document reads by name; any other field is looked at only when it
 # could be an imported extra (``meta.*``/``doc.*``).
 _KNOWN_META = frozenset(f.encode() for f in (*HEAD_FIELDS, *STANDARD_META, "nextIndex"))
@@ -81,6 +83,9 @@ def session_doc(
     title = get(b"title")
     if title is not None:
         metadata["title"] = as_text(title)
+    errors = get(b"errorCount")
+    if errors is not None:  # only sessions with a failed turn (CONTRACT §9)
+        metadata["errorCount"] = as_int(errors, 0)
     extra: dict[str, Any] = {}
     rest = meta.keys() - _KNOWN_META
     if rest and any(k.startswith((b"meta.", b"doc.")) for k in rest):

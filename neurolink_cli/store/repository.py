@@ -56,8 +56,12 @@ class Repository:
         until_ms: int | None = None,
         user_id: str | None = None,
         limit: int = 50,
+        errors_only: bool = False,
     ) -> list[SessionSummary]:
-        """Sessions of both layouts, newest update first; ``limit`` 0 means all, each once."""
+        """Sessions of both layouts, newest update first; ``limit`` 0 means all, each once.
+
+        ``errors_only``: only sessions with a failed turn (their ``errorCount``; sessions of
+        the TypeScript layout never record failures)."""
         native: Iterator[SessionSummary]
         if limit:
             native = self.native.summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
@@ -79,7 +83,11 @@ class Repository:
                     found.append(row)
             found.sort(key=lambda r: r.updated_ms, reverse=True)
             streams.append(iter(found))
-        merged = heapq.merge(*streams, key=lambda r: r.updated_ms, reverse=True)
+        merged: Iterator[SessionSummary] = heapq.merge(
+            *streams, key=lambda r: r.updated_ms, reverse=True
+        )
+        if errors_only:
+            merged = (r for r in merged if r.errors > 0)
         return list(itertools.islice(merged, min(limit, sys.maxsize) or None))
 
     def iter_docs(

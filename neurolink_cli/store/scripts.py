@@ -2,7 +2,8 @@
 
 ``APPEND_SCRIPT`` (KEYS: turns, metadata of one session; one slot thanks to the hash tag):
 ARGV = turn JSON without index, session id, user id, timestamp, provider, model, tools
-used (JSON array or ''), maxTurnsPerSession, TTL, writer id, write sequence. It allocates
+used (JSON array or ''), maxTurnsPerSession, TTL, writer id, write sequence, and '1' for a
+failed turn (CONTRACT §9: counted in ``errorCount``). It allocates
 the index from ``nextIndex``, splices ``"index":N`` in front of the turn, RPUSHes it, trims,
 updates the metadata, refreshes the TTL of both keys, and returns the index; a repeated
 (writer id, sequence) returns the index stored the first time instead of writing again.
@@ -37,6 +38,7 @@ redis.call('HSETNX', meta, 'sessionId', ARGV[2])
 redis.call('HSETNX', meta, 'createdAt', ARGV[4])
 if ARGV[3] ~= '' then redis.call('HSET', meta, 'userId', ARGV[3]) end
 redis.call('HSET', meta, 'updatedAt', ARGV[4], 'totalTurns', n)
+if ARGV[12] == '1' then redis.call('HINCRBY', meta, 'errorCount', 1) end
 if ARGV[5] ~= '' then redis.call('HSET', meta, 'provider', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', meta, 'model', ARGV[6]) end
 if ARGV[7] ~= '' then

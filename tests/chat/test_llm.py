@@ -70,20 +70,28 @@ def test_cost_when_litellm_can_price_the_model(llm: LiteLLM, stream: bool) -> No
 
 
 @pytest.mark.parametrize(
-    ("model", "words"),
+    ("model", "words", "kind", "status"),
     [
-        ("openai/fail-401", "authentication"),
-        ("openai/fail-404", "not found"),
-        ("no-such-model-xyz", "unknown to litellm"),
+        ("openai/fail-401", "authentication", "auth", 401),
+        ("openai/fail-404", "not found", "not_found", 404),
+        ("openai/fail-429", "rate limited", "rate_limit", 429),
+        ("openai/fail-500", "the provider failed", "server_error", 500),
+        ("no-such-model-xyz", "unknown to litellm", "unknown_model", None),
     ],
 )
 def test_provider_errors_are_one_readable_line(
-    llm: LiteLLM, model: str, words: str, capsys: pytest.CaptureFixture[str]
+    llm: LiteLLM,
+    model: str,
+    words: str,
+    kind: str,
+    status: int | None,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(ProviderError) as info:
         list(llm.complete(MSGS, model=model, stream=True))
     message = str(info.value)
     assert words in message
+    assert info.value.as_turn_error() == {"type": kind, "message": message, "status": status}
     assert "\n" not in message and len(message) < 400
     assert info.value.exit_code == 1
     out = capsys.readouterr().out

@@ -44,11 +44,44 @@ def test_exchange_stores_user_and_assistant_turns(store: NativeStore) -> None:
     assert [m["role"] for m in llm.calls[-1]["messages"]] == ["user", "assistant", "user"]
 
 
-def test_provider_refusal_stores_nothing(store: NativeStore) -> None:
-    chat, _ = make_chat(store)
+def test_provider_refusal_stores_the_prompt_and_a_failed_turn(store: NativeStore) -> None:
+    chat, llm = make_chat(store, model="fake/model")
     with pytest.raises(ProviderError):
         chat.send("boom")
-    assert store.get("s1") is None and chat.turns == []
+    doc = store.get("s1")
+    user, failed = doc.turns  # type: ignore[union-attr]
+    assert user["role"] == "user" and user["content"] == "boom"
+    assert failed["role"] == "assistant" and failed["content"] == ""
+    assert failed["error"] == {
+        "type": "provider_error",
+        "message": "model 'x': authentication refused",
+        "status": None,
+    }
+    assert failed["model"] == "model" and failed["provider"] == "fake"
+    assert doc.metadata["errorCount"] == 1  # type: ignore[union-attr]
+    # the failed exchange is never sent back to the model
+    chat.send("next")
+    assert llm.calls[-1]["messages"] == [{"role": "user", "content": "next"}]
+    # nor after a restart (history read from Redis)
+    again, llm2 = make_chat(store)
+    again.load(store)
+    again.send("later")
+    assert [m["content"] for m in llm2.calls[-1]["messages"]] == [
+        "next",
+        "echo: next (1 messages)",
+        "later",
+    ]
+
+
+def test_mid_answer_failure_keeps_partial_text_with_the_error(store: NativeStore) -> None:
+    chat, llm = make_chat(store)
+    ex = chat.send("break")
+    assert ex.error is not None and ex.content == "half"
+    answer = store.get("s1").turns[1]  # type: ignore[union-attr]
+    assert answer["content"] == "half" and answer["interrupted"] is True
+    assert answer["error"]["message"] == "model 'x': the provider failed"
+    chat.send("then")
+    assert llm.calls[-1]["messages"] == [{"role": "user", "content": "then"}]
 
 
 def test_ctrl_c_keeps_partial_answer_as_interrupted(store: NativeStore) -> None:

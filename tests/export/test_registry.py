@@ -18,7 +18,8 @@ def choices(command: click.Command) -> list[str]:
 
 def test_click_choices_come_from_the_table() -> None:
     assert choices(memory_export) == registry.single_choices() == list(registry.FORMATS)
-    assert choices(memory_export_all) == registry.bulk_choices() == ["json", "csv", "jsonl"]
+    assert choices(memory_export_all) == registry.bulk_choices()
+    assert registry.bulk_choices() == ["json", "csv", "jsonl", "chat-jsonl"]
 
 
 def test_every_row_is_consistent() -> None:

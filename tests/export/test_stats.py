@@ -22,6 +22,7 @@ KEYS = [
     "oldest",
     "newest",
     "expiringWithin24h",
+    "errors",  # beside the contract's keys (CONTRACT §9)
 ]
 
 
@@ -45,6 +46,7 @@ def test_empty_store(cli) -> None:
         "oldest": None,
         "newest": None,
         "expiringWithin24h": 0,
+        "errors": {"total": 0, "sessions": 0, "byProvider": {}, "byModel": {}},
     }
 
 

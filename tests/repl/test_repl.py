@@ -98,7 +98,20 @@ def test_provider_error_is_one_line_and_loop_goes_on(make_state: Any, store: Nat
     drive(state, "boom\rfine\r" + CTRL_D)
     errors = [line for line in err(state).splitlines() if "error" in line]
     assert len(errors) == 1 and "authentication refused" in errors[0]
-    assert [t["content"] for t in store.get("repl-1").turns][0] == "fine"  # type: ignore[union-attr]
+    assert "the failure is recorded" in errors[0]
+    turns = store.get("repl-1").turns  # type: ignore[union-attr]
+    assert [t["content"] for t in turns] == ["boom", "", "fine", "echo: fine (1 messages)"]
+    assert turns[1]["error"]["message"] == "model 'x': authentication refused"
+    # the failed exchange was not sent with the next message
+    assert state.chat.llm.calls[-1]["messages"] == [{"role": "user", "content": "fine"}]
+
+
+def test_history_labels_failed_and_interrupted_turns(make_state: Any) -> None:
+    state = make_state()
+    drive(state, "boom\rstop\r/history\r" + CTRL_D)
+    shown = out(state)
+    assert "[1] assistant (error provider_error: model 'x': authentication refused): " in shown
+    assert "[3] assistant (interrupted): partial" in shown
 
 
 def test_esc_enter_makes_multi_line_input(make_state: Any) -> None:

@@ -92,11 +92,14 @@ def test_bad_input(make_nl: Any) -> None:
         NeuroLink(conversation_memory={"enabeld": True})
 
 
-def test_provider_error_raises_and_stores_nothing(make_nl: Any) -> None:
+def test_provider_error_raises_and_stores_the_failure(make_nl: Any) -> None:
     nl = make_nl()
     with pytest.raises(ProviderError, match="authentication"):
         nl.generate(prompt="x", context={"sessionId": "p"}, model="openai/fail-401")
-    assert nl.get_conversation_history("p") == []
+    assert nl.get_conversation_history("p") == [
+        {"role": "user", "content": "x"},
+        {"role": "assistant", "content": ""},
+    ]
 
 
 @pytest.mark.slow

@@ -7,7 +7,11 @@ can check what was sent:
 - by default: ``echo: <last user message> (<n> messages)``;
 - a last user message starting with ``slow`` streams 200 words, 50 ms apart (to interrupt);
 - a last user message starting with ``long`` streams 40 numbered words at once;
-- model ``fail-401`` answers HTTP 401, model ``fail-500`` HTTP 500, ``fail-404`` HTTP 404.
+- model ``fail-<NNN>`` answers HTTP NNN (``fail-401``, ``fail-429``, ``fail-500``...);
+- model ``fail-leak`` answers HTTP 500 with a message quoting the request's API key (so
+  tests can check that no secret reaches the history or the terminal);
+- model ``fail-timeout`` waits ``LLMServer.hang_seconds`` (3 s) before answering;
+- model ``fail-cut`` streams a few words, then drops the connection (a stream cut off).
 
 Run it alone with ``python tests/support/llm_server.py [PORT]`` (prints its base URL) to try the loop
 by hand: ``OPENAI_API_BASE=<url> OPENAI_API_KEY=x neurolink loop --model openai/test``.
@@ -61,7 +65,22 @@ class _Handler(BaseHTTPRequestHandler):
         req = json.loads(self.rfile.read(length) or b"{}")
         self.server.owner.requests.append(req)
         model = req.get("model", "test")
-        if model.startswith("fail-"):
+        if model == "fail-timeout":
+            time.sleep(self.server.owner.hang_seconds)
+            model = "test"
+        if model == "fail-leak":
+            auth = self.headers.get("Authorization") or ""
+            self._json(
+                500,
+                {
+                    "error": {
+                        "message": f"bad key {auth} for sk-proj-abcdefghijklmnop1234",
+                        "type": "t",
+                    }
+                },
+            )
+            return
+        if model.startswith("fail-") and model[5:].isdigit():
             status = int(model[5:])
             self._json(
                 status,
@@ -116,6 +135,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"data: " + json.dumps(body).encode() + b"\n\n")
             self.wfile.flush()
 
+        if model == "fail-cut":
+            chunk({"role": "assistant", "content": ""})
+            for word in ("partial ", "answer ", "then "):
+                chunk({"content": word})
+            self.wfile.write(b"data: {not json")  # cut off mid-event
+            self.wfile.flush()
+            self.connection.shutdown(2)
+            return
         try:
             chunk({"role": "assistant", "content": ""})
             for word in _words(text):
@@ -148,6 +175,7 @@ class LLMServer:
 
     def __init__(self, port: int = 0) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.hang_seconds = 3.0
         self.httpd = self.HTTP(("127.0.0.1", port), _Handler)
         self.httpd.owner = self
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
