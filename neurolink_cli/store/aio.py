@@ -20,8 +20,7 @@ from neurolink_cli.config import Settings, mask_url
 from neurolink_cli.errors import BadInput
 from neurolink_cli.models import SessionDoc
 from neurolink_cli.store.connection import RETRIES, check_url, client_options, redis_errors
-from neurolink_cli.store.native import append_args
-from neurolink_cli.store.nativedoc import session_doc
+from neurolink_cli.store.nativedoc import append_args, session_doc
 from neurolink_cli.store.scripts import APPEND_SCRIPT
 from neurolink_cli.util.timeutil import now_ms, stored_to_ms
 

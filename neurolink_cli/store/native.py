@@ -40,7 +40,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any
 
 from neurolink_cli.models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
 from neurolink_cli.store.batchread import BatchReader, read_ahead
@@ -52,50 +52,18 @@ from neurolink_cli.store.keyspace import (
     unlink,
 )
 from neurolink_cli.store.nativedoc import (
-    STANDARD_META,
     SUMMARY_FIELDS,
+    append_args,
     as_int,
     as_text,
     session_doc,
+    session_fields,
 )
 from neurolink_cli.store.pages import FIRST_PAGE, turn_pages
 from neurolink_cli.store.scripts import APPEND_SCRIPT, CREATE_SCRIPT, PRUNE_SCRIPT
 from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import now_ms, stored_to_ms
-
-
-class AppendSettings(Protocol):
-    max_turns: int
-    ttl: int
-    writer_id: str
-
-
-def append_args(
-    store: AppendSettings,
-    session_id: str,
-    turn: dict[str, Any],
-    user_id: str | None,
-    tools_used: Iterable[str],
-    write_seq: int,
-) -> list[Any]:
-    """The ARGV of :data:`~neurolink_cli.store.scripts.APPEND_SCRIPT` for one turn (the sync
-    store and the SDK's async one run the same script with the same arguments)."""
-    tools = list(tools_used)
-    return [
-        jsonutil.dumps({k: v for k, v in turn.items() if k != "index"}),
-        session_id,
-        user_id or "",
-        str(turn["timestamp"]),
-        turn.get("provider") or "",
-        turn.get("model") or "",
-        jsonutil.dumps(tools) if tools else "",
-        store.max_turns,
-        store.ttl,
-        store.writer_id,
-        write_seq,
-        "1" if isinstance(turn.get("error"), dict) else "0",  # counted in errorCount
-    ]
 
 
 class NativeStore:
@@ -170,27 +138,8 @@ class NativeStore:
         the same session again). Otherwise a script writes it only if neither key exists
         and returns False when one does (another writer created the session meanwhile:
         it is left untouched)."""
-        meta: dict[str | bytes, Any] = {"sessionId": doc.session_id}
-        for key, value in doc.head().items():
-            if key != "sessionId" and value is not None:
-                meta[key] = value
         turns = doc.turns
-        md = dict(doc.metadata or {})
-        for key in ("provider", "model", "title"):
-            if md.get(key) is not None:
-                meta[key] = str(md[key])
-        meta["totalTurns"] = as_int(md.get("totalTurns"), len(turns))
-        meta["toolsUsed"] = jsonutil.dumps(md.get("toolsUsed") or [])
-        if as_int(md.get("errorCount")):
-            meta["errorCount"] = as_int(md.get("errorCount"))
-        for key, value in md.items():
-            # a null title is kept too (the TypeScript SDK's sessions export one)
-            if key not in STANDARD_META or (key == "title" and value is None):
-                meta[f"meta.{key}"] = jsonutil.dumps(value)
-        for key, value in doc.extra.items():
-            meta[f"doc.{key}"] = jsonutil.dumps(value)
-        next_index = max((_index_of(t) for t in turns), default=-1) + 1
-        meta["nextIndex"] = max(next_index, len(turns))
+        meta = session_fields(doc)
         tkey, mkey = self.turns_key(doc.session_id), self.meta_key(doc.session_id)
         rows = [jsonutil.dumps(t) for t in turns]
         if replace:
@@ -522,8 +471,3 @@ def _present(docs: list[SessionDoc | Unreadable | None]) -> Iterator[SessionDoc 
     for doc in docs:
         if doc is not None:
             yield doc
-
-
-def _index_of(turn: dict[str, Any]) -> int:
-    value = as_int(turn.get("index"), -1)
-    return -1 if value is None else value

@@ -8,7 +8,8 @@ Turns stay the stored bytes (``SessionDoc.raw_turns``).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import orjson
 
@@ -111,3 +112,68 @@ def _loads_or_str(value: str) -> Any:
         return jsonutil.loads(value)
     except orjson.JSONDecodeError:
         return value
+
+
+# -- the other way: what a writer stores ---------------------------------------------------
+def session_fields(doc: SessionDoc) -> dict[str | bytes, Any]:
+    """The metadata hash fields of a whole document (import): the decoder above, reversed."""
+    turns = doc.turns
+    meta: dict[str | bytes, Any] = {"sessionId": doc.session_id}
+    for key, value in doc.head().items():
+        if key != "sessionId" and value is not None:
+            meta[key] = value
+    md = dict(doc.metadata or {})
+    for key in ("provider", "model", "title"):
+        if md.get(key) is not None:
+            meta[key] = str(md[key])
+    meta["totalTurns"] = as_int(md.get("totalTurns"), len(turns))
+    meta["toolsUsed"] = jsonutil.dumps(md.get("toolsUsed") or [])
+    if as_int(md.get("errorCount")):
+        meta["errorCount"] = as_int(md.get("errorCount"))
+    for key, value in md.items():
+        # a null title is kept too (the TypeScript SDK's sessions export one)
+        if key not in STANDARD_META or (key == "title" and value is None):
+            meta[f"meta.{key}"] = jsonutil.dumps(value)
+    for key, value in doc.extra.items():
+        meta[f"doc.{key}"] = jsonutil.dumps(value)
+    next_index = max((_index_of(t) for t in turns), default=-1) + 1
+    meta["nextIndex"] = max(next_index, len(turns))
+    return meta
+
+
+def _index_of(turn: dict[str, Any]) -> int:
+    value = as_int(turn.get("index"), -1)
+    return -1 if value is None else value
+
+
+class AppendSettings(Protocol):
+    max_turns: int
+    ttl: int
+    writer_id: str
+
+
+def append_args(
+    store: AppendSettings,
+    session_id: str,
+    turn: dict[str, Any],
+    user_id: str | None,
+    tools_used: Iterable[str],
+    write_seq: int,
+) -> list[Any]:
+    """The ARGV of :data:`~neurolink_cli.store.scripts.APPEND_SCRIPT` for one turn (the sync
+    store and the SDK's async one run the same script with the same arguments)."""
+    tools = list(tools_used)
+    return [
+        jsonutil.dumps({k: v for k, v in turn.items() if k != "index"}),
+        session_id,
+        user_id or "",
+        str(turn["timestamp"]),
+        turn.get("provider") or "",
+        turn.get("model") or "",
+        jsonutil.dumps(tools) if tools else "",
+        store.max_turns,
+        store.ttl,
+        store.writer_id,
+        write_seq,
+        "1" if isinstance(turn.get("error"), dict) else "0",  # counted in errorCount
+    ]
