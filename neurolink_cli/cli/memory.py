@@ -166,6 +166,7 @@ def _export_options(
         "import": "neurolink_cli.cli.memory_import:memory_import",
         "stats": "neurolink_cli.cli.memory_stats:memory_stats",
         "server": "neurolink_cli.cli.memory_server:server",
+        "archive": "neurolink_cli.cli.memory_archive:memory_archive",
     },
 )
 def memory() -> None:
