@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from archive.conftest import DAY_MS, Both, archived_docs, manifests
+from support.archive_helpers import DAY_MS, Both, archived_docs, manifests
 
 from neurolink_cli.archive.destination import LocalDestination
 from neurolink_cli.archive.run import KEPT_CHANGED, ArchiveRequest, archive

@@ -1,0 +1,86 @@
+"""``neurolink memory archive`` at the command edge: confirmation, --dry-run, exit codes,
+and a SIGKILL mid-run finished by rerunning the same command (the installed binary)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from support.archive_helpers import archived_docs
+from support.helpers import add_conversation, seed_sessions
+
+from neurolink_cli.store.native import NativeStore
+
+NEUROLINK = str(Path(sys.executable).parent / "neurolink")
+
+
+def test_needs_yes_without_a_terminal(cli: Any, store: NativeStore, tmp_path: Path) -> None:
+    add_conversation(store, "s1")
+    result = cli("memory", "archive", "--to", str(tmp_path / "a"), "--all")
+    assert result.exit_code == 2 and "--yes" in result.stderr
+    assert store.exists("s1") and not (tmp_path / "a").exists()
+
+
+def test_choose_one_selection(cli: Any, tmp_path: Path) -> None:
+    result = cli("memory", "archive", "--to", str(tmp_path), "--all", "--older-than", "3d")
+    assert result.exit_code == 2 and "exactly one" in result.stderr
+
+
+def test_dry_run_lists_ids(cli: Any, store: NativeStore, tmp_path: Path) -> None:
+    add_conversation(store, "s1")
+    add_conversation(store, "s2")
+    result = cli("memory", "archive", "--to", str(tmp_path / "a"), "--all", "--dry-run")
+    assert result.exit_code == 0
+    assert result.stdout.split() == ["s1", "s2"] and "would be archived" in result.stderr
+    assert store.exists("s1") and not (tmp_path / "a").exists()
+
+
+def test_archive_with_yes(cli: Any, store: NativeStore, tmp_path: Path) -> None:
+    add_conversation(store, "s1")  # 2026-01-01: older than 30 days
+    result = cli("memory", "archive", "--to", str(tmp_path / "a"), "--older-than", "30d", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "" and "archived 1 session" in result.stderr
+    assert not store.exists("s1")
+    (manifest,) = (tmp_path / "a").glob("*/manifest.json")
+    assert orjson.loads(manifest.read_bytes())["deleted"] == [
+        {"sessionId": "s1", "file": "s1.json.gz"}
+    ]
+
+
+@pytest.mark.e2e
+def test_sigkill_mid_run_then_rerun_finishes_without_duplicates(
+    env: dict[str, str], client: Any, prefix: str, tmp_path: Path
+) -> None:
+    n = 6000
+    seed_sessions(client, prefix, n, turns=2, size=200)
+    dest = tmp_path / "arch"
+    cmd = [NEUROLINK, "memory", "archive", "--to", str(dest), "--all", "--yes"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not list(dest.glob("*/journal/000002.*")):
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = NativeStore(client, prefix)
+    left = {f"s{i:06d}" for i in range(n) if store.exists(f"s{i:06d}")}
+    archived = {d["sessionId"] for d in archived_docs(dest)}
+    assert left | archived == {f"s{i:06d}" for i in range(n)}
+    assert len(left) < n and left  # killed in the middle
+
+    done = subprocess.run(cmd, env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert b"continued the interrupted run" in done.stderr
+    assert store.count() == 0 and not any(store.exists(f"s{i:06d}") for i in range(0, n, 97))
+    (run,) = dest.iterdir()
+    manifest = orjson.loads((run / "manifest.json").read_bytes())
+    assert len(manifest["sessions"]) == n == len(manifest["deleted"])
+    assert sorted(d["sessionId"] for d in archived_docs(dest)) == sorted(
+        f"s{i:06d}" for i in range(n)
+    )
