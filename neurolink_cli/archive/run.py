@@ -25,6 +25,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +34,13 @@ import orjson
 
 from neurolink_cli import __version__
 from neurolink_cli.archive import journal
-from neurolink_cli.archive.destination import Destination, Item, open_destination
+from neurolink_cli.archive.destination import (
+    THREADS,
+    Destination,
+    Item,
+    open_destination,
+    parallel_map,
+)
 from neurolink_cli.errors import BadInput
 from neurolink_cli.export import registry
 from neurolink_cli.export.naming import session_file_name
@@ -167,6 +174,7 @@ class _Run:
         self.sessions: dict[str, dict[str, Any]] = {}  # file -> manifest entry (this run)
         self.done: dict[str, dict[str, Any]] = {}  # file -> outcome (this run)
         self.names: set[str] = set()
+        self.pool = ThreadPoolExecutor(THREADS, thread_name_prefix="neurolink-gzip")
 
     def start(self) -> None:
         options = self.req.run_options()
@@ -224,13 +232,12 @@ class _Run:
             data = self._render(doc)
             if data is None:
                 continue
-            sha = hashlib.sha256(data).hexdigest()
             entry: dict[str, Any] = {
                 "sessionId": doc.session_id,
                 "file": name,
                 "turns": doc.turn_count(),
-                "bytes": len(data),
-                "sha256": sha,
+                "bytes": 0,
+                "sha256": "",
                 "userId": doc.user_id,
                 "source": doc.source,
                 "updatedAt": doc.updated_at,
@@ -238,10 +245,15 @@ class _Run:
             }
             items.append((name, data))
             entries.append(entry)
-            check.append((name, sha))
             targets[name] = target
         if not targets:
             return
+        # compressed and hashed on threads (zlib and hashlib release the GIL)
+        sealed = parallel_map(self.pool, self._seal, [data for _, data in items])
+        for i, (data, sha) in enumerate(sealed):
+            items[i] = (items[i][0], data)
+            entries[i].update(bytes=len(data), sha256=sha)
+            check.append((items[i][0], sha))
         seq = self.earlier.next_seq
         self.earlier.next_seq += 1
         if entries:
@@ -273,9 +285,13 @@ class _Run:
             name = session_file_name(doc.session_id, self.ext, doc.source, doc.user_id)
             self._fail(doc, name, f"cannot be formatted: {exc}; not deleted")
             return None
+        return data
+
+    def _seal(self, data: bytes) -> tuple[bytes, str]:
+        """The bytes to store (gzip'd if asked) and their sha256."""
         if self.req.compress == "gzip":
             data = gzip.compress(data, compresslevel=6, mtime=0)
-        return data
+        return data, hashlib.sha256(data).hexdigest()
 
     def _fail(self, who: SessionDoc | DeleteTarget, name: str, reason: str) -> None:
         self.report.failed.append(_entry(who, name, reason))
@@ -399,5 +415,6 @@ def archive(
             run.batch(rows)
         run.finish()
     finally:
+        run.pool.shutdown(wait=True)
         dest.close()
     return report
