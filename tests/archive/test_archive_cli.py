@@ -84,3 +84,18 @@ def test_sigkill_mid_run_then_rerun_finishes_without_duplicates(
     assert sorted(d["sessionId"] for d in archived_docs(dest)) == sorted(
         f"s{i:06d}" for i in range(n)
     )
+
+
+def test_an_uncompressed_run_folder_imports_back(
+    cli: Any, store: NativeStore, tmp_path: Path
+) -> None:
+    add_conversation(store, "s1")
+    before = cli("memory", "export", "--session-id", "s1").stdout
+    dest = tmp_path / "a"
+    result = cli("memory", "archive", "--to", str(dest), "--all", "--compress", "none", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert not store.exists("s1")
+    (run,) = dest.iterdir()
+    result = cli("memory", "import", str(run))
+    assert result.exit_code == 0, result.stderr
+    assert cli("memory", "export", "--session-id", "s1").stdout == before
