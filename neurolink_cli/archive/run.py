@@ -202,6 +202,8 @@ class _Run:
         entries: list[dict[str, Any]] = []
         check: list[tuple[str, str]] = []
         targets: dict[str, DeleteTarget] = {}
+        fresh: list[tuple[SessionDoc, DeleteTarget, str]] = []
+        reuse: dict[str, tuple[SessionDoc, DeleteTarget, dict[str, Any]]] = {}
         for doc, target in rows:
             if isinstance(doc, Unreadable) or target is None:
                 reason = doc.reason if isinstance(doc, Unreadable) else "no version"
@@ -214,18 +216,26 @@ class _Run:
                            "to this file in this run; not deleted")  # fmt: skip
                 continue
             self.names.add(name)
-            version = target.version.hex()
             earlier = self.earlier.archived.pop(name, None)
-            if earlier is not None:  # the interrupted run's file
-                if earlier.get("version") != version:
-                    self.done[name] = _entry(doc, name, KEPT_CHANGED) | {"kept": True}
-                    self.warn(f"{doc.session_id}: {KEPT_CHANGED}")
-                    self.sessions[name] = earlier
-                    continue
+            if earlier is None:
+                fresh.append((doc, target, name))
+            elif earlier.get("version") != target.version.hex():  # changed since: not
+                # rewritten (a delete may have relied on that file); the next run takes it
+                self.done[name] = _entry(doc, name, KEPT_CHANGED) | {"kept": True}
+                self.warn(f"{doc.session_id}: {KEPT_CHANGED}")
                 self.sessions[name] = earlier
-                check.append((name, earlier["sha256"]))
-                targets[name] = target
-                continue
+            else:
+                reuse[name] = (doc, target, earlier)
+        if reuse:  # the interrupted run's files of unchanged sessions: used if intact
+            shas = [(name, str(e.get("sha256"))) for name, (_, _, e) in reuse.items()]
+            bad = set(self.dest.verify(self.run, shas))
+            for name, (doc, target, earlier) in reuse.items():
+                if name in bad:
+                    fresh.append((doc, target, name))
+                else:
+                    self.sessions[name] = earlier
+                    targets[name] = target
+        for doc, target, name in fresh:
             for problem in doc.problems:
                 self.report.warnings.append({"sessionId": doc.session_id, "reason": problem})
                 self.warn(f"{doc.session_id}: {problem}")
@@ -241,7 +251,7 @@ class _Run:
                 "userId": doc.user_id,
                 "source": doc.source,
                 "updatedAt": doc.updated_at,
-                "version": version,
+                "version": target.version.hex(),
             }
             items.append((name, data))
             entries.append(entry)
@@ -264,14 +274,14 @@ class _Run:
             target = targets.pop(name)
             self._fail(target, name, "the archived file did not verify; not deleted")
             self.sessions.pop(name, None)
-        fresh = {e["file"] for e in entries}
+        written = {e["file"] for e in entries}
         for entry in entries:
             if entry["file"] in targets:
                 self.sessions[entry["file"]] = entry
                 self.report.archived += 1
                 self.report.turns += int(entry["turns"])
         for name in targets:
-            if name not in fresh:
+            if name not in written:
                 self.report.reused += 1
                 self.report.turns += int(self.sessions[name].get("turns") or 0)
         self._delete(seq, targets)

@@ -182,3 +182,34 @@ def test_interrupted_run_is_finished_by_the_same_command(
     assert sorted(d["sessionId"] for d in archived_docs(tmp_path)) == sorted(
         [*(f"s{i}" for i in range(10)), "t1"]
     )
+
+
+def test_a_resumed_run_rewrites_a_damaged_file_and_keeps_a_changed_session(
+    both: Both, tmp_path: Path
+) -> None:
+    for sid in ("a", "b", "c"):
+        both.native_session(sid)
+
+    def stop(n: int) -> None:
+        raise Interrupt
+
+    request = ArchiveRequest(to=str(tmp_path), everything=True)
+    with pytest.raises(Interrupt):  # after the files are durable and verified, before deleting
+        archive(both.repo, request, destination=Meddling(tmp_path, verify=stop))
+    assert both.present() == {("native", "a"), ("native", "b"), ("native", "c")}
+    (run,) = tmp_path.iterdir()
+    (run / "a.json.gz").write_bytes(b"damaged")  # lost between the runs
+    both.native_session("b", turns=1)  # written to between the runs
+
+    report = archive(both.repo, request)
+    assert report.resumed and report.reused == 1 and report.archived == 1  # c reused, a again
+    assert [k["sessionId"] for k in report.kept] == ["b"]
+    assert both.present() == {("native", "b")}
+    assert orjson.loads(gzip.decompress((run / "a.json.gz").read_bytes()))["sessionId"] == "a"
+    # b's older file stays as archived; the next (fresh) run takes b in its new state
+    nxt = archive(both.repo, request)
+    assert nxt.run != report.run and nxt.archived == 1 and both.present() == set()
+    assert (
+        len(orjson.loads(gzip.decompress((tmp_path / nxt.run / "b.json.gz").read_bytes()))["turns"])
+        == 3
+    )
