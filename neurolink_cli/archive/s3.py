@@ -125,7 +125,7 @@ class S3Destination(Destination):
             ) from None
 
     def _key(self, run: str, name: str) -> str:
-        return f"{self.prefix}{run}/{name}"
+        return f"{self.prefix}{run}/{name}" if run else f"{self.prefix}{name}"
 
     def _map(self, func: Any, items: list[Any]) -> list[Any]:
         if self.jobs == 1 or len(items) <= 1:

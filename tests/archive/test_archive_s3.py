@@ -204,3 +204,22 @@ def test_unreachable_server_is_exit_4(cli: Any, store: NativeStore) -> None:
                  env=_cli_env(server))  # fmt: skip
     assert result.exit_code == 4 and "unreachable" in result.stderr
     assert store.exists("s1")
+
+
+def test_export_all_to_s3_through_the_same_layer(
+    cli: Any, store: NativeStore, aws: S3Server
+) -> None:
+    for sid in ("s1", "team/a:1"):
+        store.append_turn(sid, make_turn("user", "hi", "2026-01-01T00:00:00.000Z"), user_id="u")
+    name = bucket(aws)
+    result = cli("memory", "export-all", "--output", f"s3://{name}/exp/", env=_cli_env(aws))
+    assert result.exit_code == 0, result.stderr
+    objs = objects(aws, name)
+    manifest = orjson.loads(objs["exp/manifest.json"])
+    assert sorted(e["file"] for e in manifest["sessions"]) == ["s1.json", "team%2Fa%3A1.json"]
+    for e in manifest["sessions"]:
+        assert hashlib.sha256(objs[f"exp/{e['file']}"]).hexdigest() == e["sha256"]
+    assert store.exists("s1")  # an export deletes nothing
+    resumed = cli("memory", "export-all", "--output", f"s3://{name}/exp/", "--resume",
+                  env=_cli_env(aws))  # fmt: skip
+    assert resumed.exit_code == 2
