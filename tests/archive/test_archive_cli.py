@@ -99,3 +99,46 @@ def test_an_uncompressed_run_folder_imports_back(
     result = cli("memory", "import", str(run))
     assert result.exit_code == 0, result.stderr
     assert cli("memory", "export", "--session-id", "s1").stdout == before
+
+
+@pytest.mark.e2e
+def test_redis_gone_mid_run_is_exit_4_and_rerun_finishes(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    import redis as redis_py
+    from support.redis_server import RedisServer
+
+    n = 4000
+    # snapshots on shutdown, so the server comes back with what it held when it went away
+    server = RedisServer(extra_args=["--save", "3600 1"]).start()
+    try:
+        client = redis_py.Redis.from_url(server.url)
+        seed_sessions(client, "neurolink", n, turns=4, size=300)
+        client.close()
+        run_env = {**env, "REDIS_URL": server.url, "NEUROLINK_REDIS_TIMEOUT": "1"}
+        run_env.pop("NEUROLINK_KEY_PREFIX", None)
+        dest = tmp_path / "arch"
+        cmd = [NEUROLINK, "memory", "archive", "--to", str(dest), "--all", "--yes"]
+        proc = subprocess.Popen(cmd, env=run_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not list(dest.glob("*/journal/000002.*")):
+            time.sleep(0.01)
+        server.stop()
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 4, err
+        assert b"Traceback" not in err and len(err.strip().splitlines()) == 1
+        server.start()
+        client = redis_py.Redis.from_url(server.url)
+        store = NativeStore(client, "neurolink")
+        ids = {f"s{i:06d}" for i in range(n)}
+        left = {sid for sid in ids if store.exists(sid)}
+        assert 0 < len(left) < n  # it went away in the middle
+        assert left | {d["sessionId"] for d in archived_docs(dest)} == ids
+        done = subprocess.run(cmd, env=run_env, capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert not any(store.exists(sid) for sid in ids)
+        assert len(list(dest.iterdir())) == 1  # the interrupted run's folder, finished
+        assert sorted(d["sessionId"] for d in archived_docs(dest)) == sorted(ids)
+        client.close()
+    finally:
+        server.cleanup()
