@@ -79,17 +79,20 @@ def earlier_state(dest: Destination, run: str) -> EarlierState:
     return state
 
 
-def find_resumable(dest: Destination, options: dict[str, Any]) -> str | None:
-    """The newest incomplete run with these options, looking back no further than the
-    newest complete one with them (an older incomplete run was finished by it)."""
+def find_resumable(dest: Destination, options: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(the newest incomplete run with these options, the newest incomplete run with other
+    options): looking back no further than the newest complete run with these options (an
+    older incomplete run was finished by it)."""
+    other = None
     for run in reversed(dest.runs()):
         data = dest.read(run, RUN_FILE)
         if data is None:
             continue  # not an archive run folder
         with contextlib.suppress(orjson.JSONDecodeError):
+            complete = dest.read(run, MANIFEST) is not None
             if orjson.loads(data) != options:
+                if not complete and other is None:
+                    other = run
                 continue
-            if dest.names(run, JOURNAL) and dest.read(run, MANIFEST) is None:
-                return run
-            return None
-    return None
+            return (None if complete else run), other
+    return None, other

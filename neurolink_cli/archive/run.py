@@ -178,7 +178,12 @@ class _Run:
 
     def start(self) -> None:
         options = self.req.run_options()
-        found = journal.find_resumable(self.dest, options)
+        found, other = journal.find_resumable(self.dest, options)
+        if other is not None and found is None:
+            self.warn(
+                f"{self.dest.shown.rstrip('/')}/{other} is an interrupted run with other options; "
+                "it is left as it is (rerun with its options to finish it)"
+            )
         if found is not None:
             self.run = found
             self.report.resumed = True

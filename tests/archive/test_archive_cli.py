@@ -142,3 +142,25 @@ def test_redis_gone_mid_run_is_exit_4_and_rerun_finishes(
         client.close()
     finally:
         server.cleanup()
+
+
+def _on_terminal(env: dict[str, str], answer: str, *args: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from neurolink_cli.cli import main
+    from neurolink_cli.environment import Environment
+
+    fake = Environment.fake(answer, tty=True)
+    full = {**{k: None for k in os.environ if k.startswith(("REDIS_", "NEUROLINK_"))}, **env}
+    result = CliRunner().invoke(main, list(args), env=full, obj=fake, catch_exceptions=False)
+    return result.exit_code, Environment.text_of(fake.stderr)
+
+
+def test_asks_on_a_terminal(env: dict[str, str], store: NativeStore, tmp_path: Path) -> None:
+    add_conversation(store, "s1")
+    args = ("memory", "archive", "--to", str(tmp_path / "a"), "--all")
+    code, err = _on_terminal(env, "n\n", *args)
+    assert code == 1 and "[y/N]" in err and "nothing archived" in err
+    assert store.exists("s1") and not (tmp_path / "a").exists()
+    code, err = _on_terminal(env, "y\n", *args)
+    assert code == 0 and "archived 1 session" in err and not store.exists("s1")
