@@ -175,6 +175,7 @@ class _Run:
         self.done: dict[str, dict[str, Any]] = {}  # file -> outcome (this run)
         self.names: set[str] = set()
         self.pool = ThreadPoolExecutor(THREADS, thread_name_prefix="neurolink-gzip")
+        self.progress: Callable[[int, int], None] | None = None
 
     def start(self) -> None:
         options = self.req.run_options()
@@ -290,6 +291,8 @@ class _Run:
                 self.report.reused += 1
                 self.report.turns += int(self.sessions[name].get("turns") or 0)
         self._delete(seq, targets)
+        if self.progress:
+            self.progress(len(rows), sum(int(self.sessions[n].get("turns") or 0) for n in targets))
 
     def _render(self, doc: SessionDoc) -> bytes | None:
         opts = self.req.export
@@ -398,6 +401,7 @@ def archive(
     *,
     warn: Callable[[str], None] | None = None,
     destination: Destination | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ArchiveReport:
     """Archive the selected sessions into a new (or the interrupted) run folder of
     ``request.to`` and delete each one archived unless ``keep``; the report says what
@@ -424,6 +428,7 @@ def archive(
         return report
     dest.open()
     run = _Run(repo, request, dest, report, say)
+    run.progress = progress
     try:
         run.start()
         for rows in repo.select_docs(**selection):

@@ -132,7 +132,10 @@ def memory_archive(
             f"Archive the selected sessions to {to} and delete them from {app.shown_url()}?"
         ):
             raise NeurolinkError("nothing archived")
-    report = archive(repo, request, warn=app.warn)
+    from neurolink_cli.cli.progress import export_progress
+
+    with export_progress(app.env, repo.count_estimate) as progress:
+        report = archive(repo, request, warn=app.warn, progress=None if dry_run else progress)
     if dry_run:
         app.env.stdout.write("".join(sid + "\n" for sid in report.selected))
         app.env.stdout.flush()
