@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast check lint types demo bench bench-loop completions docs pictures clean
+.PHONY: help install test test-fast check lint types demo bench bench-loop bench-archive completions docs pictures clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,6 +44,9 @@ bench: $(STAMP) ## Time export against the Redis ceiling (N=20000 T=20 by defaul
 
 bench-loop: $(STAMP) ## Time loop start, first answer, Ctrl-D exit, SDK (BENCH_LOOP_ARGS="--reps 5 --load 2")
 	$(BIN)/python bench/bench_loop.py $(BENCH_LOOP_ARGS)
+
+bench-archive: $(STAMP) ## Time memory archive to a directory and to S3 (moto) (BENCH_ARCHIVE_ARGS="--reps 3")
+	$(BIN)/python bench/bench_archive.py $(BENCH_ARCHIVE_ARGS)
 
 completions: $(STAMP) ## Regenerate shell completions from the Click tree
 	$(BIN)/python -m neurolink_cli.cli.completions completions

@@ -18,7 +18,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- help:start -->", "<!-- help:end -->"
 COMMANDS = [
     [], ["loop"], ["memory"], ["memory", "list"], ["memory", "export"],
-    ["memory", "export-all"], ["memory", "delete"], ["memory", "import"],
+    ["memory", "export-all"], ["memory", "delete"], ["memory", "archive"], ["memory", "import"],
     ["memory", "stats"], ["memory", "server"],
 ]  # fmt: skip
 

@@ -80,3 +80,10 @@ class BadData(NeurolinkError):
     """Something stored in Redis is not what the layout says (not JSON, wrong type...)."""
 
     exit_code = EXIT_ERROR
+
+
+class DestinationUnavailable(NeurolinkError):
+    """An archive destination (an S3-compatible server) cannot be reached, refused the
+    credentials, or has no such bucket: the exit-4 class of an unreachable Redis."""
+
+    exit_code = EXIT_UNAVAILABLE

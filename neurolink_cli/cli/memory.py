@@ -142,6 +142,7 @@ def _export_options(
         "server": "neurolink_cli.cli.memory_server:server",
         "show": "neurolink_cli.cli.memory_show:memory_show",
         "search": "neurolink_cli.cli.memory_search:memory_search",
+        "archive": "neurolink_cli.cli.memory_archive:memory_archive",
     },
 )
 def memory() -> None:
@@ -261,7 +262,8 @@ def memory_export(app: AppContext, session_id: str, fmt: str, output: str, **fla
     "--output",
     "-o",
     metavar="DIR",
-    help="Write one file per session and manifest.json into DIR (else JSONL/CSV on stdout).",
+    help="Write one file per session and manifest.json into DIR or s3://BUCKET/PREFIX/ "
+    "(else JSONL/CSV on stdout).",
 )
 @click.option(
     "--resume", is_flag=True, help="With --output: skip sessions an earlier run completed."
@@ -318,13 +320,17 @@ def memory_export_all(
     from neurolink_cli.cli.progress import export_progress
     from neurolink_cli.export.run import export_all
 
-    if resume and not output:
+    bucket = bool(output and output.startswith("s3://"))  # the archive's destination layer
+    if resume and (not output or bucket):
         raise BadInput("--resume needs --output DIR (it continues a directory export)")
     opts = _export_options(fmt, **flags)
     repo = app.repository()
     with export_progress(app.env, repo.count_estimate) as progress:
         out = None if output else app.env.stdout_bytes
-        ledger = export_all(
+        run: Any = export_all
+        if bucket:
+            from neurolink_cli.export.remote import export_all_remote as run
+        ledger = run(
             repo,
             opts,
             out,

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from neurolink_cli.errors import SessionNotFound
 from neurolink_cli.models import SessionDoc, SessionSummary, Unreadable
-from neurolink_cli.store import deletion
+from neurolink_cli.store import deletion, versioned
 from neurolink_cli.store.deletion import DeleteReport, DeleteTarget
 from neurolink_cli.store.native import NativeStore
 from neurolink_cli.store.upstream import UpstreamStore
@@ -154,6 +154,26 @@ class Repository:
                 self.upstream, session_ids=ids, older_than_ms=older_than_ms, user_id=user_id
             )
         return found
+
+    def select_docs(
+        self,
+        *,
+        session_ids: Iterable[str] | None = None,
+        older_than_ms: int | None = None,
+        user_id: str | None = None,
+        batch: int = 500,
+    ) -> Iterator[builtins.list[versioned.Versioned]]:
+        """What :meth:`select` selects, read whole: batches of ``(document, target)`` where
+        the target's version is the one of exactly these bytes (``memory archive``)."""
+        ids = None if session_ids is None else builtins.list(dict.fromkeys(session_ids))
+        return versioned.versioned_batches(
+            self.native,
+            self.upstream,
+            session_ids=ids,
+            older_than_ms=older_than_ms,
+            user_id=user_id,
+            batch=batch,
+        )
 
     def delete_selected(self, targets: builtins.list[DeleteTarget]) -> DeleteReport:
         """Delete each target only if it is still as selected (a compare-and-delete on the

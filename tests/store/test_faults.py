@@ -158,8 +158,11 @@ def test_full_disk_is_a_clear_error_with_no_partial_files(env, tmp_path, store, 
     # writes past a size fail with EFBIG the same way ENOSPC would.
     seed_sessions(client, store.prefix, 200, turns=6, size=400)
     out = tmp_path / "small"
+    # No bytecode written under the limit: a .pyc cut at 4,000 bytes would break every
+    # later import of that module ("marshal data too short") in other tests and runs.
     code = (
         "import resource, sys\n"
+        "sys.dont_write_bytecode = True\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000))\n"
         "import signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "from neurolink_cli.__main__ import main\n"
@@ -168,7 +171,10 @@ def test_full_disk_is_a_clear_error_with_no_partial_files(env, tmp_path, store, 
     )
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
+    run_env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=run_env, capture_output=True, timeout=60
+    )
     assert proc.returncode == 1, proc.stderr
     assert b"cannot write" in proc.stderr and b"Traceback" not in proc.stderr
     for path in out.glob("*.json"):
