@@ -26,7 +26,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from neurolink_cli.chat.conversation import Chat, ChatOptions, history_turns
 from neurolink_cli.chat.llm import Usage
@@ -36,6 +36,9 @@ from neurolink_cli.export.request import TimeValue
 from neurolink_cli.sdk import ChatRequest, GenerateResult, NeuroLink, for_python
 from neurolink_cli.sdk_history import ExportReport
 from neurolink_cli.util.validate import check_session_id
+
+if TYPE_CHECKING:
+    from neurolink_cli.archive.run import ArchiveReport
 
 log = logging.getLogger("neurolink")
 _DONE = object()
@@ -336,6 +339,10 @@ class AsyncNeuroLink:
     ) -> ExportReport:
         """``memory export-all`` into a directory or an open file. (Worker thread.)"""
         return await asyncio.to_thread(lambda: self._sync.export_all(path_or_file, **options))
+
+    async def archive(self, to: str, **options: Any) -> ArchiveReport:
+        """``memory archive`` (see :meth:`NeuroLink.archive`). (Worker thread.)"""
+        return await asyncio.to_thread(lambda: self._sync.archive(to, **options))
 
     async def stats(self) -> dict[str, Any]:
         """``memory stats --format json`` as a dict. (Worker thread.)"""

@@ -28,6 +28,7 @@ from neurolink_cli.export.request import TimeValue, export_options
 from neurolink_cli.util.validate import check_session_id
 
 if TYPE_CHECKING:
+    from neurolink_cli.archive.run import ArchiveReport
     from neurolink_cli.export.transform import ExportOptions
     from neurolink_cli.store.connection import Connection
     from neurolink_cli.store.repository import Repository
@@ -305,6 +306,54 @@ class HistoryMethods:
             warnings=lists["warnings"],
             manifest=ledger.manifest,
         )
+
+    def archive(
+        self,
+        to: str,
+        *,
+        older_than: str | None = None,
+        session_ids: tuple[str, ...] | list[str] | None = None,
+        everything: bool = False,
+        user_id: str | None = None,
+        format: str = "json",
+        compress: str = "gzip",
+        include_metadata: bool = True,
+        redact: bool = False,
+        redact_patterns: tuple[str, ...] = (),
+        keep: bool = False,
+        dry_run: bool = False,
+        jobs: int = 8,
+        s3_endpoint_url: str | None = None,
+    ) -> ArchiveReport:
+        """``neurolink memory archive`` (CONTRACT §8), the same implementation: export the
+        selected sessions (exactly one of ``older_than``, ``session_ids``, ``everything``)
+        to a directory or ``s3://bucket/prefix/``, verify each file, then delete each session
+        by a compare-and-delete of the version archived (``keep=True``: delete nothing).
+        Returns the run's report (``report.kept``: sessions changed since read, kept)."""
+        from neurolink_cli.archive.run import ArchiveRequest
+        from neurolink_cli.archive.run import archive as run_archive
+
+        opts = self._call(
+            export_options,
+            format,
+            include_metadata=include_metadata,
+            redact=redact,
+            redact_patterns=redact_patterns,
+            user_id=user_id,
+        )
+        request = ArchiveRequest(
+            to=to,
+            export=opts,
+            session_ids=tuple(session_ids) if session_ids else None,
+            older_than=older_than,
+            everything=everything,
+            compress=compress,
+            keep=keep,
+            dry_run=dry_run,
+            jobs=jobs,
+            s3_endpoint_url=s3_endpoint_url,
+        )
+        return self._call(run_archive, self._repository(), request, warn=log.warning)
 
     def stats(self) -> dict[str, Any]:
         """``memory stats --format json`` as a dict; unreadable sessions are logged, not counted."""
