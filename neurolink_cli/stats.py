@@ -79,30 +79,62 @@ class Stats:
         if self.newest_ms is None or ms > self.newest_ms:
             self.newest_ms = ms
 
+    def _seen_all(self, values: list[Any]) -> None:
+        """:meth:`_seen` of each value, parsing only the earliest and the latest when all
+        are stored timestamps of the one shape ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (their string
+        order is then their time order)."""
+        lo = hi = None
+        if values and _same_shape(values):
+            lo, hi = stored_to_ms(min(values)), stored_to_ms(max(values))
+        if lo is None or hi is None:  # another shape, or the extreme is no real time
+            for value in values:
+                self._seen(value)
+            return
+        if self.oldest_ms is None or lo < self.oldest_ms:
+            self.oldest_ms = lo
+        if self.newest_ms is None or hi > self.newest_ms:
+            self.newest_ms = hi
+
     def add(self, doc: SessionDoc) -> None:
-        """Count one session (BadData when its stored turns cannot be parsed)."""
+        """Count one session (BadData when its stored turns cannot be parsed).
+
+        Per field, not per turn: roles are counted in one C-level pass, and models,
+        tokens and costs are looked at turn by turn only in sessions where some turn
+        has such a field."""
         turns = doc.turns
         self.sessions += 1
         self.turns += len(turns)
-        self._seen(doc.created_at)
-        self._seen(doc.updated_at)
+        fields: set[str] = set().union(*turns)
+        roles = [turn.get("role") for turn in turns]
+        self.by_role.update(map(str, roles))
         session_model = model_key(doc.metadata.get("model"), doc.metadata.get("provider"))
-        for turn in turns:
-            role = turn.get("role")
-            self.by_role[str(role)] += 1
-            key = model_key(turn.get("model"), turn.get("provider"))
-            if key is None and role == "assistant":
-                key = session_model
-            if key is not None:
-                self.by_model[key] += 1
-            tokens = turn.get("tokens")
-            if isinstance(tokens, dict):
-                self.prompt_tokens += int(_number(tokens.get("prompt")) or 0)
-                self.completion_tokens += int(_number(tokens.get("completion")) or 0)
-            cost = _number(turn.get("cost"))
-            if cost is not None:
-                self.cost = (self.cost or 0.0) + cost
-            self._seen(turn.get("timestamp"))
+        if "model" in fields or "provider" in fields:
+            for role, turn in zip(roles, turns, strict=True):
+                key = model_key(turn.get("model"), turn.get("provider"))
+                if key is None and role == "assistant":
+                    key = session_model
+                if key is not None:
+                    self.by_model[key] += 1
+        elif session_model is not None:
+            assistant = roles.count("assistant")
+            if assistant:
+                self.by_model[session_model] += assistant
+        if "tokens" in fields:
+            for turn in turns:
+                tokens = turn.get("tokens")
+                if isinstance(tokens, dict):
+                    self.prompt_tokens += int(_number(tokens.get("prompt")) or 0)
+                    self.completion_tokens += int(_number(tokens.get("completion")) or 0)
+        if "cost" in fields:
+            for turn in turns:
+                cost = _number(turn.get("cost"))
+                if cost is not None:
+                    self.cost = (self.cost or 0.0) + cost
+        times = [turn.get("timestamp") for turn in turns]
+        times += (doc.created_at, doc.updated_at)
+        if None in times:
+            times = [t for t in times if t is not None]
+        self._seen_all(times)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +150,27 @@ class Stats:
         }
 
 
+_SHAPE = b"--T::.Z"  # the punctuation of YYYY-MM-DDTHH:MM:SS.mmmZ, digits elsewhere
+_SHAPE_AT = ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (23, "Z"))
+_DIGITS = b"0123456789"
+
+
+def _same_shape(values: list[Any]) -> bool:
+    """True if every value is a ``str`` of the shape ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (a few
+    C-level passes over the values joined, no per-value Python)."""
+    if set(map(type, values)) != {str} or set(map(len, values)) != {24}:
+        return False
+    joined = "".join(values)
+    n = len(values)
+    if any(joined[at::24] != char * n for at, char in _SHAPE_AT):
+        return False
+    try:
+        data = joined.encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return data.translate(None, _DIGITS) == _SHAPE * n
+
+
 def _count_expiring(native: NativeStore, session_ids: list[str]) -> int:
     """How many of these native sessions have a TTL of at most 24 h (one pipelined call)."""
     return sum(1 for ms in native.ttls_ms(session_ids) if 0 < ms <= DAY_MS)
@@ -127,7 +180,7 @@ def compute_stats(repo: Repository, warn: Callable[[str], None] | None = None) -
     """Summarise every session of ``repo`` in one streaming pass."""
     stats = Stats()
     pending: list[str] = []
-    for item in repo.iter_docs():
+    for item in repo.iter_docs(counting=True):
         if isinstance(item, Unreadable):
             if warn:
                 prefix = "skipped " if item.skip else ""

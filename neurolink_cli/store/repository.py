@@ -87,11 +87,16 @@ class Repository:
         full_scan: bool = False,
         user_id: str | None = None,
         jobs: int = 1,
+        with_ttl: bool = True,
+        counting: bool = False,
     ) -> Iterator[SessionDoc | Unreadable]:
         """Every session of both layouts (those of ``user_id`` only, when given), each once.
 
         ``jobs`` readers fetch the native batches at once (``export-all --jobs``);
-        ``full_scan`` finds native sessions by SCAN instead of the index.
+        ``full_scan`` finds native sessions by SCAN instead of the index. For the
+        TypeScript layout, ``with_ttl=False`` skips reading TTLs (``doc.ttl`` is None) and
+        ``counting=True`` gives turns that are fit for counting only
+        (:meth:`UpstreamStore.iter_docs`).
         """
         if full_scan:
             native = self.native.iter_docs_full_scan()
@@ -101,7 +106,9 @@ class Repository:
             if user_id is None or isinstance(item, Unreadable) or item.user_id == user_id:
                 yield item
         if self.upstream is not None:
-            yield from self.upstream.iter_docs(user_id=user_id)
+            yield from self.upstream.iter_docs(
+                user_id=user_id, with_ttl=with_ttl, counting=counting
+            )
 
     def count_estimate(self) -> int:
         """How many sessions an export will meet, for progress (the native index size)."""

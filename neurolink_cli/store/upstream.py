@@ -63,6 +63,7 @@ from typing import Any
 import orjson
 
 from neurolink_cli.models import SOURCE_UPSTREAM, SessionDoc, SessionSummary, Unreadable
+from neurolink_cli.store.batchread import BatchReader
 from neurolink_cli.store.keyspace import RedisClient, glob_escape, scan_iter, unlink
 from neurolink_cli.store.walk import SeenSet
 from neurolink_cli.util import jsonutil
@@ -86,6 +87,7 @@ OPTIONAL_META = (
     "additionalMetadata",
 )
 TURN_CORE = ("role", "content", "timestamp")
+NOT_EXTRA = frozenset((*MAPPED_FIELDS, *OPTIONAL_META))
 
 
 def _text(value: bytes | str) -> str:
@@ -127,6 +129,8 @@ class UpstreamStore:
         self.user_prefix = user_prefix
         self.batch_size = batch_size
         self._suffixes: set[bytes] | None = None
+        self._reader = BatchReader(client)
+        self._cluster = hasattr(client, "get_nodes")
 
     # -- keys -----------------------------------------------------------------------------
     def session_key(self, session_id: str, user_id: str | None = None) -> str:
@@ -141,6 +145,34 @@ class UpstreamStore:
 
     # -- reading keys in batches ----------------------------------------------------------
     def _read(self, keys: list[bytes], with_ttl: bool = True) -> list[_Entry]:
+        """Each key's type, value and (``with_ttl``) TTL, in key order; keys gone are left out.
+
+        One round trip of ``MGET`` (+ ``TTL`` of each key) through the hiredis batch reader;
+        only the keys MGET found no string under (gone, or another type) take the
+        TYPE/GET/TTL pipeline of :meth:`_read_typed`. A cluster takes that pipeline for
+        all (MGET cannot span hash slots)."""
+        if self._cluster:
+            return self._read_typed(keys, with_ttl)
+        return self._entries_of(keys, self._reader.run(_mget_ttl(keys, with_ttl)), with_ttl)
+
+    def _entries_of(self, keys: list[bytes], replies: list[Any], with_ttl: bool) -> list[_Entry]:
+        values = replies[0]
+        if isinstance(values, Exception):
+            raise values
+        ttls = replies[1:] if with_ttl else [None] * len(keys)
+        if None not in values:  # the common case: every key a string
+            return list(map(_Entry, keys, ["string"] * len(keys), values, ttls))
+        others = [key for key, value in zip(keys, values, strict=True) if value is None]
+        typed = {entry.key: entry for entry in self._read_typed(others, with_ttl)}
+        entries = []
+        for key, value, ttl in zip(keys, values, ttls, strict=True):
+            if value is not None:
+                entries.append(_Entry(key, "string", value, ttl))
+            elif key in typed:
+                entries.append(typed[key])
+        return entries
+
+    def _read_typed(self, keys: list[bytes], with_ttl: bool = True) -> list[_Entry]:
         """TYPE, GET and (``with_ttl``) TTL of each key in one pipelined round trip."""
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
@@ -164,15 +196,26 @@ class UpstreamStore:
             entries.append(_Entry(key, kind, value, ttl))
         return entries
 
-    def _batches(self, keys: Iterable[bytes], with_ttl: bool = True) -> Iterator[list[_Entry]]:
+    def _key_batches(self, keys: Iterable[bytes]) -> Iterator[list[bytes]]:
         batch: list[bytes] = []
         for key in keys:
             batch.append(key if isinstance(key, bytes) else key.encode())
             if len(batch) >= self.batch_size:
-                yield self._read(batch, with_ttl)
+                yield batch
                 batch = []
         if batch:
-            yield self._read(batch, with_ttl)
+            yield batch
+
+    def _batches(self, keys: Iterable[bytes], with_ttl: bool = True) -> Iterator[list[_Entry]]:
+        """The keys read in batches (:meth:`_read`), the next batch's read sent before this
+        one's entries are handed out (:meth:`BatchReader.run_ahead`)."""
+        if self._cluster:
+            for batch in self._key_batches(keys):
+                yield self._read_typed(batch, with_ttl)
+            return
+        requests = ((b, _mget_ttl(b, with_ttl)) for b in self._key_batches(keys))
+        for batch, replies in self._reader.run_ahead(requests):
+            yield self._entries_of(batch, replies, with_ttl)
 
     def _scan(self, pattern: str) -> Iterator[bytes]:
         yield from scan_iter(self.client, pattern)
@@ -198,10 +241,10 @@ class UpstreamStore:
             yield from batch
 
     # -- parsing --------------------------------------------------------------------------
-    def _parse(self, entry: _Entry) -> SessionDoc | Unreadable | None:
+    def _parse(self, entry: _Entry, counting: bool = False) -> SessionDoc | Unreadable | None:
         """The entry as a session, Unreadable when it is not one, None for a user set."""
         data = self._session_data(entry)
-        return _document(data, entry.ttl) if isinstance(data, dict) else data
+        return _document(data, entry.ttl, counting) if isinstance(data, dict) else data
 
     def _session_data(self, entry: _Entry) -> dict[str, Any] | Unreadable | None:
         """The stored session object (a v7.34 array made into one), or why it is not one."""
@@ -222,12 +265,13 @@ class UpstreamStore:
             return _not_session(entry, f"JSON without {' and '.join(missing)}")
         if not isinstance(data["sessionId"], str) or not data["sessionId"]:
             return _not_session(entry, "sessionId is not a non-empty string")
-        if not isinstance(data["messages"], list):
+        messages = data["messages"]
+        if not isinstance(messages, list):
             return _not_session(entry, "messages is not a JSON array")
-        for i, message in enumerate(data["messages"]):
-            if not isinstance(message, dict):
-                reason = f"key {entry.name}: message #{i} is not a JSON object"
-                return Unreadable(data["sessionId"], reason, entry.name)
+        if not set(map(type, messages)) <= {dict}:  # one C-level pass in the common case
+            i = next(i for i, m in enumerate(messages) if not isinstance(m, dict))
+            reason = f"key {entry.name}: message #{i} is not a JSON object"
+            return Unreadable(data["sessionId"], reason, entry.name)
         return data
 
     def _bare_array(self, entry: _Entry, messages: list[Any]) -> dict[str, Any] | Unreadable:
@@ -238,9 +282,11 @@ class UpstreamStore:
             return _not_session(entry, "a JSON array, but not of {role, content} messages")
         return {"sessionId": entry.name[len(self.prefix) :], "userId": None, "messages": messages}
 
-    def _docs(self, user_id: str | None) -> Iterator[SessionDoc | Unreadable]:
-        for entry in self._entries(user_id):
-            found = self._parse(entry)
+    def _docs(
+        self, user_id: str | None, with_ttl: bool = True, counting: bool = False
+    ) -> Iterator[SessionDoc | Unreadable]:
+        for entry in self._entries(user_id, with_ttl):
+            found = self._parse(entry, counting)
             if found is None:
                 continue
             if user_id is not None and isinstance(found, SessionDoc) and found.user_id != user_id:
@@ -266,30 +312,45 @@ class UpstreamStore:
     ) -> Iterator[SessionSummary | Unreadable]:
         """One row per session (in SCAN order), filtered by last update; Unreadable rows
         for keys under the prefix that are not sessions."""
-        for item in self._docs(user_id):
-            if isinstance(item, Unreadable):
-                yield item
+        for entry in self._entries(user_id):
+            data = self._session_data(entry)  # no document: a row needs a few fields
+            if data is None:
                 continue
-            updated = stored_to_ms(item.updated_at) or 0
-            if since_ms is not None and updated < since_ms:
+            if isinstance(data, Unreadable):
+                yield data
                 continue
-            if until_ms is not None and updated >= until_ms:
+            user = _user(data)
+            if user_id is not None and user != user_id:
                 continue
+            updated_at = _str_or_none(data.get("updatedAt"))
+            if since_ms is not None or until_ms is not None:
+                updated = stored_to_ms(updated_at) or 0
+                if since_ms is not None and updated < since_ms:
+                    continue
+                if until_ms is not None and updated >= until_ms:
+                    continue
+            messages = data["messages"]
             yield SessionSummary(
-                session_id=item.session_id,
-                user_id=item.user_id,
-                created_at=item.created_at,
-                updated_at=item.updated_at,
-                turns=item.turn_count(),
-                model=item.metadata.get("model"),
-                title=_str_or_none(item.metadata.get("title")),
+                session_id=data["sessionId"],
+                user_id=user,
+                created_at=_str_or_none(data.get("createdAt")),
+                updated_at=updated_at,
+                turns=len(messages),
+                model=_derived(messages, set().union(*messages))[1],
+                title=_str_or_none(data.get("title")),
                 source=SOURCE_UPSTREAM,
-                ttl=item.ttl,
+                ttl=entry.ttl,
             )
 
-    def iter_docs(self, *, user_id: str | None = None) -> Iterator[SessionDoc | Unreadable]:
-        """Every session under the prefix (only ``user_id``'s, when given), in batches."""
-        yield from self._docs(user_id)
+    def iter_docs(
+        self, *, user_id: str | None = None, with_ttl: bool = True, counting: bool = False
+    ) -> Iterator[SessionDoc | Unreadable]:
+        """Every session under the prefix (only ``user_id``'s, when given), in batches.
+
+        ``with_ttl=False`` leaves ``ttl`` unread (None); ``counting=True`` gives documents
+        whose ``turns`` are the stored messages themselves, without ``index`` and in their
+        stored field order: enough to count (``memory stats``), never to export."""
+        yield from self._docs(user_id, with_ttl, counting)
 
     def session_entries(
         self, user_id: str | None = None
@@ -383,24 +444,39 @@ class UpstreamStore:
                     yield entry, Unreadable(session_id, f"key {entry.name}: {data.reason}")
 
 
+def _mget_ttl(keys: list[bytes], with_ttl: bool) -> list[tuple[Any, ...]]:
+    """``MGET`` of the keys, then (``with_ttl``) ``TTL`` of each."""
+    commands: list[tuple[Any, ...]] = [("MGET", *keys)]
+    if with_ttl:
+        commands += [("TTL", key) for key in keys]
+    return commands
+
+
 def _not_session(entry: _Entry, reason: str) -> Unreadable:
     return Unreadable(entry.name, reason, key=entry.name, skip=True)
 
 
-def _turn(index: int, message: dict[str, Any]) -> dict[str, Any]:
-    turn: dict[str, Any] = {"index": index}
-    for key in TURN_CORE:
-        turn[key] = message.get(key)
-    for key, value in message.items():
-        if key not in turn:
-            turn[key] = value
-    return turn
+def _turns(messages: list[dict[str, Any]], fields: set[str]) -> list[dict[str, Any]]:
+    """``messages[i]`` as turns: ``index`` (= i), ``role``, ``content``, ``timestamp`` (null
+    when missing), then the message's other fields as stored. One dict display per
+    message (C-level); the index is set again only if a message has its own ``index``
+    (``fields``: every field name of the messages)."""
+    turns = [
+        {"index": i, "role": None, "content": None, "timestamp": None, **m}
+        for i, m in enumerate(messages)
+    ]
+    if "index" in fields:
+        for i, turn in enumerate(turns):
+            turn["index"] = i
+    return turns
 
 
-def _derived(messages: list[dict[str, Any]]) -> tuple[Any, Any, list[str]]:
+def _derived(messages: list[dict[str, Any]], fields: set[str]) -> tuple[Any, Any, list[str]]:
     """Provider and model (the last a message's metadata names), and the tools used."""
     provider = model = None
     tools: dict[str, None] = {}
+    if "metadata" not in fields and "tool" not in fields:  # no pass over the messages
+        return provider, model, []
     for message in messages:
         meta = message.get("metadata")
         if isinstance(meta, dict):
@@ -412,9 +488,16 @@ def _derived(messages: list[dict[str, Any]]) -> tuple[Any, Any, list[str]]:
     return provider, model, list(tools)
 
 
-def _document(data: dict[str, Any], ttl: int | None) -> SessionDoc:
+def _user(data: dict[str, Any]) -> str | None:
+    """The exported ``userId``: the stored one, None for none and for ``randomUser``."""
+    stored_user = data.get("userId")
+    return None if stored_user in (None, "", PLACEHOLDER_USER) else str(stored_user)
+
+
+def _document(data: dict[str, Any], ttl: int | None, counting: bool = False) -> SessionDoc:
     messages: list[dict[str, Any]] = data["messages"]
-    provider, model, tools = _derived(messages)
+    fields: set[str] = set().union(*messages)  # every field name, in one C-level pass
+    provider, model, tools = _derived(messages, fields)
     metadata: dict[str, Any] = {
         "provider": provider,
         "model": model,
@@ -427,13 +510,10 @@ def _document(data: dict[str, Any], ttl: int | None) -> SessionDoc:
     for key in OPTIONAL_META:
         if key in data:
             metadata[key] = data[key]
-    skip = {*MAPPED_FIELDS, *OPTIONAL_META}
-    extra = {k: v for k, v in data.items() if k not in skip}
-    stored_user = data.get("userId")
-    user = None if stored_user in (None, "", PLACEHOLDER_USER) else str(stored_user)
+    extra = {k: v for k, v in data.items() if k not in NOT_EXTRA}
     doc = SessionDoc(
         session_id=data["sessionId"],
-        user_id=user,
+        user_id=_user(data),
         created_at=_str_or_none(data.get("createdAt")),
         updated_at=_str_or_none(data.get("updatedAt")),
         metadata=metadata,
@@ -441,5 +521,5 @@ def _document(data: dict[str, Any], ttl: int | None) -> SessionDoc:
         source=SOURCE_UPSTREAM,
         ttl=ttl,
     )
-    doc.turns = [_turn(i, m) for i, m in enumerate(messages)]
+    doc.turns = messages if counting else _turns(messages, fields)
     return doc
