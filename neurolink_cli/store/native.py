@@ -182,6 +182,12 @@ class NativeStore:
         """One session's document, or None when neither of its keys exists."""
         return self.fetch_many([session_id])[0]
 
+    def _batch_reader(self) -> BatchReader:
+        reader = self.__dict__.get("_reader")
+        if reader is None:
+            reader = self.__dict__["_reader"] = BatchReader(self.client)
+        return reader
+
     def fetch_many(
         self,
         session_ids: list[str],
@@ -192,9 +198,7 @@ class NativeStore:
 
         With ``scores`` (their index scores), members found gone are pruned from the index.
         """
-        reader = self.__dict__.get("_batch_reader")
-        if reader is None:
-            reader = self.__dict__["_batch_reader"] = BatchReader(self.client)
+        reader = self._batch_reader()
         prefix = self.prefix
         replies = reader.read(
             [
@@ -372,12 +376,18 @@ class NativeStore:
     ) -> int:
         """Append the rows' summaries to ``out`` (one pipelined round trip); the number of
         members found gone (and pruned)."""
-        pipe = self.client.pipeline(transaction=False)
+        commands: list[tuple[Any, ...]] = []
         for sid, _ in rows:
-            pipe.hmget(self.meta_key(sid), SUMMARY_FIELDS)
-            pipe.llen(self.turns_key(sid))
-            pipe.ttl(self.meta_key(sid))
-        replies = pipe.execute()
+            meta_key = self.meta_key(sid)
+            commands += [
+                ("HMGET", meta_key, *SUMMARY_FIELDS),
+                ("LLEN", self.turns_key(sid)),
+                ("TTL", meta_key),
+            ]
+        replies = self._batch_reader().run(commands)  # the lean hiredis path when it can
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
         gone = 0
         for i, (sid, score) in enumerate(rows):
             fields, length, ttl = replies[3 * i : 3 * i + 3]
