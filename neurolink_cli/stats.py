@@ -48,6 +48,11 @@ def model_key(model: Any, provider: Any) -> str | None:
     return f"{provider}/{model}"
 
 
+_TEXT = {str, type(None)}
+_INT = {int, type(None)}
+_NUMBER = {int, float}  # exactly: bool is not a number here
+
+
 def _number(value: Any) -> int | float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -109,32 +114,62 @@ class Stats:
         self.by_role.update(map(str, roles))
         session_model = model_key(doc.metadata.get("model"), doc.metadata.get("provider"))
         if "model" in fields or "provider" in fields:
-            for role, turn in zip(roles, turns, strict=True):
-                key = model_key(turn.get("model"), turn.get("provider"))
-                if key is None and role == "assistant":
-                    key = session_model
-                if key is not None:
-                    self.by_model[key] += 1
+            self._add_models(turns, roles, session_model)
         elif session_model is not None:
             assistant = roles.count("assistant")
             if assistant:
                 self.by_model[session_model] += assistant
         if "tokens" in fields:
-            for turn in turns:
-                tokens = turn.get("tokens")
-                if isinstance(tokens, dict):
-                    self.prompt_tokens += int(_number(tokens.get("prompt")) or 0)
-                    self.completion_tokens += int(_number(tokens.get("completion")) or 0)
+            self._add_tokens([turn.get("tokens") for turn in turns])
         if "cost" in fields:
-            for turn in turns:
-                cost = _number(turn.get("cost"))
-                if cost is not None:
+            for cost in [turn.get("cost") for turn in turns]:
+                if cost is not None and type(cost) in _NUMBER:
                     self.cost = (self.cost or 0.0) + cost
         times = [turn.get("timestamp") for turn in turns]
         times += (doc.created_at, doc.updated_at)
         if None in times:
             times = [t for t in times if t is not None]
         self._seen_all(times)
+
+    def _add_models(self, turns: list[Any], roles: list[Any], session_model: str | None) -> None:
+        """``byModel`` of these turns: each distinct (model, provider, role) once, counted
+        in C, when models and providers are strings (else turn by turn)."""
+        models = [turn.get("model") for turn in turns]
+        providers = [turn.get("provider") for turn in turns]
+        combos: Counter[tuple[Any, Any, Any]] | None = None
+        if set(map(type, models)) <= _TEXT and set(map(type, providers)) <= _TEXT:
+            try:
+                combos = Counter(zip(models, providers, roles, strict=True))
+            except TypeError:  # a role that is not hashable (a list, a dict)
+                combos = None
+        if combos is None:
+            for combo in zip(models, providers, roles, strict=True):
+                self._add_model(*combo, session_model)
+            return
+        for (model, provider, role), n in combos.items():  # first-met order, as turn by turn
+            self._add_model(model, provider, role, session_model, n)
+
+    def _add_model(
+        self, model: Any, provider: Any, role: Any, session_model: str | None, n: int = 1
+    ) -> None:
+        key = model_key(model, provider)
+        if key is None and role == "assistant":
+            key = session_model
+        if key is not None:
+            self.by_model[key] += n
+
+    def _add_tokens(self, tokens: list[Any]) -> None:
+        found = [t for t in tokens if isinstance(t, dict)]
+        prompt = [t.get("prompt") for t in found]
+        completion = [t.get("completion") for t in found]
+        if set(map(type, prompt)) <= _INT and set(map(type, completion)) <= _INT:
+            self.prompt_tokens += sum(filter(None, prompt))
+            self.completion_tokens += sum(filter(None, completion))
+            return
+        for p in prompt:
+            self.prompt_tokens += int(_number(p) or 0)
+        for c in completion:
+            self.completion_tokens += int(_number(c) or 0)
 
     def as_dict(self) -> dict[str, Any]:
         return {

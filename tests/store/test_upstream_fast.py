@@ -273,3 +273,49 @@ def test_timestamp_extremes_as_when_every_one_is_parsed(times: list[Any]) -> Non
     fast.add(doc)
     ref_stats_add(ref, doc)
     assert (fast.oldest_ms, fast.newest_ms) == (ref.oldest_ms, ref.newest_ms)
+
+
+ODD_TURNS: list[dict[str, Any]] = [
+    {"role": "assistant", "model": "gpt-4o", "provider": "openai", "tokens": {"prompt": 1}},
+    {"role": "assistant", "tokens": {"prompt": 2.7, "completion": True}, "cost": 0.1},
+    {"role": ["not", "hashable"], "model": "m"},
+    {"role": "user", "model": 7, "provider": "p", "cost": True},
+    {"role": "assistant", "model": "openai/gpt-4o", "provider": "openai", "cost": 2},
+    {"role": "tool", "provider": "only-provider", "tokens": "not a dict"},
+    {"role": "assistant", "tokens": {"prompt": None, "completion": 5}, "cost": -0.0},
+    {"role": None, "model": "", "provider": None},
+]
+
+
+@pytest.mark.parametrize("cut", range(len(ODD_TURNS)))
+def test_odd_turns_count_as_turn_by_turn(cut: int) -> None:
+    turns = ODD_TURNS[cut:] + ODD_TURNS[:cut]
+    fast, ref = Stats(), Stats()
+    for stats, add in ((fast, Stats.add), (ref, ref_stats_add)):
+        for model in (None, "session-model"):
+            doc = SessionDoc("s", None, None, None, {"model": model, "provider": "prov"},
+                             _turns=[dict(t) for t in turns])  # fmt: skip
+            add(stats, doc)
+    assert orjson.dumps(fast.as_dict()) == orjson.dumps(ref.as_dict())
+    assert list(fast.by_model) == list(ref.by_model) and list(fast.by_role) == list(ref.by_role)
+
+
+def test_native_stats_are_those_of_the_reference(store: Any) -> None:
+    from neurolink_cli.models import make_turn
+
+    for n in range(7):
+        for i in range(n + 1):
+            turn = make_turn("user" if i % 2 == 0 else "assistant", f"c{i}",
+                             f"2026-11-2{n}T10:00:{i:02d}.000Z",
+                             model="gpt-4o-mini" if i % 3 else None,
+                             provider="openai" if i % 2 else None,
+                             tokens={"prompt": i, "completion": 2 * i} if i % 2 else None,
+                             cost=0.01 * i if i % 4 == 1 else None)  # fmt: skip
+            store.append_turn(f"n{n}", turn, user_id="u")
+    fast, ref = Stats(), Stats()
+    for doc in store.iter_docs():
+        fast.add(doc)
+    for doc in store.iter_docs():
+        ref_stats_add(ref, doc)
+    assert orjson.dumps(fast.as_dict()) == orjson.dumps(ref.as_dict())
+    assert fast.turns == 28 and fast.cost
