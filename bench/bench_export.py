@@ -305,6 +305,10 @@ def main() -> None:
                 ceiling=True,
             ),
             Case(
+                "fetch + parse every turn (floor of stats)",
+                [python, str(HERE / "fetch_only.py"), server.url, PREFIX, str(args.batch), "parse"],
+            ),
+            Case(
                 "one round trip per session (baseline)",
                 [python, str(HERE / "one_by_one.py"), server.url, PREFIX],
                 turns,

@@ -7,7 +7,9 @@ commands meet the other's keys. Cases, each a whole process like every other row
 - ``ts: reference (redis-py+hiredis+orjson)``: ``ts_reference.py``, the issue's plain script
   (SCAN, MGET 500 keys per round trip, ``orjson.loads`` + ``orjson.dumps`` per session): the
   layout's ceiling, which ``export-all`` must at least equal;
-- ``ts: export-all --format jsonl``, ``ts: memory list --limit 0``, ``ts: memory stats``.
+- ``ts: export-all --format jsonl``, ``ts: memory list --limit 0``, ``ts: memory stats``;
+- ``ts: fetch + parse only``: the reference without output, the floor of list and stats
+  (both must parse every session to count its messages).
 
 Their "vs ceil" column is relative to that reference, not to the native fetch-only ceiling.
 ``ts_verify`` checks, before timing, that every exported turn is its stored message (same
@@ -30,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 TS = "ts: "
 REFERENCE = "ts: reference (redis-py+hiredis+orjson)"
 EXPORT = "ts: export-all --format jsonl"
+FLOOR = "ts: fetch + parse only (floor of list/stats)"
 
 
 def ts_load(
@@ -58,6 +61,17 @@ def ts_cases(case: Any, python: str, neurolink: str, env: dict[str, str], turns:
     return [
         case(REFERENCE, [python, str(HERE / "ts_reference.py"), env["REDIS_URL"]], turns, env=env),
         case(EXPORT, [*nl, "export-all", "--format", "jsonl"], turns, env=env),
+        case(
+            FLOOR,
+            [
+                python,
+                str(HERE / "ts_reference.py"),
+                env["REDIS_URL"],
+                "neurolink:conversation:",
+                "--parse-only",
+            ],
+            env=env,
+        ),  # fmt: skip
         case(
             "ts: memory list --limit 0", [*nl, "list", "--limit", "0", "--format", "jsonl"], env=env
         ),  # fmt: skip
@@ -92,6 +106,16 @@ def ts_targets(rows: list[dict[str, Any]]) -> None:
         ("ts: memory list --limit 0", EXPORT, 0.5, "TS list / export-all"),
         ("ts: memory stats", EXPORT, 0.8, "TS stats / export-all"),
     ]
+    floors = [
+        ("fetch + parse every turn (floor of stats)", "export-all --format jsonl", "native"),
+        (FLOOR, EXPORT, "TS"),
+    ]
+    for a, b, label in floors:
+        ratio = _ratio(by, a, b)
+        if ratio is not None:
+            print(
+                f"  info {label}: merely reading + parsing everything takes {ratio:.2f}x export-all"
+            )
     for a, b, limit, label in checks:
         ratio = _ratio(by, a, b)
         if ratio is not None:

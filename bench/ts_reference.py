@@ -5,6 +5,11 @@ SCAN the conversation prefix, then MGET 500 keys per round trip, ``orjson.loads`
 checks: the bar ``export-all`` of that layout must meet. Run as a whole process.
 
     python bench/ts_reference.py URL [PREFIX] > out.jsonl
+    python bench/ts_reference.py URL PREFIX --parse-only   # the floor of list and stats
+
+``--parse-only`` reads and parses every session and writes nothing: what any command that
+must look inside every session (``list`` counts messages, ``stats`` reads them) cannot go
+below.
 """
 
 import sys
@@ -16,6 +21,7 @@ import redis
 def main() -> None:
     url = sys.argv[1]
     prefix = sys.argv[2] if len(sys.argv) > 2 else "neurolink:conversation:"
+    parse_only = "--parse-only" in sys.argv
     r = redis.Redis.from_url(url)
     out = sys.stdout.buffer
     batch: list[bytes] = []
@@ -23,7 +29,11 @@ def main() -> None:
 
     def flush() -> None:
         for value in r.mget(batch):
-            if value is not None:
+            if value is None:
+                continue
+            if parse_only:
+                orjson.loads(value)
+            else:
                 out.write(orjson.dumps(orjson.loads(value)) + b"\n")
 
     for key in r.scan_iter(match=prefix + "*", count=1000):
