@@ -74,12 +74,15 @@ def load_ts(
     prefix: str = C_PREFIX,
     user_prefix: str = U_PREFIX,
     users: int = 500,
+    session_only_every: int = 10,
     ttl: int = 86_400,
     seed: int = 11,
     db: int = 0,
     start_ms: int = BASE_MS,
 ) -> tuple[int, int]:
-    """Load ``sessions`` x ``messages`` into database ``db``; (messages, bytes of values)."""
+    """Load ``sessions`` x ``messages`` into database ``db``; (messages, bytes of values).
+
+    Every ``session_only_every``-th session has no user (0: none)."""
     rng = random.Random(seed)
     pipe = Pipe(host, port)
     if db:
@@ -89,7 +92,7 @@ def load_ts(
     ttl_b = str(ttl).encode()
     for n in range(sessions):
         sid = f"ts-{n:07d}"
-        if n % 10 == 9:
+        if session_only_every and n % session_only_every == session_only_every - 1:
             key, user = f"{prefix}session-only:{sid}", "randomUser"
         else:
             user = f"user-{n % users}"

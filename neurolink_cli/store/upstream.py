@@ -88,6 +88,7 @@ OPTIONAL_META = (
 )
 TURN_CORE = ("role", "content", "timestamp")
 NOT_EXTRA = frozenset((*MAPPED_FIELDS, *OPTIONAL_META))
+SCAN_COUNT = 5000  # keys the server looks at per SCAN call: fewer round trips
 
 
 def _text(value: bytes | str) -> str:
@@ -218,7 +219,7 @@ class UpstreamStore:
             yield self._entries_of(batch, replies, with_ttl)
 
     def _scan(self, pattern: str) -> Iterator[bytes]:
-        yield from scan_iter(self.client, pattern)
+        yield from scan_iter(self.client, pattern, count=SCAN_COUNT)
 
     def _all_keys(self) -> Iterator[bytes]:
         return self._scan(glob_escape(self.prefix) + "*")
@@ -355,14 +356,15 @@ class UpstreamStore:
     def session_entries(
         self, user_id: str | None = None
     ) -> Iterator[tuple[_Entry, SessionDoc, str | None]]:
-        """Each session key once (of ``user_id`` when given): the key, its document and
-        the ``userId`` as stored (``randomUser`` included), for selecting what to delete."""
+        """Each session key once (of ``user_id`` when given): the key, its document (turns
+        as stored: fit for selecting, not exporting) and the ``userId`` as stored
+        (``randomUser`` included), for selecting what to delete."""
         for entry in self._entries(user_id, with_ttl=False):
             data = self._session_data(entry)
             if isinstance(data, dict):
                 stored = data.get("userId")
                 stored_user = stored if isinstance(stored, str) and stored else None
-                yield entry, _document(data, entry.ttl), stored_user
+                yield entry, _document(data, entry.ttl, counting=True), stored_user
 
     def delete(self, session_id: str) -> bool:
         """Remove every session key with this id and its member of that user's set."""
@@ -381,18 +383,18 @@ class UpstreamStore:
     def delete_all(self) -> int:
         """Remove every session key under the prefix and every user set; the sessions count."""
         sessions = 0
-        for batch in self._batches(self._all_keys()):
+        for batch in self._batches(self._all_keys(), with_ttl=False):
             doomed = []
             for entry in batch:
                 if self._is_user_set(entry):
                     doomed.append(entry.key)
-                elif isinstance(self._parse(entry), SessionDoc):
+                elif isinstance(self._session_data(entry), dict):  # a session: no document
                     doomed.append(entry.key)
                     sessions += 1
             if doomed:
                 unlink(self.client, doomed)
         sets = self._scan(glob_escape(self.user_prefix) + "*")
-        for batch in self._batches(sets):
+        for batch in self._batches(sets, with_ttl=False):
             doomed = [e.key for e in batch if e.kind == "set"]
             if doomed:
                 unlink(self.client, doomed)
