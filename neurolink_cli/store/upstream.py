@@ -148,7 +148,8 @@ class UpstreamStore:
     def _read(self, keys: list[bytes], with_ttl: bool = True) -> list[_Entry]:
         """Each key's type, value and (``with_ttl``) TTL, in key order; keys gone are left out.
 
-        One round trip of ``MGET`` (+ ``TTL`` of each key) through the hiredis batch reader;
+        One round trip of ``MGET`` (+ the keys' TTLs from one script call, or ``TTL`` of
+        each key where scripts are refused) through the hiredis batch reader;
         only the keys MGET found no string under (gone, or another type) take the
         TYPE/GET/TTL pipeline of :meth:`_read_typed`. A cluster takes that pipeline for
         all (MGET cannot span hash slots)."""
@@ -160,7 +161,11 @@ class UpstreamStore:
         values = replies[0]
         if isinstance(values, Exception):
             raise values
-        ttls = replies[1:] if with_ttl else [None] * len(keys)
+        ttls: list[Any] = [None] * len(keys)
+        if with_ttl:
+            ttls = replies[1]
+            if not isinstance(ttls, list) or len(ttls) != len(keys):  # scripts refused
+                ttls = self._reader.run([("TTL", key) for key in keys])
         if None not in values:  # the common case: every key a string
             return list(map(_Entry, keys, ["string"] * len(keys), values, ttls))
         others = [key for key, value in zip(keys, values, strict=True) if value is None]
@@ -446,11 +451,15 @@ class UpstreamStore:
                     yield entry, Unreadable(session_id, f"key {entry.name}: {data.reason}")
 
 
+# The TTL of each of KEYS, as one array: one reply to parse instead of one per key.
+TTLS_SCRIPT = "local r = {} for i, k in ipairs(KEYS) do r[i] = redis.call('TTL', k) end return r"
+
+
 def _mget_ttl(keys: list[bytes], with_ttl: bool) -> list[tuple[Any, ...]]:
-    """``MGET`` of the keys, then (``with_ttl``) ``TTL`` of each."""
+    """``MGET`` of the keys, then (``with_ttl``) their TTLs by :data:`TTLS_SCRIPT`."""
     commands: list[tuple[Any, ...]] = [("MGET", *keys)]
     if with_ttl:
-        commands += [("TTL", key) for key in keys]
+        commands.append(("EVAL", TTLS_SCRIPT, len(keys), *keys))
     return commands
 
 

@@ -319,3 +319,25 @@ def test_native_stats_are_those_of_the_reference(store: Any) -> None:
         ref_stats_add(ref, doc)
     assert orjson.dumps(fast.as_dict()) == orjson.dumps(ref.as_dict())
     assert fast.turns == 28 and fast.cost
+
+
+def test_ttls_without_scripts_come_from_one_ttl_each(
+    client: Any, prefix: str, redis_server: Any
+) -> None:
+    import redis
+
+    user = f"noscript-{prefix.replace(':', '-')}"
+    client.execute_command("ACL", "SETUSER", user, "on", ">pw", "~*", "+@all", "-@scripting")
+    c, u = f"{prefix}:conversation:", f"{prefix}:user:sessions:"
+    for n in range(7):
+        client.set(f"{c}u:s{n}", orjson.dumps({"sessionId": f"s{n}", "messages": []}),
+                   ex=1000 if n % 2 else None)  # fmt: skip
+    limited = redis.Redis.from_url(redis_server.url, username=user, password="pw")
+    try:
+        store = UpstreamStore(limited, c, u, batch_size=3)
+        ttls = {d.session_id: d.ttl for d in store.iter_docs() if isinstance(d, SessionDoc)}
+    finally:
+        limited.close()
+        client.execute_command("ACL", "DELUSER", user)
+    assert {s for s, t in ttls.items() if t} == {"s1", "s3", "s5"} and len(ttls) == 7
+    assert all(0 < t <= 1000 for t in ttls.values() if t)
