@@ -297,6 +297,7 @@ def main() -> None:
         nl = [neurolink, "memory"]
         files = args.sessions + (1 if args.big_turns else 0)
         out_dir = work / "out"
+        fs_dir = work / "fs"
         cases = [
             Case(
                 "fetch-only ceiling (pipelined, no output)",
@@ -333,6 +334,12 @@ def main() -> None:
                 turns,
                 files=files,
                 out_dir=out_dir,
+            ),
+            Case(
+                "file system ceiling (write+rename, 1 syncfs)",
+                [python, str(HERE / "fs_ceiling.py"), str(fs_dir), str(files), "7000"],
+                files=files,
+                out_dir=fs_dir,
             ),
             Case(
                 f"export --session-id (1 x {args.big_turns:,} turns)",

@@ -33,6 +33,7 @@ TS = "ts: "
 REFERENCE = "ts: reference (redis-py+hiredis+orjson)"
 EXPORT = "ts: export-all --format jsonl"
 FLOOR = "ts: fetch + parse only (floor of list/stats)"
+FS = "file system ceiling (write+rename, 1 syncfs)"
 
 
 def ts_load(
@@ -120,6 +121,15 @@ def ts_targets(rows: list[dict[str, Any]]) -> None:
         ratio = _ratio(by, a, b)
         if ratio is not None:
             print(f"  {'ok ' if ratio <= limit else 'MISS'} {label}: {ratio:.2f} (<= {limit})")
+    out, fs = by.get("export-all --output DIR (json files)"), by.get(FS)
+    if out and "files_per_s" in out:
+        rate = out["files_per_s"]
+        print(f"  {'ok ' if rate >= 10_000 else 'MISS'} export-all --output DIR: {rate:,} files/s "
+              f"(>= 10,000)")  # fmt: skip
+        if fs and "files_per_s" in fs:
+            print(f"  info the disk alone (write+rename+syncfs, no Redis/JSON): "
+                  f"{fs['files_per_s']:,} files/s; DIR export at {rate / fs['files_per_s']:.2f}"
+                  " of it")  # fmt: skip
     if EXPORT in by:
         rss = by[EXPORT]["peak_rss_mb"]
         print(f"  {'ok ' if rss <= 80 else 'MISS'} {EXPORT}: peak_rss_mb {rss} (<= 80)")
