@@ -65,38 +65,16 @@ import orjson
 from neurolink_cli.models import SOURCE_UPSTREAM, SessionDoc, SessionSummary, Unreadable
 from neurolink_cli.store.batchread import BatchReader
 from neurolink_cli.store.keyspace import RedisClient, glob_escape, scan_iter, unlink
+from neurolink_cli.store.upstreamdoc import derived, document, str_or_none, user_of
 from neurolink_cli.store.walk import SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import stored_to_ms
 
-PLACEHOLDER_USER = "randomUser"
-# Stored fields that go to the document's head, turns or metadata (the rest go to ``extra``).
-MAPPED_FIELDS = (
-    "sessionId",
-    "userId",
-    "createdAt",
-    "updatedAt",
-    "messages",
-    "title",
-    "summarizedMessage",
-)
-OPTIONAL_META = (
-    "summarizedUpToMessageId",
-    "lastTokenCount",
-    "lastApiTokenCount",
-    "additionalMetadata",
-)
-TURN_CORE = ("role", "content", "timestamp")
-NOT_EXTRA = frozenset((*MAPPED_FIELDS, *OPTIONAL_META))
 SCAN_COUNT = 5000  # keys the server looks at per SCAN call: fewer round trips
 
 
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 class _Entry:
@@ -241,17 +219,15 @@ class UpstreamStore:
     def _entries(self, user_id: str | None, with_ttl: bool = True) -> Iterator[_Entry]:
         """Each key under the prefix (or of ``user_id``) once: SCAN and SSCAN may return a
         key twice (a rehash, a resharding), so keys already met are passed over."""
-        keys = self._all_keys() if user_id is None else self._user_keys(user_id)
-        seen = SeenSet()
-        for batch in self._batches((k for k in keys if seen.add(k)), with_ttl):
+        for batch in self._entry_batches(user_id, with_ttl):
             yield from batch
 
-    # -- parsing --------------------------------------------------------------------------
-    def _parse(self, entry: _Entry, counting: bool = False) -> SessionDoc | Unreadable | None:
-        """The entry as a session, Unreadable when it is not one, None for a user set."""
-        data = self._session_data(entry)
-        return _document(data, entry.ttl, counting) if isinstance(data, dict) else data
+    def _entry_batches(self, user_id: str | None, with_ttl: bool = True) -> Iterator[list[_Entry]]:
+        keys = self._all_keys() if user_id is None else self._user_keys(user_id)
+        seen = SeenSet()
+        return self._batches((k for k in keys if seen.add(k)), with_ttl)
 
+    # -- parsing --------------------------------------------------------------------------
     def _session_data(self, entry: _Entry) -> dict[str, Any] | Unreadable | None:
         """The stored session object (a v7.34 array made into one), or why it is not one."""
         if self._is_user_set(entry):
@@ -266,8 +242,8 @@ class UpstreamStore:
             return self._bare_array(entry, data)
         if not isinstance(data, dict):
             return _not_session(entry, "JSON but not a session object")
-        missing = [f for f in ("sessionId", "messages") if f not in data]
-        if missing:
+        if "sessionId" not in data or "messages" not in data:
+            missing = [f for f in ("sessionId", "messages") if f not in data]
             return _not_session(entry, f"JSON without {' and '.join(missing)}")
         if not isinstance(data["sessionId"], str) or not data["sessionId"]:
             return _not_session(entry, "sessionId is not a non-empty string")
@@ -291,19 +267,25 @@ class UpstreamStore:
     def _docs(
         self, user_id: str | None, with_ttl: bool = True, counting: bool = False
     ) -> Iterator[SessionDoc | Unreadable]:
-        for entry in self._entries(user_id, with_ttl):
-            found = self._parse(entry, counting)
-            if found is None:
-                continue
-            if user_id is not None and isinstance(found, SessionDoc) and found.user_id != user_id:
-                continue
-            yield found
+        session_data = self._session_data
+        for batch in self._entry_batches(user_id, with_ttl):  # one generator, not three
+            for entry in batch:
+                data = session_data(entry)
+                if data is None:
+                    continue
+                if isinstance(data, Unreadable):
+                    yield data
+                    continue
+                doc = document(data, entry.ttl, counting)
+                if user_id is not None and doc.user_id != user_id:
+                    continue
+                yield doc
 
     # -- the UpstreamSource interface -----------------------------------------------------
     def get(self, session_id: str) -> SessionDoc | Unreadable | None:
         """The session with this id (the one updated last if several users have one)."""
         found = list(self._find(session_id))
-        docs = [_document(d, e.ttl) for e, d in found if isinstance(d, dict)]
+        docs = [document(d, e.ttl) for e, d in found if isinstance(d, dict)]
         if docs:
             return max(docs, key=lambda d: stored_to_ms(d.updated_at) or 0)
         bad = [d for _, d in found if isinstance(d, Unreadable)]
@@ -325,10 +307,10 @@ class UpstreamStore:
             if isinstance(data, Unreadable):
                 yield data
                 continue
-            user = _user(data)
+            user = user_of(data)
             if user_id is not None and user != user_id:
                 continue
-            updated_at = _str_or_none(data.get("updatedAt"))
+            updated_at = str_or_none(data.get("updatedAt"))
             if since_ms is not None or until_ms is not None:
                 updated = stored_to_ms(updated_at) or 0
                 if since_ms is not None and updated < since_ms:
@@ -339,11 +321,11 @@ class UpstreamStore:
             yield SessionSummary(
                 session_id=data["sessionId"],
                 user_id=user,
-                created_at=_str_or_none(data.get("createdAt")),
+                created_at=str_or_none(data.get("createdAt")),
                 updated_at=updated_at,
                 turns=len(messages),
-                model=_derived(messages, set().union(*messages))[1],
-                title=_str_or_none(data.get("title")),
+                model=derived(messages, set().union(*messages))[1],
+                title=str_or_none(data.get("title")),
                 source=SOURCE_UPSTREAM,
                 ttl=entry.ttl,
             )
@@ -369,7 +351,7 @@ class UpstreamStore:
             if isinstance(data, dict):
                 stored = data.get("userId")
                 stored_user = stored if isinstance(stored, str) and stored else None
-                yield entry, _document(data, entry.ttl, counting=True), stored_user
+                yield entry, document(data, entry.ttl, counting=True), stored_user
 
     def delete(self, session_id: str) -> bool:
         """Remove every session key with this id and its member of that user's set."""
@@ -465,72 +447,3 @@ def _mget_ttl(keys: list[bytes], with_ttl: bool) -> list[tuple[Any, ...]]:
 
 def _not_session(entry: _Entry, reason: str) -> Unreadable:
     return Unreadable(entry.name, reason, key=entry.name, skip=True)
-
-
-def _turns(messages: list[dict[str, Any]], fields: set[str]) -> list[dict[str, Any]]:
-    """``messages[i]`` as turns: ``index`` (= i), ``role``, ``content``, ``timestamp`` (null
-    when missing), then the message's other fields as stored. One dict display per
-    message (C-level); the index is set again only if a message has its own ``index``
-    (``fields``: every field name of the messages)."""
-    turns = [
-        {"index": i, "role": None, "content": None, "timestamp": None, **m}
-        for i, m in enumerate(messages)
-    ]
-    if "index" in fields:
-        for i, turn in enumerate(turns):
-            turn["index"] = i
-    return turns
-
-
-def _derived(messages: list[dict[str, Any]], fields: set[str]) -> tuple[Any, Any, list[str]]:
-    """Provider and model (the last a message's metadata names), and the tools used."""
-    provider = model = None
-    tools: dict[str, None] = {}
-    if "metadata" not in fields and "tool" not in fields:  # no pass over the messages
-        return provider, model, []
-    for message in messages:
-        meta = message.get("metadata")
-        if isinstance(meta, dict):
-            provider = meta.get("provider") or provider
-            model = meta.get("model") or model
-        tool = message.get("tool")
-        if isinstance(tool, str) and tool:
-            tools[tool] = None
-    return provider, model, list(tools)
-
-
-def _user(data: dict[str, Any]) -> str | None:
-    """The exported ``userId``: the stored one, None for none and for ``randomUser``."""
-    stored_user = data.get("userId")
-    return None if stored_user in (None, "", PLACEHOLDER_USER) else str(stored_user)
-
-
-def _document(data: dict[str, Any], ttl: int | None, counting: bool = False) -> SessionDoc:
-    messages: list[dict[str, Any]] = data["messages"]
-    fields: set[str] = set().union(*messages)  # every field name, in one C-level pass
-    provider, model, tools = _derived(messages, fields)
-    metadata: dict[str, Any] = {
-        "provider": provider,
-        "model": model,
-        "totalTurns": len(messages),
-        "toolsUsed": tools,
-        "title": data.get("title"),
-        "summarizedMessage": data.get("summarizedMessage"),
-        "source": SOURCE_UPSTREAM,
-    }
-    for key in OPTIONAL_META:
-        if key in data:
-            metadata[key] = data[key]
-    extra = {k: v for k, v in data.items() if k not in NOT_EXTRA}
-    doc = SessionDoc(
-        session_id=data["sessionId"],
-        user_id=_user(data),
-        created_at=_str_or_none(data.get("createdAt")),
-        updated_at=_str_or_none(data.get("updatedAt")),
-        metadata=metadata,
-        extra=extra,
-        source=SOURCE_UPSTREAM,
-        ttl=ttl,
-    )
-    doc.turns = messages if counting else _turns(messages, fields)
-    return doc
