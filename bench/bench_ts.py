@@ -91,9 +91,9 @@ def ts_annotate(rows: list[dict[str, Any]]) -> None:
             r["note"] = f"{r['median_s'] / ref['median_s']:.2f}x the reference's time"
 
 
-def _ratio(rows: dict[str, dict[str, Any]], a: str, b: str) -> float | None:
+def _ratio(rows: dict[str, dict[str, Any]], a: str, b: str, of: str = "median_s") -> float | None:
     if a in rows and b in rows:
-        return float(rows[a]["median_s"] / rows[b]["median_s"])
+        return float(rows[a][of] / rows[b][of])
     return None
 
 
@@ -113,14 +113,16 @@ def ts_targets(rows: list[dict[str, Any]]) -> None:
     ]
     for a, b, label in floors:
         ratio = _ratio(by, a, b)
-        if ratio is not None:
-            print(
-                f"  info {label}: merely reading + parsing everything takes {ratio:.2f}x export-all"
-            )
+        best = _ratio(by, a, b, "min_s")  # on a shared machine the fastest runs disturb least
+        if ratio is not None and best is not None:
+            print(f"  info {label}: merely reading + parsing everything takes {ratio:.2f}x "
+                  f"export-all (fastest runs {best:.2f}x)")  # fmt: skip
     for a, b, limit, label in checks:
         ratio = _ratio(by, a, b)
-        if ratio is not None:
-            print(f"  {'ok ' if ratio <= limit else 'MISS'} {label}: {ratio:.2f} (<= {limit})")
+        best = _ratio(by, a, b, "min_s")
+        if ratio is not None and best is not None:
+            print(f"  {'ok ' if ratio <= limit else 'MISS'} {label}: {ratio:.2f} (<= {limit}); "
+                  f"fastest runs {best:.2f}")  # fmt: skip
     out, fs = by.get("export-all --output DIR (json files)"), by.get(FS)
     if out and "files_per_s" in out:
         rate = out["files_per_s"]
