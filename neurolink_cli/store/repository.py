@@ -14,6 +14,7 @@ import builtins
 import heapq
 import itertools
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 
 from neurolink_cli.errors import SessionNotFound
 from neurolink_cli.models import SessionDoc, SessionSummary, Unreadable
@@ -21,6 +22,13 @@ from neurolink_cli.store import deletion
 from neurolink_cli.store.deletion import DeleteReport, DeleteTarget
 from neurolink_cli.store.native import NativeStore
 from neurolink_cli.store.upstream import UpstreamStore
+
+_FIRST = itemgetter(0)
+
+
+def _keyed(rows: Iterable[SessionSummary]) -> Iterator[tuple[int, SessionSummary]]:
+    for row in rows:
+        yield row.updated_ms, row
 
 
 class Repository:
@@ -57,16 +65,22 @@ class Repository:
         limit: int = 50,
     ) -> list[SessionSummary]:
         """Sessions of both layouts, newest update first; ``limit`` 0 means all, each once."""
-        native: Iterator[SessionSummary]
+        # Rows travel as (updated ms, row): each timestamp is parsed once, not once for the
+        # sort and again for the merge.
+        native: Iterator[tuple[int, SessionSummary]]
         if limit:
-            native = self.native.summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+            native = _keyed(
+                self.native.summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+            )
         else:  # the keyset walk meets every session exactly once; then newest first
             rows = list(
-                self.native.all_summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+                _keyed(
+                    self.native.all_summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+                )
             )
-            rows.sort(key=lambda r: r.updated_ms, reverse=True)
+            rows.sort(key=_FIRST, reverse=True)
             native = iter(rows)
-        streams: list[Iterator[SessionSummary]] = [native]
+        streams: list[Iterator[tuple[int, SessionSummary]]] = [native]
         if self.upstream is not None:
             found = []
             for row in self.upstream.summaries(
@@ -75,11 +89,11 @@ class Repository:
                 if isinstance(row, Unreadable):
                     self.warnings.append(row)
                 else:
-                    found.append(row)
-            found.sort(key=lambda r: r.updated_ms, reverse=True)
+                    found.append((row.updated_ms, row))
+            found.sort(key=_FIRST, reverse=True)
             streams.append(iter(found))
-        merged = heapq.merge(*streams, key=lambda r: r.updated_ms, reverse=True)
-        return list(itertools.islice(merged, limit or None))
+        merged = heapq.merge(*streams, key=_FIRST, reverse=True)
+        return [row for _, row in itertools.islice(merged, limit or None)]
 
     def iter_docs(
         self,
