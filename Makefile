@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast check lint types demo bench bench-loop bench-archive completions docs pictures clean
+.PHONY: help install test test-fast check lint types demo bench bench-loop bench-archive bench-delete completions docs pictures clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,7 +39,7 @@ check: lint types test ## What CI runs: lint, types, tests
 demo: $(STAMP) ## Load sample conversations into a store and show list + export
 	$(BIN)/python docs/demo.py
 
-bench: $(STAMP) ## Time export against the Redis ceiling (N=20000 T=20 by default)
+bench: $(STAMP) ## Time export, list, stats (both layouts) against their ceilings (N=20000 T=20)
 	$(BIN)/python bench/bench_export.py $(BENCH_ARGS)
 
 bench-loop: $(STAMP) ## Time loop start, first answer, Ctrl-D exit, SDK (BENCH_LOOP_ARGS="--reps 5 --load 2")
@@ -47,6 +47,9 @@ bench-loop: $(STAMP) ## Time loop start, first answer, Ctrl-D exit, SDK (BENCH_L
 
 bench-archive: $(STAMP) ## Time memory archive to a directory and to S3 (moto) (BENCH_ARCHIVE_ARGS="--reps 3")
 	$(BIN)/python bench/bench_archive.py $(BENCH_ARCHIVE_ARGS)
+
+bench-delete: $(STAMP) ## Time memory delete (both layouts) against export-all (N=20000 T=20)
+	$(BIN)/python bench/bench_delete.py $(BENCH_ARGS)
 
 completions: $(STAMP) ## Regenerate shell completions from the Click tree
 	$(BIN)/python -m neurolink_cli.cli.completions completions

@@ -45,6 +45,7 @@ import orjson
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from bench_ts import ts_annotate, ts_cases, ts_load, ts_targets, ts_verify  # noqa: E402
 from dataset import RedisServer, describe_machine, load, redis_version  # noqa: E402
 
 PREFIX = "bench"
@@ -66,6 +67,7 @@ class Case:
     tty: bool = False
     out_dir: Path | None = None  # moved to TRASH after each run
     ceiling: bool = False
+    env: dict[str, str] | None = None  # another environment (the TypeScript layout's db)
     times: list[float] = field(default_factory=list)
     rss_kb: list[int] = field(default_factory=list)
 
@@ -137,7 +139,7 @@ def run_once(argv: list[str], env: dict[str, str], cwd: Path, *, tty: bool = Fal
 
 def run_case(case: Case, env: dict[str, str], cwd: Path, reps: int | None = None) -> None:
     for _ in range(case.reps if reps is None else reps):
-        r = run_once(case.argv, env, cwd, tty=case.tty)
+        r = run_once(case.argv, case.env or env, cwd, tty=case.tty)
         if r.returncode != 0:
             raise SystemExit(
                 f"bench: {case.name} failed (exit {r.returncode}): "
@@ -252,6 +254,12 @@ def main() -> None:
     )
     ap.add_argument("--huge-bytes", type=int, default=580, help="approximate size of its turns")
     ap.add_argument("--only-huge", action="store_true", help="measure only the huge session")
+    ap.add_argument(
+        "--ts-sessions",
+        type=int,
+        default=20_000,
+        help="TypeScript-layout sessions (x --turns messages) in db 1; 0 to leave them out",
+    )
     ap.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     ap.add_argument("--no-verify", action="store_true", help="skip the output comparison")
     args = ap.parse_args()
@@ -295,18 +303,25 @@ def main() -> None:
             "turns": turns,
             "turn_bytes": nbytes,
         }
+        ts_env, ts_turns = ts_load(args, server, env)
         if not args.no_verify:
             verify(python, neurolink, server.url, env, work)
+            ts_verify(python, neurolink, ts_env, work)
 
         nl = [neurolink, "memory"]
         files = args.sessions + (1 if args.big_turns else 0)
         out_dir = work / "out"
+        fs_dir = work / "fs"
         cases = [
             Case(
                 "fetch-only ceiling (pipelined, no output)",
                 [python, str(HERE / "fetch_only.py"), server.url, PREFIX, str(args.batch)],
                 turns,
                 ceiling=True,
+            ),
+            Case(
+                "fetch + parse every turn (floor of stats)",
+                [python, str(HERE / "fetch_only.py"), server.url, PREFIX, str(args.batch), "parse"],
             ),
             Case(
                 "one round trip per session (baseline)",
@@ -335,6 +350,12 @@ def main() -> None:
                 out_dir=out_dir,
             ),
             Case(
+                "file system ceiling (write+rename, 1 syncfs)",
+                [python, str(HERE / "fs_ceiling.py"), str(fs_dir), str(files), "7000"],
+                files=files,
+                out_dir=fs_dir,
+            ),
+            Case(
                 f"export --session-id (1 x {args.big_turns:,} turns)",
                 [*nl, "export", "--session-id", "big-session"],
                 args.big_turns,
@@ -347,6 +368,9 @@ def main() -> None:
                 turns,
             ),
             Case("memory list --limit 50", [*nl, "list", "--limit", "50"], reps=args.startup_reps),
+            Case("memory list --limit 0", [*nl, "list", "--limit", "0", "--format", "jsonl"]),
+            Case("memory stats", [*nl, "stats", "--format", "json"]),
+            *ts_cases(Case, python, neurolink, ts_env, ts_turns),
             Case("neurolink --version", [neurolink, "--version"], reps=args.startup_reps),
             Case("memory list --help", [*nl, "list", "--help"], reps=args.startup_reps),
         ]
@@ -365,12 +389,14 @@ def main() -> None:
         rows = [row(c, ceiling) for c in cases]
         if args.scale_to and args.scale_to > args.sessions:
             rows += scale_rows(args, server, env, work, neurolink, cases, turns)
+        ts_annotate(rows)
         if args.huge_turns:
             from bench_huge import huge_rows
 
             rows += huge_rows(args, server, env, work, neurolink, sys.modules[__name__])
         print_table(rows, head)
         check_targets(rows)
+        ts_targets(rows)
         if args.json:
             Path(args.json).write_bytes(
                 orjson.dumps({"machine": head, "rows": rows}, option=orjson.OPT_INDENT_2)

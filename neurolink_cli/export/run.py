@@ -135,7 +135,8 @@ def export_all(
             warn(text)
 
     try:
-        for item in repo.iter_docs(full_scan=full_scan, user_id=opts.user_id, jobs=jobs):
+        items = repo.iter_docs(full_scan=full_scan, user_id=opts.user_id, jobs=jobs, with_ttl=False)
+        for item in items:
             if isinstance(item, Unreadable):
                 _unreadable(item, ledger, say)
                 continue

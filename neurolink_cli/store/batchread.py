@@ -10,11 +10,17 @@ connection error, a timeout) hands the batch to the ordinary redis-py pipeline, 
 its per-command errors and its retries; after a connection-level failure the lean path is
 not tried again in that process. A Redis Cluster client always takes the pipeline, which
 groups the batch per node and sends to every node before reading from any.
+
+:meth:`BatchReader.run` is the same lean round trip for any commands (the TypeScript
+layout's ``MGET`` + ``TTL``), and :meth:`BatchReader.run_ahead` streams batches with the
+next one sent before the current one's replies are read, so that Redis prepares a batch
+while the caller parses the last one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from neurolink_cli.store.keyspace import RedisClient
@@ -24,6 +30,10 @@ if TYPE_CHECKING:
     from redis import Redis
 
 T = TypeVar("T")
+
+
+Tag = TypeVar("Tag")
+Command = tuple[Any, ...]
 
 
 class BatchReader:
@@ -83,6 +93,111 @@ class BatchReader:
             conn, pending.conn = pending.conn, None
             conn.disconnect()
             cast("Redis", self.client).connection_pool.release(conn)
+
+    def run(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """The replies of ``commands`` sent in one round trip, each command's error (e.g.
+        WRONGTYPE) in its place. Raw replies on the lean path (``TYPE`` gives bytes); the
+        redis-py pipeline's (its response callbacks applied) on the fallback."""
+        if self._lean and commands:
+            try:
+                return self._run_lean(commands)
+            except Exception:
+                self._lean = False  # the connection failed: the pipeline retries from here on
+        pipe = self.client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        replies: list[Any] = pipe.execute(raise_on_error=False)
+        return replies
+
+    def run_ahead(
+        self, batches: Iterable[tuple[Tag, list[Command]]]
+    ) -> Iterator[tuple[Tag, list[Any]]]:
+        """``(tag, replies)`` of each ``(tag, commands)`` batch, in order, like :meth:`run`;
+        on the lean path the next batch is sent before this one's replies are read, so the
+        server works on it while the caller handles these (two CPUs, one connection).
+
+        If the connection fails, the batches sent and not yet answered, and all later
+        ones, go through :meth:`run` (the pipeline, with its retries)."""
+        it = iter(batches)
+        if not self._lean:
+            for tag, commands in it:
+                yield tag, self.run(commands)
+            return
+        pool = cast("Redis", self.client).connection_pool
+        conn = self._connection(pool)
+        sent: deque[tuple[Tag, list[Command]]] = deque()
+        sock: Any = None
+        released = False
+        try:
+            try:
+                for tag, commands in it:
+                    sent.append((tag, commands))
+                    if len(sent) > 1 and getattr(conn, "_sock", None) is not sock:
+                        # redis-py reconnects silently on send: the replies still owed on
+                        # the old socket are lost, so the new one would be out of step
+                        raise ConnectionError("the connection was reset between batches")
+                    self._send(conn, commands)
+                    sock = getattr(conn, "_sock", None)
+                    if len(sent) > 1:
+                        replies = self._receive(conn, len(sent[0][1]))
+                        yield sent.popleft()[0], replies
+                while sent:
+                    replies = self._receive(conn, len(sent[0][1]))
+                    yield sent.popleft()[0], replies
+            except Exception:
+                self._lean = False  # the connection failed: the pipeline retries from here on
+                conn.disconnect()
+                pool.release(conn)
+                released = True
+                for tag, commands in sent:
+                    yield tag, self.run(commands)
+                for tag, commands in it:
+                    yield tag, self.run(commands)
+        finally:
+            if not released:
+                if sent:  # closed early with replies unread: never hand it out again
+                    conn.disconnect()
+                pool.release(conn)
+
+    @staticmethod
+    def _connection(pool: Any) -> Any:
+        try:
+            return pool.get_connection()
+        except TypeError:  # redis-py < 5.3 wants a command name
+            return pool.get_connection("MGET")
+
+    def _send(self, conn: Any, commands: list[Command]) -> None:
+        if self._pack is not None:
+            conn.send_packed_command([b"".join(map(self._pack, commands))])
+        else:
+            conn.send_packed_command(conn.pack_commands(commands))
+
+    @staticmethod
+    def _receive(conn: Any, count: int) -> list[Any]:
+        from redis.exceptions import ResponseError
+
+        read = conn.read_response
+        replies: list[Any] = []
+        for _ in range(count):
+            try:
+                replies.append(read(disable_decoding=True))
+            except ResponseError as exc:  # the reply was read whole: the stream is in step
+                replies.append(exc)
+        return replies
+
+    def _run_lean(self, commands: list[Command]) -> list[Any]:
+        pool = cast("Redis", self.client).connection_pool
+        conn = self._connection(pool)
+        done = False
+        try:
+            self._send(conn, commands)
+            replies = self._receive(conn, len(commands))
+            done = True
+        finally:
+            if not done:  # replies may be left unread on it: never hand it out again
+                conn.disconnect()
+            pool.release(conn)
+        return replies
 
     def _send_lean(self, pairs: list[tuple[str, str]]) -> Any:
         pool = cast("Redis", self.client).connection_pool  # _lean is never set on a cluster

@@ -65,11 +65,25 @@ from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import now_ms, stored_to_ms
 
+# KEYS: metadata, turns of each session; ARGV: the summary fields. Per session: the fields'
+# values (nil when absent), then LLEN of the turns, then TTL of the metadata.
+SUMMARY_SCRIPT = """
+local out = {}
+for i = 1, #KEYS, 2 do
+  local row = redis.call('HMGET', KEYS[i], unpack(ARGV))
+  row[#ARGV + 1] = redis.call('LLEN', KEYS[i + 1])
+  row[#ARGV + 2] = redis.call('TTL', KEYS[i])
+  out[#out + 1] = row
+end
+return out
+"""
+
 
 class NativeStore:
     """Reads and writes sessions of the native layout under one key prefix."""
 
     source = SOURCE_NATIVE
+    summary_script = True  # list rows from one script call per page (see _summary_replies)
 
     def __init__(
         self,
@@ -168,6 +182,12 @@ class NativeStore:
     def get(self, session_id: str) -> SessionDoc | Unreadable | None:
         """One session's document, or None when neither of its keys exists."""
         return self.fetch_many([session_id])[0]
+
+    def _batch_reader(self) -> BatchReader:
+        reader = self.__dict__.get("_reader")
+        if reader is None:
+            reader = self.__dict__["_reader"] = BatchReader(self.client)
+        return reader
 
     def fetch_many(
         self,
@@ -386,12 +406,7 @@ class NativeStore:
     ) -> int:
         """Append the rows' summaries to ``out`` (one pipelined round trip); the number of
         members found gone (and pruned)."""
-        pipe = self.client.pipeline(transaction=False)
-        for sid, _ in rows:
-            pipe.hmget(self.meta_key(sid), SUMMARY_FIELDS)
-            pipe.llen(self.turns_key(sid))
-            pipe.ttl(self.meta_key(sid))
-        replies = pipe.execute()
+        replies = self._summary_replies(rows)
         gone = 0
         for i, (sid, score) in enumerate(rows):
             fields, length, ttl = replies[3 * i : 3 * i + 3]
@@ -417,6 +432,30 @@ class NativeStore:
                 )
             )
         return gone
+
+    def _summary_replies(self, rows: list[tuple[str, float]]) -> list[Any]:
+        """``[fields, LLEN, TTL] * len(rows)``: on one server from one script call (one
+        reply to parse, not three per session), else (a cluster, scripts refused, a key of
+        the wrong type) one pipelined HMGET + LLEN + TTL per session."""
+        reader = self._reader()
+        if rows and self.summary_script and not hasattr(self.client, "get_nodes"):
+            keys = [k for sid, _ in rows for k in (self.meta_key(sid), self.turns_key(sid))]
+            found = reader.run([("EVAL", SUMMARY_SCRIPT, len(keys), *keys, *SUMMARY_FIELDS)])[0]
+            if isinstance(found, list) and len(found) == len(rows):
+                return [part for row in found for part in (row[:-2], row[-2], row[-1])]
+        commands: list[tuple[Any, ...]] = []
+        for sid, _ in rows:
+            meta_key = self.meta_key(sid)
+            commands += [
+                ("HMGET", meta_key, *SUMMARY_FIELDS),
+                ("LLEN", self.turns_key(sid)),
+                ("TTL", meta_key),
+            ]
+        replies = reader.run(commands)  # the lean hiredis path when it can
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
 
     def existing(self, session_ids: list[str]) -> set[str]:
         """Which of these ids have a key of this layout (one pipelined EXISTS each)."""

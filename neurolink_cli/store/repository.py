@@ -15,6 +15,7 @@ import heapq
 import itertools
 import sys
 from collections.abc import Iterable, Iterator, Mapping
+from operator import itemgetter
 
 from neurolink_cli.errors import SessionNotFound
 from neurolink_cli.models import SessionDoc, SessionSummary, Unreadable
@@ -22,6 +23,13 @@ from neurolink_cli.store import deletion, versioned
 from neurolink_cli.store.deletion import DeleteReport, DeleteTarget
 from neurolink_cli.store.native import NativeStore
 from neurolink_cli.store.upstream import UpstreamStore
+
+_FIRST = itemgetter(0)
+
+
+def _keyed(rows: Iterable[SessionSummary]) -> Iterator[tuple[int, SessionSummary]]:
+    for row in rows:
+        yield row.updated_ms, row
 
 
 class Repository:
@@ -62,16 +70,22 @@ class Repository:
 
         ``errors_only``: only sessions with a failed turn (their ``errorCount``; sessions of
         the TypeScript layout never record failures)."""
-        native: Iterator[SessionSummary]
+        # Rows travel as (updated ms, row): each timestamp is parsed once, not once for the
+        # sort and again for the merge.
+        native: Iterator[tuple[int, SessionSummary]]
         if limit:
-            native = self.native.summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+            native = _keyed(
+                self.native.summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+            )
         else:  # the keyset walk meets every session exactly once; then newest first
             rows = list(
-                self.native.all_summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+                _keyed(
+                    self.native.all_summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+                )
             )
-            rows.sort(key=lambda r: r.updated_ms, reverse=True)
+            rows.sort(key=_FIRST, reverse=True)
             native = iter(rows)
-        streams: list[Iterator[SessionSummary]] = [native]
+        streams: list[Iterator[tuple[int, SessionSummary]]] = [native]
         if self.upstream is not None:
             found = []
             for row in self.upstream.summaries(
@@ -80,15 +94,15 @@ class Repository:
                 if isinstance(row, Unreadable):
                     self.warnings.append(row)
                 else:
-                    found.append(row)
-            found.sort(key=lambda r: r.updated_ms, reverse=True)
+                    found.append((row.updated_ms, row))
+            found.sort(key=_FIRST, reverse=True)
             streams.append(iter(found))
-        merged: Iterator[SessionSummary] = heapq.merge(
-            *streams, key=lambda r: r.updated_ms, reverse=True
+        merged: Iterator[tuple[int, SessionSummary]] = heapq.merge(
+            *streams, key=_FIRST, reverse=True
         )
         if errors_only:
-            merged = (r for r in merged if r.errors > 0)
-        return list(itertools.islice(merged, min(limit, sys.maxsize) or None))
+            merged = (pair for pair in merged if pair[1].errors > 0)
+        return [row for _, row in itertools.islice(merged, min(limit, sys.maxsize) or None)]
 
     def iter_docs(
         self,
@@ -96,11 +110,16 @@ class Repository:
         full_scan: bool = False,
         user_id: str | None = None,
         jobs: int = 1,
+        with_ttl: bool = True,
+        counting: bool = False,
     ) -> Iterator[SessionDoc | Unreadable]:
         """Every session of both layouts (those of ``user_id`` only, when given), each once.
 
         ``jobs`` readers fetch the native batches at once (``export-all --jobs``);
-        ``full_scan`` finds native sessions by SCAN instead of the index.
+        ``full_scan`` finds native sessions by SCAN instead of the index. For the
+        TypeScript layout, ``with_ttl=False`` skips reading TTLs (``doc.ttl`` is None) and
+        ``counting=True`` gives turns that are fit for counting only
+        (:meth:`UpstreamStore.iter_docs`).
         """
         if full_scan:
             native = self.native.iter_docs_full_scan()
@@ -110,7 +129,9 @@ class Repository:
             if user_id is None or isinstance(item, Unreadable) or item.user_id == user_id:
                 yield item
         if self.upstream is not None:
-            yield from self.upstream.iter_docs(user_id=user_id)
+            yield from self.upstream.iter_docs(
+                user_id=user_id, with_ttl=with_ttl, counting=counting
+            )
 
     def count_estimate(self) -> int:
         """How many sessions an export will meet, for progress (the native index size)."""

@@ -63,37 +63,18 @@ from typing import Any
 import orjson
 
 from neurolink_cli.models import SOURCE_UPSTREAM, SessionDoc, SessionSummary, Unreadable
+from neurolink_cli.store.batchread import BatchReader
 from neurolink_cli.store.keyspace import RedisClient, glob_escape, scan_iter, unlink
+from neurolink_cli.store.upstreamdoc import derived, document, str_or_none, user_of
 from neurolink_cli.store.walk import SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import stored_to_ms
 
-PLACEHOLDER_USER = "randomUser"
-# Stored fields that go to the document's head, turns or metadata (the rest go to ``extra``).
-MAPPED_FIELDS = (
-    "sessionId",
-    "userId",
-    "createdAt",
-    "updatedAt",
-    "messages",
-    "title",
-    "summarizedMessage",
-)
-OPTIONAL_META = (
-    "summarizedUpToMessageId",
-    "lastTokenCount",
-    "lastApiTokenCount",
-    "additionalMetadata",
-)
-TURN_CORE = ("role", "content", "timestamp")
+SCAN_COUNT = 5000  # keys the server looks at per SCAN call: fewer round trips
 
 
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 class _Entry:
@@ -127,6 +108,8 @@ class UpstreamStore:
         self.user_prefix = user_prefix
         self.batch_size = batch_size
         self._suffixes: set[bytes] | None = None
+        self._reader = BatchReader(client)
+        self._cluster = hasattr(client, "get_nodes")
 
     # -- keys -----------------------------------------------------------------------------
     def session_key(self, session_id: str, user_id: str | None = None) -> str:
@@ -141,6 +124,39 @@ class UpstreamStore:
 
     # -- reading keys in batches ----------------------------------------------------------
     def _read(self, keys: list[bytes], with_ttl: bool = True) -> list[_Entry]:
+        """Each key's type, value and (``with_ttl``) TTL, in key order; keys gone are left out.
+
+        One round trip of ``MGET`` (+ the keys' TTLs from one script call, or ``TTL`` of
+        each key where scripts are refused) through the hiredis batch reader;
+        only the keys MGET found no string under (gone, or another type) take the
+        TYPE/GET/TTL pipeline of :meth:`_read_typed`. A cluster takes that pipeline for
+        all (MGET cannot span hash slots)."""
+        if self._cluster:
+            return self._read_typed(keys, with_ttl)
+        return self._entries_of(keys, self._reader.run(_mget_ttl(keys, with_ttl)), with_ttl)
+
+    def _entries_of(self, keys: list[bytes], replies: list[Any], with_ttl: bool) -> list[_Entry]:
+        values = replies[0]
+        if isinstance(values, Exception):
+            raise values
+        ttls: list[Any] = [None] * len(keys)
+        if with_ttl:
+            ttls = replies[1]
+            if not isinstance(ttls, list) or len(ttls) != len(keys):  # scripts refused
+                ttls = self._reader.run([("TTL", key) for key in keys])
+        if None not in values:  # the common case: every key a string
+            return list(map(_Entry, keys, ["string"] * len(keys), values, ttls))
+        others = [key for key, value in zip(keys, values, strict=True) if value is None]
+        typed = {entry.key: entry for entry in self._read_typed(others, with_ttl)}
+        entries = []
+        for key, value, ttl in zip(keys, values, ttls, strict=True):
+            if value is not None:
+                entries.append(_Entry(key, "string", value, ttl))
+            elif key in typed:
+                entries.append(typed[key])
+        return entries
+
+    def _read_typed(self, keys: list[bytes], with_ttl: bool = True) -> list[_Entry]:
         """TYPE, GET and (``with_ttl``) TTL of each key in one pipelined round trip."""
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
@@ -164,18 +180,29 @@ class UpstreamStore:
             entries.append(_Entry(key, kind, value, ttl))
         return entries
 
-    def _batches(self, keys: Iterable[bytes], with_ttl: bool = True) -> Iterator[list[_Entry]]:
+    def _key_batches(self, keys: Iterable[bytes]) -> Iterator[list[bytes]]:
         batch: list[bytes] = []
         for key in keys:
             batch.append(key if isinstance(key, bytes) else key.encode())
             if len(batch) >= self.batch_size:
-                yield self._read(batch, with_ttl)
+                yield batch
                 batch = []
         if batch:
-            yield self._read(batch, with_ttl)
+            yield batch
+
+    def _batches(self, keys: Iterable[bytes], with_ttl: bool = True) -> Iterator[list[_Entry]]:
+        """The keys read in batches (:meth:`_read`), the next batch's read sent before this
+        one's entries are handed out (:meth:`BatchReader.run_ahead`)."""
+        if self._cluster:
+            for batch in self._key_batches(keys):
+                yield self._read_typed(batch, with_ttl)
+            return
+        requests = ((b, _mget_ttl(b, with_ttl)) for b in self._key_batches(keys))
+        for batch, replies in self._reader.run_ahead(requests):
+            yield self._entries_of(batch, replies, with_ttl)
 
     def _scan(self, pattern: str) -> Iterator[bytes]:
-        yield from scan_iter(self.client, pattern)
+        yield from scan_iter(self.client, pattern, count=SCAN_COUNT)
 
     def _all_keys(self) -> Iterator[bytes]:
         return self._scan(glob_escape(self.prefix) + "*")
@@ -192,17 +219,15 @@ class UpstreamStore:
     def _entries(self, user_id: str | None, with_ttl: bool = True) -> Iterator[_Entry]:
         """Each key under the prefix (or of ``user_id``) once: SCAN and SSCAN may return a
         key twice (a rehash, a resharding), so keys already met are passed over."""
-        keys = self._all_keys() if user_id is None else self._user_keys(user_id)
-        seen = SeenSet()
-        for batch in self._batches((k for k in keys if seen.add(k)), with_ttl):
+        for batch in self._entry_batches(user_id, with_ttl):
             yield from batch
 
-    # -- parsing --------------------------------------------------------------------------
-    def _parse(self, entry: _Entry) -> SessionDoc | Unreadable | None:
-        """The entry as a session, Unreadable when it is not one, None for a user set."""
-        data = self._session_data(entry)
-        return _document(data, entry.ttl) if isinstance(data, dict) else data
+    def _entry_batches(self, user_id: str | None, with_ttl: bool = True) -> Iterator[list[_Entry]]:
+        keys = self._all_keys() if user_id is None else self._user_keys(user_id)
+        seen = SeenSet()
+        return self._batches((k for k in keys if seen.add(k)), with_ttl)
 
+    # -- parsing --------------------------------------------------------------------------
     def _session_data(self, entry: _Entry) -> dict[str, Any] | Unreadable | None:
         """The stored session object (a v7.34 array made into one), or why it is not one."""
         if self._is_user_set(entry):
@@ -217,17 +242,18 @@ class UpstreamStore:
             return self._bare_array(entry, data)
         if not isinstance(data, dict):
             return _not_session(entry, "JSON but not a session object")
-        missing = [f for f in ("sessionId", "messages") if f not in data]
-        if missing:
+        if "sessionId" not in data or "messages" not in data:
+            missing = [f for f in ("sessionId", "messages") if f not in data]
             return _not_session(entry, f"JSON without {' and '.join(missing)}")
         if not isinstance(data["sessionId"], str) or not data["sessionId"]:
             return _not_session(entry, "sessionId is not a non-empty string")
-        if not isinstance(data["messages"], list):
+        messages = data["messages"]
+        if not isinstance(messages, list):
             return _not_session(entry, "messages is not a JSON array")
-        for i, message in enumerate(data["messages"]):
-            if not isinstance(message, dict):
-                reason = f"key {entry.name}: message #{i} is not a JSON object"
-                return Unreadable(data["sessionId"], reason, entry.name)
+        if not set(map(type, messages)) <= {dict}:  # one C-level pass in the common case
+            i = next(i for i, m in enumerate(messages) if not isinstance(m, dict))
+            reason = f"key {entry.name}: message #{i} is not a JSON object"
+            return Unreadable(data["sessionId"], reason, entry.name)
         return data
 
     def _bare_array(self, entry: _Entry, messages: list[Any]) -> dict[str, Any] | Unreadable:
@@ -238,20 +264,28 @@ class UpstreamStore:
             return _not_session(entry, "a JSON array, but not of {role, content} messages")
         return {"sessionId": entry.name[len(self.prefix) :], "userId": None, "messages": messages}
 
-    def _docs(self, user_id: str | None) -> Iterator[SessionDoc | Unreadable]:
-        for entry in self._entries(user_id):
-            found = self._parse(entry)
-            if found is None:
-                continue
-            if user_id is not None and isinstance(found, SessionDoc) and found.user_id != user_id:
-                continue
-            yield found
+    def _docs(
+        self, user_id: str | None, with_ttl: bool = True, counting: bool = False
+    ) -> Iterator[SessionDoc | Unreadable]:
+        session_data = self._session_data
+        for batch in self._entry_batches(user_id, with_ttl):  # one generator, not three
+            for entry in batch:
+                data = session_data(entry)
+                if data is None:
+                    continue
+                if isinstance(data, Unreadable):
+                    yield data
+                    continue
+                doc = document(data, entry.ttl, counting)
+                if user_id is not None and doc.user_id != user_id:
+                    continue
+                yield doc
 
     # -- the UpstreamSource interface -----------------------------------------------------
     def get(self, session_id: str) -> SessionDoc | Unreadable | None:
         """The session with this id (the one updated last if several users have one)."""
         found = list(self._find(session_id))
-        docs = [_document(d, e.ttl) for e, d in found if isinstance(d, dict)]
+        docs = [document(d, e.ttl) for e, d in found if isinstance(d, dict)]
         if docs:
             return max(docs, key=lambda d: stored_to_ms(d.updated_at) or 0)
         bad = [d for _, d in found if isinstance(d, Unreadable)]
@@ -266,42 +300,58 @@ class UpstreamStore:
     ) -> Iterator[SessionSummary | Unreadable]:
         """One row per session (in SCAN order), filtered by last update; Unreadable rows
         for keys under the prefix that are not sessions."""
-        for item in self._docs(user_id):
-            if isinstance(item, Unreadable):
-                yield item
+        for entry in self._entries(user_id):
+            data = self._session_data(entry)  # no document: a row needs a few fields
+            if data is None:
                 continue
-            updated = stored_to_ms(item.updated_at) or 0
-            if since_ms is not None and updated < since_ms:
+            if isinstance(data, Unreadable):
+                yield data
                 continue
-            if until_ms is not None and updated >= until_ms:
+            user = user_of(data)
+            if user_id is not None and user != user_id:
                 continue
+            updated_at = str_or_none(data.get("updatedAt"))
+            if since_ms is not None or until_ms is not None:
+                updated = stored_to_ms(updated_at) or 0
+                if since_ms is not None and updated < since_ms:
+                    continue
+                if until_ms is not None and updated >= until_ms:
+                    continue
+            messages = data["messages"]
             yield SessionSummary(
-                session_id=item.session_id,
-                user_id=item.user_id,
-                created_at=item.created_at,
-                updated_at=item.updated_at,
-                turns=item.turn_count(),
-                model=item.metadata.get("model"),
-                title=_str_or_none(item.metadata.get("title")),
+                session_id=data["sessionId"],
+                user_id=user,
+                created_at=str_or_none(data.get("createdAt")),
+                updated_at=updated_at,
+                turns=len(messages),
+                model=derived(messages, set().union(*messages))[1],
+                title=str_or_none(data.get("title")),
                 source=SOURCE_UPSTREAM,
-                ttl=item.ttl,
+                ttl=entry.ttl,
             )
 
-    def iter_docs(self, *, user_id: str | None = None) -> Iterator[SessionDoc | Unreadable]:
-        """Every session under the prefix (only ``user_id``'s, when given), in batches."""
-        yield from self._docs(user_id)
+    def iter_docs(
+        self, *, user_id: str | None = None, with_ttl: bool = True, counting: bool = False
+    ) -> Iterator[SessionDoc | Unreadable]:
+        """Every session under the prefix (only ``user_id``'s, when given), in batches.
+
+        ``with_ttl=False`` leaves ``ttl`` unread (None); ``counting=True`` gives documents
+        whose ``turns`` are the stored messages themselves, without ``index`` and in their
+        stored field order: enough to count (``memory stats``), never to export."""
+        yield from self._docs(user_id, with_ttl, counting)
 
     def session_entries(
         self, user_id: str | None = None
     ) -> Iterator[tuple[_Entry, SessionDoc, str | None]]:
-        """Each session key once (of ``user_id`` when given): the key, its document and
-        the ``userId`` as stored (``randomUser`` included), for selecting what to delete."""
+        """Each session key once (of ``user_id`` when given): the key, its document (turns
+        as stored: fit for selecting, not exporting) and the ``userId`` as stored
+        (``randomUser`` included), for selecting what to delete."""
         for entry in self._entries(user_id, with_ttl=False):
             data = self._session_data(entry)
             if isinstance(data, dict):
                 stored = data.get("userId")
                 stored_user = stored if isinstance(stored, str) and stored else None
-                yield entry, _document(data, entry.ttl), stored_user
+                yield entry, document(data, entry.ttl, counting=True), stored_user
 
     def delete(self, session_id: str) -> bool:
         """Remove every session key with this id and its member of that user's set."""
@@ -320,18 +370,18 @@ class UpstreamStore:
     def delete_all(self) -> int:
         """Remove every session key under the prefix and every user set; the sessions count."""
         sessions = 0
-        for batch in self._batches(self._all_keys()):
+        for batch in self._batches(self._all_keys(), with_ttl=False):
             doomed = []
             for entry in batch:
                 if self._is_user_set(entry):
                     doomed.append(entry.key)
-                elif isinstance(self._parse(entry), SessionDoc):
+                elif isinstance(self._session_data(entry), dict):  # a session: no document
                     doomed.append(entry.key)
                     sessions += 1
             if doomed:
                 unlink(self.client, doomed)
         sets = self._scan(glob_escape(self.user_prefix) + "*")
-        for batch in self._batches(sets):
+        for batch in self._batches(sets, with_ttl=False):
             doomed = [e.key for e in batch if e.kind == "set"]
             if doomed:
                 unlink(self.client, doomed)
@@ -383,63 +433,17 @@ class UpstreamStore:
                     yield entry, Unreadable(session_id, f"key {entry.name}: {data.reason}")
 
 
+# The TTL of each of KEYS, as one array: one reply to parse instead of one per key.
+TTLS_SCRIPT = "local r = {} for i, k in ipairs(KEYS) do r[i] = redis.call('TTL', k) end return r"
+
+
+def _mget_ttl(keys: list[bytes], with_ttl: bool) -> list[tuple[Any, ...]]:
+    """``MGET`` of the keys, then (``with_ttl``) their TTLs by :data:`TTLS_SCRIPT`."""
+    commands: list[tuple[Any, ...]] = [("MGET", *keys)]
+    if with_ttl:
+        commands.append(("EVAL", TTLS_SCRIPT, len(keys), *keys))
+    return commands
+
+
 def _not_session(entry: _Entry, reason: str) -> Unreadable:
     return Unreadable(entry.name, reason, key=entry.name, skip=True)
-
-
-def _turn(index: int, message: dict[str, Any]) -> dict[str, Any]:
-    turn: dict[str, Any] = {"index": index}
-    for key in TURN_CORE:
-        turn[key] = message.get(key)
-    for key, value in message.items():
-        if key not in turn:
-            turn[key] = value
-    return turn
-
-
-def _derived(messages: list[dict[str, Any]]) -> tuple[Any, Any, list[str]]:
-    """Provider and model (the last a message's metadata names), and the tools used."""
-    provider = model = None
-    tools: dict[str, None] = {}
-    for message in messages:
-        meta = message.get("metadata")
-        if isinstance(meta, dict):
-            provider = meta.get("provider") or provider
-            model = meta.get("model") or model
-        tool = message.get("tool")
-        if isinstance(tool, str) and tool:
-            tools[tool] = None
-    return provider, model, list(tools)
-
-
-def _document(data: dict[str, Any], ttl: int | None) -> SessionDoc:
-    messages: list[dict[str, Any]] = data["messages"]
-    provider, model, tools = _derived(messages)
-    metadata: dict[str, Any] = {
-        "provider": provider,
-        "model": model,
-        "totalTurns": len(messages),
-        "toolsUsed": tools,
-        "title": data.get("title"),
-        "summarizedMessage": data.get("summarizedMessage"),
-        "source": SOURCE_UPSTREAM,
-    }
-    for key in OPTIONAL_META:
-        if key in data:
-            metadata[key] = data[key]
-    skip = {*MAPPED_FIELDS, *OPTIONAL_META}
-    extra = {k: v for k, v in data.items() if k not in skip}
-    stored_user = data.get("userId")
-    user = None if stored_user in (None, "", PLACEHOLDER_USER) else str(stored_user)
-    doc = SessionDoc(
-        session_id=data["sessionId"],
-        user_id=user,
-        created_at=_str_or_none(data.get("createdAt")),
-        updated_at=_str_or_none(data.get("updatedAt")),
-        metadata=metadata,
-        extra=extra,
-        source=SOURCE_UPSTREAM,
-        ttl=ttl,
-    )
-    doc.turns = [_turn(i, m) for i, m in enumerate(messages)]
-    return doc

@@ -3,6 +3,7 @@ wrong type per command without leaving its fast path."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from neurolink_cli.models import make_turn
@@ -26,3 +27,57 @@ def test_batch_reader_matches_the_pipeline_and_reports_wrong_types(client: Any, 
     assert reader._lean  # a wrong type is per command, not a reason to leave the fast path
     ok = reader.read(pairs[:1])
     assert ok == expected[:2]
+
+
+def test_run_keeps_each_error_in_its_place_and_stays_lean(client: Any, prefix: str) -> None:
+    client.set(f"{prefix}:s", b"v")
+    client.rpush(f"{prefix}:l", b"x")
+    reader = BatchReader(client)
+    got = reader.run([("GET", f"{prefix}:l"), ("GET", f"{prefix}:s"), ("TTL", f"{prefix}:s")])
+    assert "WRONGTYPE" in str(got[0]) and got[1:] == [b"v", -1]
+    assert reader._lean
+
+
+def test_run_ahead_answers_every_batch_in_order(client: Any, prefix: str) -> None:
+    keys = [f"{prefix}:k{i}".encode() for i in range(10)]
+    for i, key in enumerate(keys):
+        client.set(key, str(i))
+    reader = BatchReader(client)
+    batches = [(n, [("MGET", *keys[n : n + 3])]) for n in range(0, 10, 3)]
+    got = list(reader.run_ahead(iter(batches)))
+    assert [tag for tag, _ in got] == [0, 3, 6, 9]
+    assert [v for _, replies in got for v in replies[0]] == [str(i).encode() for i in range(10)]
+    assert reader._lean
+
+
+def test_run_ahead_closed_early_leaves_the_pool_sound(client: Any, prefix: str) -> None:
+    client.set(f"{prefix}:a", b"1")
+    reader = BatchReader(client)
+    batches = ((n, [("GET", f"{prefix}:a")] * 50) for n in range(5))
+    gen = reader.run_ahead(batches)
+    assert next(gen)[1][0] == b"1"  # batch 1 is sent and unread now
+    gen.close()
+    for _ in range(3):  # no connection handed out with stale replies on it
+        assert client.get(f"{prefix}:a") == b"1"
+        assert reader.run([("GET", f"{prefix}:a")]) == [b"1"]
+
+
+def test_run_ahead_falls_back_to_the_pipeline_when_the_connection_breaks(
+    client: Any, prefix: str
+) -> None:
+    for i in range(4):
+        client.set(f"{prefix}:{i}", str(i))
+    reader = BatchReader(client)
+
+    def batches() -> Any:
+        yield 0, [("GET", f"{prefix}:0")]
+        yield 1, [("GET", f"{prefix}:1")]
+        client.connection_pool.disconnect()  # the lean connection goes away mid-stream
+        yield 2, [("GET", f"{prefix}:2")]
+        yield 3, [("GET", f"{prefix}:3")]
+
+    started = time.monotonic()
+    got = list(reader.run_ahead(batches()))
+    assert got == [(0, [b"0"]), (1, [b"1"]), (2, [b"2"]), (3, [b"3"])]
+    assert time.monotonic() - started < 3  # no wait for a reply that will never come
+    assert not reader._lean

@@ -47,3 +47,40 @@ def test_bench_loader_writes_what_append_turn_writes(
     for key in (b"sessionId", b"createdAt", b"updatedAt", b"totalTurns", b"nextIndex"):
         assert mine_meta[key] == their_meta[key]
     assert client.zscore(store.index_key, sid) == client.zscore(f"{other}:sessions", sid)
+
+
+LOAD_TS = (
+    "import sys; from dataset_ts import load_ts; "
+    "load_ts(sys.argv[1], int(sys.argv[2]), 12, 4, 300, prefix=sys.argv[3], user_prefix=sys.argv[4])"
+)
+
+
+def test_bench_ts_loader_writes_what_the_sdk_writes(
+    redis_server: RedisServer, client: Any, prefix: str
+) -> None:
+    """The TypeScript-layout loader writes the sample SDK keys' shape: field order, user
+    sets, the TTL, ``randomUser`` sessions under ``session-only:``; the store reads them all."""
+    from neurolink_cli.models import SessionDoc
+    from neurolink_cli.store.upstream import UpstreamStore
+
+    c, u = f"{prefix}:conversation:", f"{prefix}:user:sessions:"
+    done = subprocess.run([sys.executable, "-c", LOAD_TS, "127.0.0.1", str(redis_server.port),
+                           c, u], cwd=BENCH, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    from test_upstream import SAMPLES
+
+    sample = orjson.loads(SAMPLES.read_bytes().splitlines()[0])
+    want = list(orjson.loads(sample["value"]))
+    keys = sorted(client.scan_iter(match=f"{c}*"))
+    assert len(keys) == 12
+    for key in keys:
+        obj = orjson.loads(client.get(key))
+        assert list(obj)[:7] == want[:7]
+        assert [list(m) for m in obj["messages"]] == [["id", "timestamp", "role", "content"]] * 4
+        assert 0 < client.ttl(key) <= 86_400
+        if b":session-only:" in key:
+            assert obj["userId"] == "randomUser"
+        else:
+            assert client.sismember(f"{u}{obj['userId']}", obj["sessionId"])
+    docs = [d for d in UpstreamStore(client, c, u).iter_docs() if isinstance(d, SessionDoc)]
+    assert len(docs) == 12 and sum(d.user_id is None for d in docs) == 1

@@ -1,0 +1,49 @@
+"""``memory list --limit 0`` of the native layout reads each page's rows with one script
+call; a cluster or a key of the wrong type takes the per-command pipeline. Both must give
+the same rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+
+from neurolink_cli.models import make_turn
+from neurolink_cli.store.native import NativeStore
+
+
+def fill(store: NativeStore, client: Any) -> None:
+    for n in range(9):
+        for i in range(n % 3 + 1):
+            turn = make_turn("user", f"c{i}", f"2026-11-2{n}T10:00:0{i}.000Z", model="m")
+            store.append_turn(f"s{n}", turn, user_id=f"u{n % 2}")
+    client.expire(store.meta_key("s1"), 500)
+    client.delete(store.meta_key("s2"), store.turns_key("s2"))  # a member whose keys are gone
+    client.hdel(store.meta_key("s3"), "totalTurns", "title")
+
+
+def rows(store: NativeStore, user_id: str | None = None) -> list[Any]:
+    return [r.as_dict() for r in store.all_summaries(user_id=user_id, page=4)]
+
+
+class PipelineOnly(NativeStore):
+    summary_script = False  # the path of a cluster, or of a key of the wrong type
+
+
+def test_script_rows_are_the_pipeline_rows(client: Any, store: NativeStore) -> None:
+    fill(store, client)
+    plain = PipelineOnly(client, store.prefix)
+    want, want_u1 = rows(plain), rows(plain, "u1")
+    client.zadd(store.index_key, {"s2": 1})  # the first walk pruned the gone member: again
+    assert rows(store) == want and rows(store, "u1") == want_u1
+    assert len(want) == 8 and {r["sessionId"] for r in want if r["ttl"]} == {"s1"}
+    assert [r["turns"] for r in want if r["sessionId"] == "s3"] == [1]  # LLEN: no totalTurns
+
+
+def test_a_key_of_the_wrong_type_still_raises(client: Any, store: NativeStore) -> None:
+    fill(store, client)
+    client.delete(store.turns_key("s4"))
+    client.set(store.turns_key("s4"), b"not a list")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        rows(store)
