@@ -60,23 +60,10 @@ from neurolink_cli.store.nativedoc import (
     session_fields,
 )
 from neurolink_cli.store.pages import FIRST_PAGE, turn_pages
-from neurolink_cli.store.scripts import APPEND_SCRIPT, CREATE_SCRIPT, PRUNE_SCRIPT
+from neurolink_cli.store.scripts import APPEND_SCRIPT, CREATE_SCRIPT, PRUNE_SCRIPT, SUMMARY_SCRIPT
 from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import now_ms, stored_to_ms
-
-# KEYS: metadata, turns of each session; ARGV: the summary fields. Per session: the fields'
-# values (nil when absent), then LLEN of the turns, then TTL of the metadata.
-SUMMARY_SCRIPT = """
-local out = {}
-for i = 1, #KEYS, 2 do
-  local row = redis.call('HMGET', KEYS[i], unpack(ARGV))
-  row[#ARGV + 1] = redis.call('LLEN', KEYS[i + 1])
-  row[#ARGV + 2] = redis.call('TTL', KEYS[i])
-  out[#out + 1] = row
-end
-return out
-"""
 
 
 class NativeStore:
@@ -182,12 +169,6 @@ class NativeStore:
     def get(self, session_id: str) -> SessionDoc | Unreadable | None:
         """One session's document, or None when neither of its keys exists."""
         return self.fetch_many([session_id])[0]
-
-    def _batch_reader(self) -> BatchReader:
-        reader = self.__dict__.get("_reader")
-        if reader is None:
-            reader = self.__dict__["_reader"] = BatchReader(self.client)
-        return reader
 
     def fetch_many(
         self,

@@ -94,3 +94,16 @@ if ttl > 0 then
 end
 return 1
 """
+
+# KEYS: metadata, turns of each session; ARGV: the summary fields. Per session: the fields'
+# values (nil when absent), then LLEN of the turns, then TTL of the metadata.
+SUMMARY_SCRIPT = """
+local out = {}
+for i = 1, #KEYS, 2 do
+  local row = redis.call('HMGET', KEYS[i], unpack(ARGV))
+  row[#ARGV + 1] = redis.call('LLEN', KEYS[i + 1])
+  row[#ARGV + 2] = redis.call('TTL', KEYS[i])
+  out[#out + 1] = row
+end
+return out
+"""
