@@ -24,7 +24,7 @@ test: $(STAMP) ## Run the whole test suite, what CI runs (starts its own redis-s
 
 FAST := not slow and not cluster and not e2e
 
-test-fast: $(STAMP) ## The inner loop (~25 s): skip tests marked slow, cluster or e2e
+test-fast: $(STAMP) ## The inner loop (~45 s): skip tests marked slow, cluster or e2e
 	$(BIN)/python -m pytest -q -m "$(FAST)" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint + format check

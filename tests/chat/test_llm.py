@@ -15,7 +15,8 @@ from support.llm_server import LLMServer
 from neurolink_cli.chat.llm import LiteLLM, provider_error
 from neurolink_cli.errors import ProviderError
 
-pytestmark = pytest.mark.timeout(60)
+# slow: each test waits on litellm and the local LLM server (seconds each)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.slow]
 
 MSGS = [{"role": "user", "content": "hello there"}]
 

@@ -109,6 +109,7 @@ def test_history_file_keeps_no_url_password(password: str, tmp_path: Path) -> No
     assert "redis://:***@127.0.0.1" in stored
 
 
+@pytest.mark.slow
 def test_unreachable_tls_url_hides_the_password(cli) -> None:
     from support.redis_server import free_port
 

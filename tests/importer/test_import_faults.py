@@ -27,6 +27,8 @@ from support.redis_server import RedisServer
 
 PREFIX = "imp"
 
+pytestmark = pytest.mark.slow  # real maxmemory limits, killed servers
+
 
 def make_docs(n: int, turns: int = 4, size: int = 300) -> list[dict[str, Any]]:
     """``n`` session documents of ``turns`` turns, each turn about ``size`` bytes."""

@@ -17,7 +17,8 @@ from neurolink_cli.repl.app import make_prompt_session, run_repl
 from neurolink_cli.repl.state import ChatState
 from neurolink_cli.store.native import NativeStore
 
-pytestmark = pytest.mark.timeout(90)
+# slow: each test waits on litellm and the local LLM server (seconds each)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
 CTRL_D = "\x04"
 
 

@@ -21,7 +21,8 @@ from neurolink_cli.chat.llm import LiteLLM
 from neurolink_cli.errors import ProviderError
 from neurolink_cli.store.native import NativeStore
 
-pytestmark = pytest.mark.timeout(120)
+# slow: each test waits on litellm and the local LLM server (seconds each)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 KEY = "test-key-SECRET12345"
 
 

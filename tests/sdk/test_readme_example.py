@@ -21,7 +21,8 @@ from neurolink_cli.store.native import NativeStore
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
-pytestmark = pytest.mark.timeout(120)
+# slow: each test waits on litellm and the local LLM server (seconds each)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -152,6 +152,7 @@ def test_processes_sharing_a_session_keep_contiguous_indexes(
     assert orjson.loads(orjson.dumps(doc.user_id)) == "u"  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 def test_errors_name_sdk_settings_not_cli_flags() -> None:
     """Issue 15 item 10: a Python user cannot pass --redis-url."""
     nl = NeuroLink(
