@@ -60,21 +60,8 @@ async def _once(text: str) -> AsyncIterator[str]:
         yield text
 
 
-class AsyncLiteLLM:
+class AsyncLiteLLM(sync_llm.ProviderSettings):
     """Calls any model litellm knows, with ``litellm.acompletion``."""
-
-    def __init__(
-        self,
-        *,
-        api_base: str | None = None,
-        api_key: str | None = None,
-        timeout: float | None = 600.0,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        self.api_base = api_base
-        self.api_key = api_key
-        self.timeout = timeout
-        self.extra = dict(extra or {})
 
     async def resolve(self, model: str) -> tuple[str, str | None]:
         """``(model name, provider)`` as stored in turns."""
@@ -94,20 +81,9 @@ class AsyncLiteLLM:
         """Send ``messages`` to ``model``; ProviderError if the provider refuses the request."""
         name, provider = await self.resolve(model)
         litellm = sync_llm.load_litellm()
-        params: dict[str, Any] = {"model": model, "messages": messages, **self.extra}
-        if temperature is not None:
-            params["temperature"] = temperature
-        if max_tokens is not None:
-            params["max_tokens"] = max_tokens
-        if self.api_base:
-            params["api_base"] = self.api_base
-        if self.api_key:
-            params["api_key"] = self.api_key
-        if self.timeout:
-            params["timeout"] = self.timeout
-        if stream:
-            params["stream"] = True
-            params["stream_options"] = {"include_usage": True}
+        params = self.params(
+            messages, model, stream=stream, temperature=temperature, max_tokens=max_tokens
+        )
         started = time.monotonic()
         try:
             response = await litellm.acompletion(**params)

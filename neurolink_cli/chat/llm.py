@@ -252,8 +252,9 @@ def _elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-class LiteLLM:
-    """Calls any model litellm knows. ``api_base``/``api_key`` override the provider defaults."""
+class ProviderSettings:
+    """What every litellm call carries: ``api_base``/``api_key`` (override the provider
+    defaults), a timeout and extra parameters. Shared by the sync and the async client."""
 
     def __init__(
         self,
@@ -267,6 +268,36 @@ class LiteLLM:
         self.api_key = api_key
         self.timeout = timeout
         self.extra = dict(extra or {})
+
+    def params(
+        self,
+        messages: list[dict[str, Any]],
+        model: str,
+        *,
+        stream: bool,
+        temperature: float | None,
+        max_tokens: int | None,
+    ) -> dict[str, Any]:
+        """The keyword arguments of ``litellm.completion`` / ``acompletion``."""
+        params: dict[str, Any] = {"model": model, "messages": messages, **self.extra}
+        if temperature is not None:
+            params["temperature"] = temperature
+        if max_tokens is not None:
+            params["max_tokens"] = max_tokens
+        if self.api_base:
+            params["api_base"] = self.api_base
+        if self.api_key:
+            params["api_key"] = self.api_key
+        if self.timeout:
+            params["timeout"] = self.timeout
+        if stream:
+            params["stream"] = True
+            params["stream_options"] = {"include_usage": True}
+        return params
+
+
+class LiteLLM(ProviderSettings):
+    """Calls any model litellm knows. ``api_base``/``api_key`` override the provider defaults."""
 
     def ready(self) -> bool:
         """False while litellm still loads (the first answer then waits for it)."""
@@ -289,22 +320,11 @@ class LiteLLM:
         with _lock:  # waits for a warm-up under way rather than racing it
             litellm = load_litellm()
         name, provider = resolve(model)
-        params: dict[str, Any] = {"model": model, "messages": messages, **self.extra}
-        if temperature is not None:
-            params["temperature"] = temperature
-        if max_tokens is not None:
-            params["max_tokens"] = max_tokens
-        if self.api_base:
-            params["api_base"] = self.api_base
-        if self.api_key:
-            params["api_key"] = self.api_key
-        if self.timeout:
-            params["timeout"] = self.timeout
+        params = self.params(
+            messages, model, stream=stream, temperature=temperature, max_tokens=max_tokens
+        )
         started = time.monotonic()
         try:
-            if stream:
-                params["stream"] = True
-                params["stream_options"] = {"include_usage": True}
             response = litellm.completion(**params)
         except Exception as exc:
             raise provider_error(model, exc, secrets=(self.api_key,)) from None
