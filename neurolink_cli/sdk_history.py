@@ -109,6 +109,16 @@ class HistoryMethods:
         except NeurolinkError as exc:
             raise _check_python_error(exc) from None
 
+    def _options(
+        self, format: str, choices: tuple[str, ...] | list[str] | None = None, **given: Any
+    ) -> ExportOptions:
+        """The export options of a call (the CLI's own :func:`export_options`), after checking
+        ``format`` against ``choices`` when given; errors in Python's words."""
+        if choices is not None and format not in choices:
+            raise BadInput(f"format {format!r}: use one of {', '.join(choices)}")
+        opts: ExportOptions = self._call(export_options, format, **given)
+        return opts
+
     def export_conversation_history(
         self,
         session_id: str,
@@ -129,12 +139,10 @@ class HistoryMethods:
         """
         from neurolink_cli.export.registry import single_choices
 
-        if format not in single_choices():
-            raise BadInput(f"format {format!r}: use one of {', '.join(single_choices())}")
         check_session_id(session_id)
-        opts = self._call(
-            export_options,
+        opts = self._options(
             format,
+            single_choices(),
             include_metadata=include_metadata,
             start_time=start_time,
             end_time=end_time,
@@ -162,8 +170,7 @@ class HistoryMethods:
     ) -> dict[str, Any]:
         """The session's export document (CONTRACT §5) as a dict: the JSON export, parsed."""
         check_session_id(session_id)
-        opts = self._call(
-            export_options,
+        opts = self._options(
             "json",
             include_metadata=include_metadata,
             start_time=start_time,
@@ -214,8 +221,7 @@ class HistoryMethods:
         The documents ``export-all --format json`` writes, in its order: sessions with no
         turn in the time range are left out, unreadable ones are logged and skipped.
         """
-        opts = self._call(
-            export_options,
+        opts = self._options(
             "json",
             include_metadata=include_metadata,
             start_time=start_time,
@@ -266,14 +272,12 @@ class HistoryMethods:
         from neurolink_cli.export import run
         from neurolink_cli.export.registry import bulk_choices
 
-        if format not in bulk_choices():
-            raise BadInput(f"format {format!r}: use one of {', '.join(bulk_choices())}")
         directory = path_or_file if isinstance(path_or_file, str | os.PathLike) else None
         if resume and directory is None:
             raise BadInput("resume=True needs a directory (it continues a directory export)")
-        opts = self._call(
-            export_options,
+        opts = self._options(
             format,
+            bulk_choices(),
             include_metadata=include_metadata,
             start_time=start_time,
             end_time=end_time,
@@ -333,8 +337,7 @@ class HistoryMethods:
         from neurolink_cli.archive.run import ArchiveRequest
         from neurolink_cli.archive.run import archive as run_archive
 
-        opts = self._call(
-            export_options,
+        opts = self._options(
             format,
             include_metadata=include_metadata,
             redact=redact,
