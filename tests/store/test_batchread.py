@@ -81,3 +81,45 @@ def test_run_ahead_falls_back_to_the_pipeline_when_the_connection_breaks(
     assert got == [(0, [b"0"]), (1, [b"1"]), (2, [b"2"]), (3, [b"3"])]
     assert time.monotonic() - started < 3  # no wait for a reply that will never come
     assert not reader._lean
+
+
+def test_read_replies_spans_many_socket_reads_and_matches_read_response(
+    client: Any, prefix: str
+) -> None:
+    """Replies far larger than one socket read (64 kB) and many of them: the reader taken
+    straight from hiredis gives what redis-py's read_response gives, an error in its place."""
+    from neurolink_cli.store.batchread import read_replies
+
+    big = [bytes([65 + i % 26]) * (3000 + i) for i in range(300)]  # ~1 MB list
+    client.rpush(f"{prefix}:big", *big)
+    client.set(f"{prefix}:s", b"v")
+    commands = [
+        ("LRANGE", f"{prefix}:big", 0, -1),
+        ("GET", f"{prefix}:big"),
+        ("GET", f"{prefix}:s"),
+    ]
+    commands *= 5
+    from redis.exceptions import ResponseError
+
+    def reference(conn: Any) -> list[Any]:
+        out: list[Any] = []
+        for _ in commands:
+            try:
+                out.append(conn.read_response(disable_decoding=True))
+            except ResponseError as exc:
+                out.append(exc)
+        return out
+
+    pool = client.connection_pool
+    results = []
+    for read in (lambda conn: read_replies(conn, len(commands)), reference):
+        conn = pool.get_connection()
+        try:
+            conn.send_packed_command(conn.pack_commands(commands))
+            results.append(read(conn))
+        finally:
+            pool.release(conn)
+    for got in results:
+        assert got[0::3] == [big] * 5
+        assert all("WRONGTYPE" in str(g) for g in got[1::3])
+        assert got[2::3] == [b"v"] * 5
