@@ -99,14 +99,30 @@ class SeenSet:
         if i < len(arr) and arr[i] == digest:
             return False
         self._recent.add(digest)
-        if len(self._recent) > max(4096, len(arr) >> 3):
-            self._sorted = array("q", heapq.merge(arr, sorted(self._recent)))
-            self._recent = set()
+        self._settle()
         return True
 
+    def add_many(self, items: list[bytes]) -> list[bool]:
+        """:meth:`add` of each item in turn (one call for a page of them)."""
+        recent, arr = self._recent, self._sorted
+        size, fresh = len(arr), []
+        for digest in map(hash, items):
+            if digest in recent:
+                fresh.append(False)
+                continue
+            i = bisect_left(arr, digest)
+            if i < size and arr[i] == digest:
+                fresh.append(False)
+                continue
+            recent.add(digest)
+            fresh.append(True)
+        self._settle()
+        return fresh
 
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    def _settle(self) -> None:
+        if len(self._recent) > max(4096, len(self._sorted) >> 3):
+            self._sorted = array("q", heapq.merge(self._sorted, sorted(self._recent)))
+            self._recent = set()
 
 
 class IndexWalk:
@@ -141,18 +157,18 @@ class IndexWalk:
             keys=[self.index_key],
             args=[score, member, self.page, self.lo, self.hi, "1"],
         )
-        self.done = bool(int(reply[0]))
-        rows: list[tuple[str, float]] = []
-        for i in range(1, len(reply), 2):
-            m, sc = reply[i], reply[i + 1]
-            m = m if isinstance(m, bytes) else str(m).encode()
-            sc = sc if isinstance(sc, bytes) else str(sc).encode()
-            self._cursor = (sc, m)
-            if self.seen.add(m):
-                rows.append((_text(m), float(sc)))
-        if len(reply) == 1:
-            self.done = True
-        return rows
+        self.done = bool(int(reply[0])) or len(reply) == 1
+        members, scores = reply[1::2], reply[2::2]
+        if not all(type(x) is bytes for x in reply[1:]):  # a client that decodes replies
+            members = [m if isinstance(m, bytes) else str(m).encode() for m in members]
+            scores = [s if isinstance(s, bytes) else str(s).encode() for s in scores]
+        if members:
+            self._cursor = (scores[-1], members[-1])
+        return [
+            (m.decode("utf-8", "replace"), float(sc))
+            for m, sc, new in zip(members, scores, self.seen.add_many(members), strict=True)
+            if new
+        ]
 
     def __iter__(self) -> Iterator[list[tuple[str, float]]]:
         while not self.done:
