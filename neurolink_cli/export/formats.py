@@ -254,6 +254,11 @@ class CsvWriter:
         self._lines: list[str] = [",".join(header) + "\r\n"]
         self._size = 0
 
+    def without_header(self) -> CsvWriter:
+        """This writer, continuing a stream whose header another writer wrote."""
+        self._lines = []
+        return self
+
     def write(self, doc: SessionDoc) -> None:
         if doc.paged:  # with the lines held (the header), all or nothing
             held = "".join(self._lines).encode("utf-8", "backslashreplace")

@@ -40,7 +40,6 @@ class Format:
     stream_as: str | None  # ``export-all`` on stdout writes this format (None: not offered)
     directory: bool  # ``export-all --output DIR``: one file per session
     importable: bool  # ``memory import`` reads it (files and export-all directories)
-    second_process: bool = False  # on stdout, worth formatting in a worker process
     # the turns a session has in this format, when not all of them: 0 leaves it out
     # (``export-all`` lists it as skipped), and ``--min-turns`` compares with it
     turns_of: Callable[[SessionDoc], int] | None = None
@@ -54,7 +53,7 @@ def _register(fmt: Format) -> None:
 
 
 _register(Format("json", "json", lambda o, m, g: JsonWriter(o, m), True, "jsonl", True, True))
-_register(Format("csv", "csv", lambda o, m, g: CsvWriter(o, m, g), True, "csv", True, False, True))
+_register(Format("csv", "csv", lambda o, m, g: CsvWriter(o, m, g), True, "csv", True, False))
 _register(Format("jsonl", "jsonl", lambda o, m, g: JsonlWriter(o, m), True, "jsonl", True, True))
 _register(Format("markdown", "md", lambda o, m, g: MarkdownWriter(o, m), True, None, False, False))
 # fine-tuning data: OpenAI fine-tuning, Hugging Face TRL "messages", most services (issue 18)

@@ -21,8 +21,8 @@ from neurolink_cli.errors import BadData
 from neurolink_cli.export import registry
 from neurolink_cli.export.files import DirectoryExport
 from neurolink_cli.export.ledger import ExportLedger
+from neurolink_cli.export.shared import export_shared, shared_available
 from neurolink_cli.export.transform import ExportOptions, apply
-from neurolink_cli.export.worker import ProcessWriter, worker_available
 from neurolink_cli.failures import error_count
 from neurolink_cli.models import SessionDoc, Unreadable
 from neurolink_cli.store.repository import Repository
@@ -96,6 +96,67 @@ def exported_docs(
             yield doc
 
 
+class SessionHandler:
+    """What ``export_all`` does with each session the walk meets (the loop's body): one
+    instance per process when two processes share the work (:mod:`.split`)."""
+
+    def __init__(
+        self,
+        opts: ExportOptions,
+        ledger: ExportLedger,
+        say: Callable[[str], None],
+        *,
+        target: DirectoryExport | None = None,
+        writer: registry.Writer | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.opts, self.ledger, self.say = opts, ledger, say
+        self.fmt = registry.get(opts.format)
+        self.target, self.writer, self.progress = target, writer, progress
+
+    def __call__(self, item: SessionDoc | Unreadable) -> None:
+        opts, ledger, target, fmt = self.opts, self.ledger, self.target, self.fmt
+        if isinstance(item, Unreadable):
+            _unreadable(item, ledger, self.say)
+            return
+        sid = item.session_id
+        try:
+            if opts.errors_only and not error_count(item):
+                return  # ``--errors``: left out on purpose, silently (not "skipped")
+            name = target.claim(item) if target is not None else ""
+            if target is not None and target.keep_earlier(item, name):
+                ledger.resume()
+                if self.progress:
+                    self.progress(1, 0)
+                return
+            doc = prepare(item, opts, ledger, self.say)
+            if doc is None:
+                return
+            if fmt.turns_of is not None or opts.min_turns:
+                kept = registry.kept_turns(fmt, doc)
+                if kept == 0 and fmt.turns_of is not None:
+                    ledger.skip(sid, f"nothing to write as {fmt.name}")
+                    return
+                if kept < opts.min_turns:
+                    ledger.skip(sid, f"fewer than {opts.min_turns} turns")
+                    return
+            if target is not None and doc.paged:  # a huge session: straight to its file
+                target.write_stream(doc, name, opts.include_metadata, opts.csv_guard)
+            elif target is not None:
+                data = registry.render(doc, fmt.name, opts.include_metadata, opts.csv_guard)
+                target.write(doc, name, data)
+            else:
+                assert self.writer is not None
+                self.writer.write(doc)
+        except BadData as exc:
+            ledger.fail(sid, str(exc))
+            self.say(f"{sid}: {exc}")
+            return
+        ledger.export(doc.turn_count())
+        if self.progress:
+            self.progress(1, doc.turn_count())
+
+
 def export_all(
     repo: Repository,
     opts: ExportOptions,
@@ -111,84 +172,47 @@ def export_all(
     """Export every session to ``out`` (a stream) or ``directory`` (one file each).
 
     ``jobs`` > 1 reads that many batches at once (:meth:`~neurolink_cli.store.repository.Repository.iter_docs`);
-    the output order is the same.
+    the output order is the same. On a stream, with two cores and one reader, the pages of
+    the native index are shared with a second process (:mod:`.split`), same output.
     """
     started = time.monotonic()
     ledger = ExportLedger()
     fmt = registry.get(opts.format)
-    target = None
-    writer: registry.Writer | None = None
-    if directory is not None:
-        target = DirectoryExport(directory, fmt.name, opts.filters(), options=opts.run_options(),
-                                 resume=resume, file_mode=opts.file_mode, dir_mode=opts.dir_mode)  # fmt: skip
-        target.open()
-    else:
-        assert out is not None and fmt.stream_as is not None
-        stream = registry.get(fmt.stream_as)
-        if stream.second_process and worker_available(out):  # costs more to format than read
-            writer = ProcessWriter(out, stream.name, opts.include_metadata, opts.csv_guard)
-        else:
-            writer = stream.writer(out, opts.include_metadata, opts.csv_guard)
 
     def say(text: str) -> None:
         if warn:
             warn(text)
 
+    if directory is None:
+        assert out is not None and fmt.stream_as is not None
+        if jobs <= 1 and not full_scan and shared_available(repo, out):
+            export_shared(repo, opts, out, ledger, say, progress)
+            ledger.seconds = time.monotonic() - started
+            return ledger
+        stream = registry.get(fmt.stream_as)
+        writer = stream.writer(out, opts.include_metadata, opts.csv_guard)
+        handle = SessionHandler(opts, ledger, say, writer=writer, progress=progress)
+        for item in repo.iter_docs(full_scan=full_scan, user_id=opts.user_id, jobs=jobs,
+                                   with_ttl=False):  # fmt: skip
+            handle(item)
+        for sid, reason, turns in writer.close():
+            ledger.fail_late(sid, reason, turns)
+            say(f"{sid}: {reason}")
+        ledger.seconds = time.monotonic() - started
+        return ledger
+    target = DirectoryExport(directory, fmt.name, opts.filters(), options=opts.run_options(),
+                             resume=resume, file_mode=opts.file_mode, dir_mode=opts.dir_mode)  # fmt: skip
+    target.open()
+    handle = SessionHandler(opts, ledger, say, target=target, progress=progress)
     try:
-        items = repo.iter_docs(full_scan=full_scan, user_id=opts.user_id, jobs=jobs, with_ttl=False)
-        for item in items:
-            if isinstance(item, Unreadable):
-                _unreadable(item, ledger, say)
-                continue
-            sid = item.session_id
-            try:
-                if opts.errors_only and not error_count(item):
-                    continue  # ``--errors``: left out on purpose, silently (not "skipped")
-                name = target.claim(item) if target is not None else ""
-                if target is not None and target.keep_earlier(item, name):
-                    ledger.resume()
-                    if progress:
-                        progress(1, 0)
-                    continue
-                doc = prepare(item, opts, ledger, say)
-                if doc is None:
-                    continue
-                if fmt.turns_of is not None or opts.min_turns:
-                    kept = registry.kept_turns(fmt, doc)
-                    if kept == 0 and fmt.turns_of is not None:
-                        ledger.skip(sid, f"nothing to write as {fmt.name}")
-                        continue
-                    if kept < opts.min_turns:
-                        ledger.skip(sid, f"fewer than {opts.min_turns} turns")
-                        continue
-                if target is not None and doc.paged:  # a huge session: straight to its file
-                    target.write_stream(doc, name, opts.include_metadata, opts.csv_guard)
-                elif target is not None:
-                    data = registry.render(doc, fmt.name, opts.include_metadata, opts.csv_guard)
-                    target.write(doc, name, data)
-                else:
-                    assert writer is not None
-                    writer.write(doc)
-            except BadData as exc:
-                ledger.fail(sid, str(exc))
-                say(f"{sid}: {exc}")
-                continue
-            ledger.export(doc.turn_count())
-            if progress:
-                progress(1, doc.turn_count())
-        if writer is not None:
-            for sid, reason, turns in writer.close():
-                ledger.fail_late(sid, reason, turns)
-                say(f"{sid}: {reason}")
+        for item in repo.iter_docs(full_scan=full_scan, user_id=opts.user_id, jobs=jobs,
+                                   with_ttl=False):  # fmt: skip
+            handle(item)
         ledger.seconds = time.monotonic() - started
     except BaseException:
-        if isinstance(writer, ProcessWriter):
-            writer.abort()
         # Still say in the manifest what was done; never let that mask the first error.
-        if target is not None:
-            with contextlib.suppress(Exception):
-                ledger.manifest = target.close(ledger, complete=False)
+        with contextlib.suppress(Exception):
+            ledger.manifest = target.close(ledger, complete=False)
         raise
-    if target is not None:
-        ledger.manifest = target.close(ledger, complete=True)
+    ledger.manifest = target.close(ledger, complete=True)
     return ledger

@@ -302,10 +302,23 @@ class NativeStore:
         self, pages: Iterator[list[tuple[str, float]]]
     ) -> Iterator[SessionDoc | Unreadable]:
         """Every page's sessions, the next page's batch sent before these are handed out."""
+        for _rows, docs in self.read_pages(pages):
+            yield from docs
+
+    def read_pages(
+        self, pages: Iterator[list[tuple[str, float]]]
+    ) -> Iterator[tuple[list[tuple[str, float]], list[SessionDoc | Unreadable]]]:
+        """Each page of index rows with its sessions (those found), the next page's batch
+        sent before these are handed out."""
         pairs = self._key_pairs
         for rows, replies in read_ahead(self._reader(), pages, lambda r: pairs([i for i, _ in r])):
             ids, scores = _ids_scores(rows)
-            yield from _present(self._docs(ids, scores, replies))
+            yield rows, list(_present(self._docs(ids, scores, replies)))
+
+    def can_share_pages(self) -> bool:
+        """True when another process may read pages of this store's walk on its own
+        connection (a plain client: a forked child opens its own; not a Cluster client)."""
+        return self._reader()._lean
 
     def scan_ids(self) -> Iterator[list[str]]:
         """Session ids found by SCAN over every primary (``--full-scan``), in batches."""

@@ -138,10 +138,10 @@ def test_directory_export_of_paged_sessions(
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
-def test_binary_streams_paged_sessions_through_the_worker(
+def test_binary_streams_paged_sessions_with_the_pages_shared(
     neurolink_bin: Any, client: Any, prefix: str, fmt: str
 ) -> None:
-    """The installed binary: default first page (256), stdout a pipe (CSV: second process)."""
+    """The installed binary: default first page (256), stdout a pipe (two processes)."""
     n = 700
     turns = [_turn(i) for i in range(n)]
     _seed(client, prefix, "big", turns)

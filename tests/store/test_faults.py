@@ -128,9 +128,14 @@ def test_redis_restart_mid_stream_is_retried(own_server, env) -> None:
 def test_redis_killed_mid_stream_leaves_only_whole_lines(own_server, env) -> None:
     proc = _start_export([], _env(env, own_server))
     first = _read_some(proc)
+    helpers = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True)
     os.kill(own_server.proc.pid, signal.SIGKILL)
     rest, err = proc.communicate(timeout=30)
     assert proc.returncode == 4, err
+    time.sleep(0.2)
+    for pid in helpers.stdout.split():  # the second export process is gone too
+        status = Path(f"/proc/{int(pid)}/status")
+        assert not status.exists() or b"zombie" in status.read_bytes().lower()
     lines = (first + rest).splitlines()
     assert 0 < len(lines) < N_SESSIONS
     for line in lines:

@@ -1,0 +1,321 @@
+"""``export-all`` to a stream on two cores: the pages of the index shared by two processes.
+
+An export is one core's work per session (read the replies, build the document, format
+and check it), with the Redis server on the other core needing a fraction of it. So the
+pages of the native index walk are dealt out in turn: page 0, 2, 4, ... to this process,
+1, 3, 5, ... to a forked worker. Each reads its pages on its own connection (the next one
+sent before this one is formatted), builds and checks every session as a single process
+would (:class:`~neurolink_cli.export.run.SessionHandler`, the same code), and formats the
+page into memory. The output keeps the walk's order with a turn passed back and forth:
+a process writes page *k* once page *k - 1* is written, then hands the turn on.
+
+- Only this process walks the index (the exactly-once walk, :mod:`~neurolink_cli.store.walk`)
+  and sends the worker the rows of its pages; nothing else crosses between them but the
+  turn and what the worker did with each page (its ledger entries, its messages), which
+  this process records and reports in page order, progress included.
+- A huge session (read in pages, :mod:`~neurolink_cli.store.pages`) is never held: the
+  process takes the turn first, writes what it holds, then streams the session out.
+- Memory: at most one page of formatted output per process, plus the page being read.
+- The worker ignores Ctrl-C (this process decides); an error in it (Redis gone, a write
+  error) is sent back and raised here; a closed stdout (``| head``) ends both quietly;
+  on any error here the worker is stopped. Sessions of the TypeScript layout follow the
+  native pages, written by this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from typing import IO, Any, cast
+
+from neurolink_cli.errors import NeurolinkError
+from neurolink_cli.export import registry
+from neurolink_cli.export.ledger import ExportLedger
+from neurolink_cli.export.transform import ExportOptions
+from neurolink_cli.models import SessionDoc, Unreadable
+from neurolink_cli.store.repository import Repository
+
+Rows = list[tuple[str, float]]
+Handler = Callable[[SessionDoc | Unreadable], None]
+Progress = Callable[[int, int], None]
+
+
+def _handler(opts: ExportOptions, ledger: ExportLedger, say: Callable[[str], None],
+             writer: registry.Writer, progress: Progress | None = None) -> Handler:  # fmt: skip
+    from neurolink_cli.export.run import SessionHandler  # run imports this module
+
+    return SessionHandler(opts, ledger, say, writer=writer, progress=progress)
+
+
+def worker_available(out: IO[bytes]) -> bool:
+    """True when ``out`` is a real file descriptor and a second process can run at the
+    same time (more than one core, and fork)."""
+    import multiprocessing
+
+    try:
+        out.fileno()
+    except (AttributeError, OSError, ValueError):  # an in-memory stream (tests, callers)
+        return False
+    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def shared_available(repo: Repository, out: IO[bytes]) -> bool:
+    """True when a second process can take half the pages: two cores and fork, ``out``
+    a real file descriptor, and a plain (non-Cluster) client to open a connection of its own."""
+    return not os.environ.get("NOSHARE") and worker_available(out) and repo.native.can_share_pages()
+
+
+class PageOut:
+    """What a writer writes to: a page's output held in memory until this process has the
+    turn, then written straight to the real stream."""
+
+    def __init__(self, real: IO[bytes], wait_turn: Callable[[], None]) -> None:
+        self.real = real
+        self.wait_turn = wait_turn
+        self.held = io.BytesIO()
+        self.direct = False
+
+    def write(self, data: bytes) -> int:
+        if self.direct:
+            return self.real.write(data)
+        return self.held.write(data)
+
+    def flush(self) -> None:
+        if self.direct:
+            self.real.flush()
+
+    def take_turn(self) -> None:
+        """Wait for the turn (the page before is written), then write what is held."""
+        if not self.direct:
+            self.wait_turn()
+            self.real.write(self.held.getbuffer())
+            self.held = io.BytesIO()
+            self.direct = True
+
+    def end_page(self) -> None:
+        """The page is complete: out it goes (after waiting for the turn); next page held."""
+        self.take_turn()
+        self.real.flush()
+        self.direct = False
+
+
+def _do_page(docs: list[SessionDoc | Unreadable], opts: ExportOptions, page_out: PageOut,
+             writer: registry.Writer, progress: Progress | None = None,
+             ) -> tuple[ExportLedger, list[str]]:  # fmt: skip
+    """One page's sessions through the writer and out (after the page before): what
+    happened to them (a ledger of this page) and what is to be said, in order."""
+    ledger, said = ExportLedger(), list[str]()
+    handle = _handler(opts, ledger, said.append, writer, progress)
+    for item in docs:
+        if isinstance(item, SessionDoc):
+            if opts.user_id is not None and item.user_id != opts.user_id:
+                continue
+            if item.paged:
+                page_out.take_turn()
+        handle(item)
+    for sid, reason, turns in writer.close():  # flushes what the writer holds into page_out
+        ledger.fail_late(sid, reason, turns)
+        said.append(f"{sid}: {reason}")
+    page_out.end_page()
+    return ledger, said
+
+
+def _pages_for(rows_iter: Iterator[Rows], give: Callable[[int, Rows], None]) -> Iterator[Rows]:
+    """This process's pages (even numbers); the odd ones handed to ``give`` as met."""
+    for k, rows in enumerate(rows_iter):
+        if k % 2:
+            give(k, rows)
+        else:
+            yield rows
+
+
+def export_shared(repo: Repository, opts: ExportOptions, out: IO[bytes], ledger: ExportLedger,
+                  say: Callable[[str], None], progress: Progress | None) -> None:  # fmt: skip
+    """Every session to ``out`` as ``export_all`` writes them, the pages shared (see above)."""
+    import multiprocessing
+
+    stream = registry.get(registry.get(opts.format).stream_as or opts.format)
+    out.flush()
+    walk = repo.native.index_walk(page=repo.native.batch_size)
+    ctx = multiprocessing.get_context("fork")
+    conn, child = ctx.Pipe()
+    proc = ctx.Process(target=_serve, args=(child, out.fileno(), repo, opts, stream.name),
+                       daemon=True, name="neurolink-export")  # fmt: skip
+    proc.start()
+    child.close()
+    given: deque[int] = deque()  # the worker's pages not yet written, in order
+    k = -2  # this process's current page
+
+    def give(number: int, rows: Rows) -> None:
+        given.append(number)
+        _send(conn, proc, ("page", number, rows))
+
+    def settle(upto: int) -> None:
+        """Record what the worker did with each of its pages below ``upto`` (waiting)."""
+        while given and given[0] < upto:
+            number = given.popleft()
+            msg = _recv(conn, proc)
+            if msg[0] != "written" or msg[1] != number:
+                _fail(msg, proc)
+            _merge(ledger, msg[2], msg[3], say, progress)
+
+    page_out = PageOut(out, lambda: settle(k))
+    writer = stream.writer(cast(IO[bytes], page_out), opts.include_metadata, opts.csv_guard)
+    try:
+        for _rows, docs in repo.native.read_pages(_pages_for(iter(walk), give)):
+            k += 2
+            mine, said = _do_page(docs, opts, page_out, writer, progress)
+            _merge(ledger, mine, said, say, None)  # after the pages before it (settled)
+            if given and given[0] == k + 1:
+                _send(conn, proc, ("go", k + 1))
+        _send(conn, proc, ("end",))
+        settle(1 << 62)
+        msg = _recv(conn, proc)
+        if msg[0] != "bye":
+            _fail(msg, proc)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            conn.close()
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(5)
+        raise
+    proc.join(10)
+    page_out.take_turn()  # every page is out: straight to the stream from here on
+    handle = _handler(opts, ledger, say, writer, progress)
+    if repo.upstream is not None:  # the TypeScript layout's sessions, after the native ones
+        for item in repo.upstream.iter_docs(user_id=opts.user_id, with_ttl=False):
+            handle(item)
+    for sid, reason, turns in writer.close():
+        ledger.fail_late(sid, reason, turns)
+        say(f"{sid}: {reason}")
+
+
+def _headless(stream: registry.Format, out: Any, opts: ExportOptions) -> registry.Writer:
+    """A writer of the stream's format that writes no header (the main process writes it)."""
+    writer = stream.writer(out, opts.include_metadata, opts.csv_guard)
+    without = getattr(writer, "without_header", None)
+    return without() if without is not None else writer
+
+
+def _merge(ledger: ExportLedger, delta: ExportLedger, said: list[str],
+           say: Callable[[str], None], progress: Progress | None) -> None:  # fmt: skip
+    for text in said:
+        say(text)
+    ledger.exported += delta.exported
+    ledger.turns += delta.turns
+    ledger.resumed += delta.resumed
+    ledger.skipped += delta.skipped
+    ledger.not_sessions += delta.not_sessions
+    ledger.failed += delta.failed
+    ledger.warnings += delta.warnings
+    if progress and (delta.exported or delta.resumed):
+        progress(delta.exported + delta.resumed, delta.turns)
+
+
+def _send(conn: Connection, proc: Any, message: object) -> None:
+    try:
+        conn.send(message)
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        _fail(_recv(conn, proc), proc)
+
+
+def _recv(conn: Connection, proc: Any) -> Any:
+    try:
+        return conn.recv()
+    except (EOFError, ConnectionResetError, OSError):
+        return ("error", NeurolinkError("the second export process stopped unexpectedly"))
+
+
+def _fail(msg: Any, proc: Any) -> None:
+    """Raise what the worker reported (its error, or a closed stdout)."""
+    if proc.is_alive():
+        proc.terminate()
+    proc.join(5)
+    if msg and msg[0] == "broken-pipe":
+        raise BrokenPipeError
+    if msg and msg[0] == "error" and isinstance(msg[1], BaseException):
+        raise msg[1]
+    raise NeurolinkError(f"the second export process sent {msg[0]!r} out of turn")
+
+
+# -- the worker -----------------------------------------------------------------------------
+class _Inbox:
+    """Messages from the main process, in order; pages met while waiting for a turn kept."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pages: deque[tuple[int, Rows]] = deque()
+        self.turns: set[int] = set()
+        self.ended = False
+
+    def _take(self) -> None:
+        msg = self.conn.recv()
+        if msg[0] == "page":
+            self.pages.append((msg[1], msg[2]))
+        elif msg[0] == "go":
+            self.turns.add(msg[1])
+        else:
+            self.ended = True
+
+    def next_page(self) -> tuple[int, Rows] | None:
+        while not self.pages and not self.ended:
+            self._take()
+        return self.pages.popleft() if self.pages else None
+
+    def wait_turn(self, k: int) -> None:
+        while k not in self.turns:
+            if self.ended:
+                raise EOFError("the main process ended before this page's turn")
+            self._take()
+        self.turns.discard(k)
+
+
+def _serve(conn: Connection, fd: int, repo: Repository, opts: ExportOptions, fmt: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out = os.fdopen(fd, "wb", buffering=1 << 16, closefd=False)
+    inbox = _Inbox(conn)
+    current = [-1]
+    page_out = PageOut(out, lambda: inbox.wait_turn(current[0]))
+    writer = _headless(registry.get(fmt), page_out, opts)
+    try:
+        numbers: deque[int] = deque()
+
+        def rows_iter() -> Iterator[Rows]:
+            while (page := inbox.next_page()) is not None:
+                numbers.append(page[0])
+                yield page[1]
+
+        for _rows, docs in repo.native.read_pages(rows_iter()):
+            current[0] = numbers.popleft()
+            ledger, said = _do_page(docs, opts, page_out, writer)
+            conn.send(("written", current[0], ledger, said))
+        while not inbox.ended:
+            inbox._take()
+        conn.send(("bye",))
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            conn.send(("broken-pipe",))
+    except (EOFError, ConnectionResetError):
+        pass  # the main process went away: nothing to report to
+    except BaseException as exc:  # noqa: BLE001 - reported to the main process
+        with contextlib.suppress(Exception):
+            conn.send(("error", _portable(exc)))
+    finally:
+        os._exit(0)  # never run the parent's exit handlers or flush its buffers here
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else a NeurolinkError with its text."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001
+        return NeurolinkError(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,139 @@
+"""export-all to a stream through the installed binary, where two processes share the pages.
+
+The output must be the same bytes as one process's (CliRunner has no real file descriptor,
+so it runs in one), in every stream format, whatever lands on which process's pages: bad
+sessions, keys of the wrong type, huge sessions read in pages, the TypeScript layout after
+the native pages, filters; everything is reported once, in order; a closed pipe, Ctrl-C and
+a Redis that goes away stop both processes with the usual exit codes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import NEUROLINK
+from support.helpers import add_conversation, seed_sessions
+from test_dir_trust import TsSessions
+
+from neurolink_cli.export.shared import worker_available
+
+with open(os.devnull, "wb") as _devnull:
+    pytestmark = pytest.mark.skipif(
+        not worker_available(_devnull), reason="needs two cores and fork"
+    )
+
+
+def _children_of(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True)
+    return [int(x) for x in out.stdout.split()]
+
+
+@pytest.mark.e2e
+def test_same_bytes_as_the_in_process_writer(cli, neurolink_bin, store) -> None:
+    for i in range(450):  # more than two batches
+        add_conversation(store, f"s{i:04d}", 4, start_s=i, content='row {i}, "q"\n=x')
+    binary = neurolink_bin("memory", "export-all", "--format", "csv")
+    assert binary.returncode == 0, binary.stderr
+    in_process = cli("memory", "export-all", "--format", "csv")  # CliRunner: no real fd
+    assert binary.stdout == in_process.stdout_bytes
+    assert binary.stdout.count(b"\r\n") > 450 * 4
+
+
+@pytest.mark.e2e
+def test_a_bad_session_is_reported_and_the_rest_exported(neurolink_bin, store, client) -> None:
+    add_conversation(store, "good", 2)
+    add_conversation(store, "bad", 2, start_s=50)
+    client.rpush(store.turns_key("bad"), b"{not json}")
+    add_conversation(store, "after", 2, start_s=100)
+    proc = neurolink_bin("memory", "export-all", "--format", "csv")
+    assert proc.returncode == 1
+    assert b"bad" in proc.stderr and b"not a JSON object" in proc.stderr
+    ids = {line.split(b",")[0] for line in proc.stdout.splitlines()[1:]}
+    assert ids == {b"good", b"after"}
+
+
+@pytest.mark.e2e
+def test_closed_pipe_stops_quietly(env, client, store) -> None:
+    seed_sessions(client, store.prefix, 3000, turns=6, size=300)
+    cmd = f"'{NEUROLINK}' memory export-all --format csv | head -c 1000 > /dev/null"
+    proc = subprocess.run(["bash", "-c", cmd], capture_output=True, env=env, timeout=60)
+    assert b"Traceback" not in proc.stderr and b"Error" not in proc.stderr
+
+
+@pytest.mark.e2e
+def test_ctrl_c_stops_both_processes(env, client, store) -> None:
+    seed_sessions(client, store.prefix, 20000, turns=6, size=300)
+    proc = subprocess.Popen(
+        [NEUROLINK, "memory", "export-all", "--format", "csv"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    os.read(proc.stdout.fileno(), 100_000)  # it is running, worker and all
+    workers = _children_of(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
+    time.sleep(0.2)
+    for pid in workers:  # gone (or a zombie waiting for init)
+        status = Path(f"/proc/{pid}/status")
+        assert not status.exists() or b"zombie" in status.read_bytes().lower()
+
+
+def _mixed(client, store, cli) -> list[str]:
+    """~900 sessions over four pages of 250: on both processes' pages a bad turn, a hash of
+    the wrong type, a huge session (more turns than one read takes) and another user's."""
+    seed_sessions(client, store.prefix, 900, turns=4, size=40)
+    ids = [f"s{n:06d}" for n in range(900)]
+    for n in (10, 260, 510, 760):  # pages 0, 1, 2, 3
+        client.rpush(store.turns_key(ids[n]), b"{not json}")
+    for n in (20, 270):
+        client.delete(store.meta_key(ids[n]))
+        client.set(store.meta_key(ids[n]), b"a string")
+    for n in (30, 280):
+        client.rpush(store.turns_key(ids[n]), *[b'{"index":9,"role":"user","content":"x"}'] * 300)
+    for n in (40, 290, 540):
+        client.hset(store.meta_key(ids[n]), "userId", "u2")
+    ts = TsSessions(client, store.prefix, cli)
+    for n in range(30):
+        ts.put(f"ts{n}", f"user{n % 3}")
+    return ids
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "chat-jsonl", "json"])
+@pytest.mark.parametrize("extra", [[], ["--user-id", "u1"], ["--no-include-metadata"]])
+def test_two_processes_write_what_one_writes(cli, neurolink_bin, client, store, fmt, extra) -> None:
+    if fmt == "chat-jsonl" and extra == ["--no-include-metadata"]:
+        pytest.skip("not an option of chat-jsonl")
+    _mixed(client, store, cli)
+    args = ["memory", "export-all", "--format", fmt, *extra]
+    binary = neurolink_bin(*args)
+    in_process = cli(*args)
+    assert binary.returncode == in_process.exit_code == 1, binary.stderr
+    assert binary.stdout == in_process.stdout_bytes
+    said = [re.sub(r" in [0-9.]+ s", "", x) for x in binary.stderr.decode().splitlines()]
+    assert said == [re.sub(r" in [0-9.]+ s", "", x) for x in in_process.stderr.splitlines()]
+    if fmt == "csv":
+        assert binary.stdout.count(b"sessionId,") == 1
+
+
+@pytest.mark.e2e
+def test_an_empty_store_and_a_single_page(cli, neurolink_bin, client, store) -> None:
+    for fmt in ("jsonl", "csv"):
+        binary = neurolink_bin("memory", "export-all", "--format", fmt)
+        assert (
+            binary.returncode == 0
+            and binary.stdout == cli("memory", "export-all", "--format", fmt).stdout_bytes
+        )
+    add_conversation(store, "only", 2)
+    binary = neurolink_bin("memory", "export-all")
+    assert binary.returncode == 0 and binary.stdout.count(b"\n") == 1
