@@ -125,75 +125,107 @@ def _do_page(docs: list[SessionDoc | Unreadable], opts: ExportOptions, page_out:
     return ledger, said
 
 
-def _pages_for(rows_iter: Iterator[Rows], give: Callable[[int, Rows], None]) -> Iterator[Rows]:
-    """This process's pages (even numbers); the odd ones handed to ``give`` as met."""
+def _pages_for(rows_iter: Iterator[Any], give: Callable[[int, Any], None],
+               done: Callable[[], None]) -> Iterator[Any]:  # fmt: skip
+    """This process's pages (even numbers); the odd ones handed to ``give`` as met, and
+    ``done`` called as soon as the walk is over (the worker reads one page ahead, so it
+    must not wait for a page that will never come while this process waits for it)."""
     for k, rows in enumerate(rows_iter):
         if k % 2:
             give(k, rows)
         else:
             yield rows
+    done()
 
 
 def export_shared(repo: Repository, opts: ExportOptions, out: IO[bytes], ledger: ExportLedger,
                   say: Callable[[str], None], progress: Progress | None) -> None:  # fmt: skip
-    """Every session to ``out`` as ``export_all`` writes them, the pages shared (see above)."""
-    import multiprocessing
-
+    """Every session to ``out`` as ``export_all`` writes them, the pages shared (see above):
+    the native index's pages, then the TypeScript layout's batches of keys."""
     stream = registry.get(registry.get(opts.format).stream_as or opts.format)
     out.flush()
-    walk = repo.native.index_walk(page=repo.native.batch_size)
-    ctx = multiprocessing.get_context("fork")
-    conn, child = ctx.Pipe()
-    proc = ctx.Process(target=_serve, args=(child, out.fileno(), repo, opts, stream.name),
-                       daemon=True, name="neurolink-export")  # fmt: skip
-    proc.start()
-    child.close()
-    given: deque[int] = deque()  # the worker's pages not yet written, in order
-    k = -2  # this process's current page
-
-    def give(number: int, rows: Rows) -> None:
-        given.append(number)
-        _send(conn, proc, ("page", number, rows))
-
-    def settle(upto: int) -> None:
-        """Record what the worker did with each of its pages below ``upto`` (waiting)."""
-        while given and given[0] < upto:
-            number = given.popleft()
-            msg = _recv(conn, proc)
-            if msg[0] != "written" or msg[1] != number:
-                _fail(msg, proc)
-            _merge(ledger, msg[2], msg[3], say, progress)
-
-    page_out = PageOut(out, lambda: settle(k))
+    page_out = PageOut(out, lambda: None)
     writer = stream.writer(cast(IO[bytes], page_out), opts.include_metadata, opts.csv_guard)
-    try:
-        for _rows, docs in repo.native.read_pages(_pages_for(iter(walk), give)):
-            k += 2
-            mine, said = _do_page(docs, opts, page_out, writer, progress)
-            _merge(ledger, mine, said, say, None)  # after the pages before it (settled)
-            if given and given[0] == k + 1:
-                _send(conn, proc, ("go", k + 1))
-        _send(conn, proc, ("end",))
-        settle(1 << 62)
-        msg = _recv(conn, proc)
-        if msg[0] != "bye":
-            _fail(msg, proc)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            conn.close()
-        if proc.is_alive():
-            proc.terminate()
-        proc.join(5)
-        raise
-    proc.join(10)
-    page_out.take_turn()  # every page is out: straight to the stream from here on
-    handle = _handler(opts, ledger, say, writer, progress)
-    if repo.upstream is not None:  # the TypeScript layout's sessions, after the native ones
-        for item in repo.upstream.iter_docs(user_id=opts.user_id, with_ttl=False):
+    native = repo.native
+    run = _Phase(opts, out, page_out, writer, ledger, say, progress)
+    run.share(iter(native.index_walk(page=native.batch_size)), native.read_pages, stream.name)
+    upstream = repo.upstream
+    if upstream is not None and upstream.can_share_pages():
+        user = opts.user_id
+        run.share(upstream.key_pages(user), lambda p: upstream.read_pages(p, user), stream.name)
+    elif upstream is not None:  # a Cluster: this process reads them all
+        page_out.take_turn()
+        handle = _handler(opts, ledger, say, writer, progress)
+        for item in upstream.iter_docs(user_id=opts.user_id, with_ttl=False):
             handle(item)
+    page_out.take_turn()
     for sid, reason, turns in writer.close():
         ledger.fail_late(sid, reason, turns)
         say(f"{sid}: {reason}")
+
+
+ReadPages = Callable[[Iterator[Any]], Iterator[tuple[Any, list[SessionDoc | Unreadable]]]]
+
+
+class _Phase:
+    """One walk shared with a worker process: pages dealt out in turn, output in order."""
+
+    def __init__(self, opts: ExportOptions, out: IO[bytes], page_out: PageOut,
+                 writer: registry.Writer, ledger: ExportLedger, say: Callable[[str], None],
+                 progress: Progress | None) -> None:  # fmt: skip
+        self.opts, self.out, self.page_out, self.writer = opts, out, page_out, writer
+        self.ledger, self.say, self.progress = ledger, say, progress
+
+    def share(self, pages: Iterator[Any], read_pages: ReadPages, fmt: str) -> None:
+        import multiprocessing
+
+        self.page_out.take_turn()  # what the phase before left is out first
+        self.page_out.end_page()
+        ctx = multiprocessing.get_context("fork")
+        conn, child = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(child, self.out.fileno(), read_pages, self.opts,
+                                                fmt), daemon=True, name="neurolink-export")  # fmt: skip
+        proc.start()
+        child.close()
+        given: deque[int] = deque()  # the worker's pages not yet written, in order
+        k = -2  # this process's current page
+
+        def give(number: int, rows: Any) -> None:
+            given.append(number)
+            _send(conn, proc, ("page", number, rows))
+
+        def settle(upto: int) -> None:
+            """Record what the worker did with each of its pages below ``upto`` (waiting)."""
+            while given and given[0] < upto:
+                number = given.popleft()
+                msg = _recv(conn, proc)
+                if msg[0] != "written" or msg[1] != number:
+                    _fail(msg, proc)
+                _merge(self.ledger, msg[2], msg[3], self.say, self.progress)
+
+        self.page_out.wait_turn = lambda: settle(k)
+        try:
+            ended = lambda: _send(conn, proc, ("end",))  # noqa: E731
+            for _rows, docs in read_pages(_pages_for(pages, give, ended)):
+                k += 2
+                mine, said = _do_page(docs, self.opts, self.page_out, self.writer, self.progress)
+                _merge(self.ledger, mine, said, self.say, None)  # after the pages before it
+                if given and given[0] == k + 1:
+                    _send(conn, proc, ("go", k + 1))
+            settle(1 << 62)
+            msg = _recv(conn, proc)
+            if msg[0] != "bye":
+                _fail(msg, proc)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.close()
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(5)
+            raise
+        finally:
+            self.page_out.wait_turn = lambda: None
+        proc.join(10)
 
 
 def _headless(stream: registry.Format, out: Any, opts: ExportOptions) -> registry.Writer:
@@ -269,14 +301,12 @@ class _Inbox:
         return self.pages.popleft() if self.pages else None
 
     def wait_turn(self, k: int) -> None:
-        while k not in self.turns:
-            if self.ended:
-                raise EOFError("the main process ended before this page's turn")
+        while k not in self.turns:  # "go" messages come after "end" too
             self._take()
         self.turns.discard(k)
 
 
-def _serve(conn: Connection, fd: int, repo: Repository, opts: ExportOptions, fmt: str) -> None:
+def _serve(conn: Connection, fd: int, read_pages: ReadPages, opts: ExportOptions, fmt: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = os.fdopen(fd, "wb", buffering=1 << 16, closefd=False)
     inbox = _Inbox(conn)
@@ -291,7 +321,7 @@ def _serve(conn: Connection, fd: int, repo: Repository, opts: ExportOptions, fmt
                 numbers.append(page[0])
                 yield page[1]
 
-        for _rows, docs in repo.native.read_pages(rows_iter()):
+        for _rows, docs in read_pages(rows_iter()):
             current[0] = numbers.popleft()
             ledger, said = _do_page(docs, opts, page_out, writer)
             conn.send(("written", current[0], ledger, said))

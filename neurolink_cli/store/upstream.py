@@ -193,11 +193,16 @@ class UpstreamStore:
     def _batches(self, keys: Iterable[bytes], with_ttl: bool = True) -> Iterator[list[_Entry]]:
         """The keys read in batches (:meth:`_read`), the next batch's read sent before this
         one's entries are handed out (:meth:`BatchReader.run_ahead`)."""
+        return self._read_batches(self._key_batches(keys), with_ttl)
+
+    def _read_batches(
+        self, batches: Iterable[list[bytes]], with_ttl: bool = True
+    ) -> Iterator[list[_Entry]]:
         if self._cluster:
-            for batch in self._key_batches(keys):
+            for batch in batches:
                 yield self._read_typed(batch, with_ttl)
             return
-        requests = ((b, _mget_ttl(b, with_ttl)) for b in self._key_batches(keys))
+        requests = ((b, _mget_ttl(b, with_ttl)) for b in batches)
         for batch, replies in self._reader.run_ahead(requests):
             yield self._entries_of(batch, replies, with_ttl)
 
@@ -223,9 +228,7 @@ class UpstreamStore:
             yield from batch
 
     def _entry_batches(self, user_id: str | None, with_ttl: bool = True) -> Iterator[list[_Entry]]:
-        keys = self._all_keys() if user_id is None else self._user_keys(user_id)
-        seen = SeenSet()
-        return self._batches((k for k in keys if seen.add(k)), with_ttl)
+        return self._read_batches(self.key_pages(user_id), with_ttl)
 
     # -- parsing --------------------------------------------------------------------------
     def _session_data(self, entry: _Entry) -> dict[str, Any] | Unreadable | None:
@@ -267,19 +270,44 @@ class UpstreamStore:
     def _docs(
         self, user_id: str | None, with_ttl: bool = True, counting: bool = False
     ) -> Iterator[SessionDoc | Unreadable]:
-        session_data = self._session_data
         for batch in self._entry_batches(user_id, with_ttl):  # one generator, not three
-            for entry in batch:
-                data = session_data(entry)
-                if data is None:
-                    continue
-                if isinstance(data, Unreadable):
-                    yield data
-                    continue
-                doc = document(data, entry.ttl, counting)
-                if user_id is not None and doc.user_id != user_id:
-                    continue
-                yield doc
+            yield from self._batch_docs(batch, user_id, counting)
+
+    def _batch_docs(
+        self, batch: list[_Entry], user_id: str | None, counting: bool = False
+    ) -> Iterator[SessionDoc | Unreadable]:
+        session_data = self._session_data
+        for entry in batch:
+            data = session_data(entry)
+            if data is None:
+                continue
+            if isinstance(data, Unreadable):
+                yield data
+                continue
+            doc = document(data, entry.ttl, counting)
+            if user_id is not None and doc.user_id != user_id:
+                continue
+            yield doc
+
+    def can_share_pages(self) -> bool:
+        """True when another process may read batches of keys on its own connection (a
+        plain client; not a Cluster client)."""
+        return not self._cluster and self._reader._lean
+
+    def key_pages(self, user_id: str | None = None) -> Iterator[list[bytes]]:
+        """The session keys (of ``user_id`` when given) in batches, each key once: the
+        pages :meth:`read_pages` reads (another process may read some of them)."""
+        keys = self._all_keys() if user_id is None else self._user_keys(user_id)
+        seen = SeenSet()
+        return self._key_batches(k for k in keys if seen.add(k))
+
+    def read_pages(
+        self, pages: Iterator[list[bytes]], user_id: str | None = None
+    ) -> Iterator[tuple[list[bytes], list[SessionDoc | Unreadable]]]:
+        """Each page of keys with its sessions (no TTL read), the next page's read sent
+        before these are handed out."""
+        for batch in self._read_batches(pages, with_ttl=False):
+            yield [e.key for e in batch], list(self._batch_docs(batch, user_id))
 
     # -- the UpstreamSource interface -----------------------------------------------------
     def get(self, session_id: str) -> SessionDoc | Unreadable | None:

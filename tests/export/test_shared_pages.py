@@ -103,8 +103,10 @@ def _mixed(client, store, cli) -> list[str]:
     for n in (40, 290, 540):
         client.hset(store.meta_key(ids[n]), "userId", "u2")
     ts = TsSessions(client, store.prefix, cli)
-    for n in range(30):
-        ts.put(f"ts{n}", f"user{n % 3}")
+    for n in range(600):  # the TypeScript layout's batches are shared too
+        ts.put(f"ts{n}", "u1" if n % 3 else f"user{n % 4}")
+    for n in (5, 400):  # not sessions: reported wherever SCAN puts them
+        client.set(f"{ts.c}u1:broken{n}", b"{not json")
     return ids
 
 
@@ -137,3 +139,16 @@ def test_an_empty_store_and_a_single_page(cli, neurolink_bin, client, store) -> 
     add_conversation(store, "only", 2)
     binary = neurolink_bin("memory", "export-all")
     assert binary.returncode == 0 and binary.stdout.count(b"\n") == 1
+
+
+@pytest.mark.e2e
+def test_every_page_count_ends(neurolink_bin, client, store) -> None:
+    """The walk may end on either process's page, or inside the first one."""
+    have = 0
+    for want in (1, 249, 250, 251, 500, 501, 750, 751, 1000, 1001):
+        seed_sessions(client, store.prefix, want - have, turns=1, size=10, first=have)
+        have = want
+        for fmt in ("jsonl", "csv"):
+            done = neurolink_bin("memory", "export-all", "--format", fmt, timeout=30)
+            assert done.returncode == 0, done.stderr
+            assert done.stdout.count(b"\n") == want + (fmt == "csv")
