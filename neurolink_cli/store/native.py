@@ -53,6 +53,7 @@ from neurolink_cli.store.keyspace import (
 )
 from neurolink_cli.store.nativedoc import (
     SUMMARY_FIELDS,
+    TurnPages,
     append_args,
     as_int,
     as_text,
@@ -60,10 +61,19 @@ from neurolink_cli.store.nativedoc import (
     session_fields,
 )
 from neurolink_cli.store.pages import FIRST_PAGE, turn_pages
-from neurolink_cli.store.scripts import APPEND_SCRIPT, CREATE_SCRIPT, PRUNE_SCRIPT, SUMMARY_SCRIPT
+from neurolink_cli.store.scripts import (
+    APPEND_SCRIPT,
+    CREATE_SCRIPT,
+    FINISH_SCRIPT,
+    PRUNE_SCRIPT,
+    STAGE_SCRIPT,
+    SUMMARY_SCRIPT,
+)
 from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import now_ms, stored_to_ms
+
+STAGE_TTL = 3600  # seconds a staging list of an import outlives its last page
 
 
 class NativeStore:
@@ -95,6 +105,8 @@ class NativeStore:
         self._prune = register_script(client, PRUNE_SCRIPT)
         self._create = register_script(client, CREATE_SCRIPT)
         self._page = register_script(client, PAGE_SCRIPT)
+        self._stage = register_script(client, STAGE_SCRIPT)
+        self._finish = register_script(client, FINISH_SCRIPT)
 
     # -- keys ---------------------------------------------------------------------------
     def turns_key(self, session_id: str) -> str:
@@ -132,13 +144,23 @@ class NativeStore:
         """A sequence number naming one write of this store instance (see append_turn)."""
         return next(self._write_seq)
 
-    def write_session(self, doc: SessionDoc, *, replace: bool = False) -> bool:
+    def write_session(
+        self, doc: SessionDoc, *, replace: bool = False, pages: TurnPages | None = None
+    ) -> bool:
         """Write a whole document (used by import): turns as given, metadata, extras, index.
 
         ``replace``: one MULTI/EXEC that starts with DEL (a retry after a lost reply writes
         the same session again). Otherwise a script writes it only if neither key exists
         and returns False when one does (another writer created the session meanwhile:
-        it is left untouched)."""
+        it is left untouched). ``pages``: the turns of a big document, written page by
+        page yet still in one atomic step (:meth:`_write_staged`)."""
+        if pages is not None:
+            if not self._write_staged(doc, pages, replace=replace):
+                return False
+            self.client.zadd(
+                self.index_key, {doc.session_id: stored_to_ms(doc.updated_at) or now_ms()}
+            )
+            return True
         turns = doc.turns
         meta = session_fields(doc)
         tkey, mkey = self.turns_key(doc.session_id), self.meta_key(doc.session_id)
@@ -161,6 +183,54 @@ class NativeStore:
         score = stored_to_ms(doc.updated_at) or now_ms()
         self.client.zadd(self.index_key, {doc.session_id: score})
         return True
+
+    def staging_key(self, session_id: str) -> str:
+        """Where :meth:`_write_staged` builds a big session's turns (same slot as its keys;
+        a name no reader takes for a session key)."""
+        return f"{self.prefix}:session:{{{session_id}}}:importing:{self.writer_id}"
+
+    def _write_staged(self, doc: SessionDoc, pages: TurnPages, *, replace: bool) -> bool:
+        """A big session written page by page, whole or not at all for every reader.
+
+        The turns go to a staging list (:meth:`staging_key`, expiring after
+        :data:`STAGE_TTL` unless refreshed by the next page), each page serialised just
+        before it is sent; one script then moves the list into place and writes the
+        metadata, refusing (False) when creating and either key exists. So memory holds
+        one page, not the session. A failure on the way leaves the session as it was; the
+        staging list is deleted (or, when Redis went away, expires on its own)."""
+        from redis.exceptions import ConnectionError as RConnectionError
+        from redis.exceptions import ResponseError
+        from redis.exceptions import TimeoutError as RTimeoutError
+
+        tkey, mkey = self.turns_key(doc.session_id), self.meta_key(doc.session_id)
+        if not replace and self.client.exists(tkey, mkey):
+            return False  # do not send the turns of a session that would be refused
+        stage = self.staging_key(doc.session_id)
+        done = 0
+        try:
+            for page in pages.pages():
+                rows = [jsonutil.dumps(t) for t in page]
+                del page
+                length = int(self._stage(keys=[stage], args=[done, STAGE_TTL, *rows]))
+                if length != done + len(rows):
+                    raise ResponseError(f"the staging list {stage} changed during the import")
+                done = length
+            if done != pages.count:
+                raise ResponseError(f"{done} turns staged, {pages.count} expected")
+            meta = session_fields(doc, pages)
+            pairs = [part for item in meta.items() for part in item]
+            args = ["1" if replace else "0", self.ttl, done, *pairs]
+            written = int(self._finish(keys=[stage, tkey, mkey], args=args))
+            if written < 0:
+                raise ResponseError(f"the staging list {stage} expired during the import")
+        except BaseException as exc:
+            if not isinstance(exc, RConnectionError | RTimeoutError):
+                with contextlib.suppress(Exception):
+                    self.client.delete(stage)
+            raise
+        with contextlib.suppress(Exception):
+            self.client.delete(stage)  # the marker a retried FINISH_SCRIPT would find
+        return bool(written)
 
     # -- reading ------------------------------------------------------------------------
     def exists(self, session_id: str) -> bool:
