@@ -96,9 +96,10 @@ def iter_stream(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
     fh.seek(0)
     first: bytes | None = None
     lineno = 0
-    for line in fh:
+    lines = _lines(fh)
+    for line in lines:
         lineno += 1
-        if line.strip():
+        if line and not line.isspace():  # strip() would copy a long line
             first = line
             break
     if first is None:
@@ -121,15 +122,40 @@ def iter_stream(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
             yield from _iter_whole(fh, name)
             return
     yield from _expand(value, where)
-    for line in fh:
+    for line in lines:
         lineno += 1
-        if not line.strip():
+        if not line or line.isspace():
             continue
         where = f"{name} line {lineno}"
         value = _lazy(line, functools.partial(_parsed_items, line, where))
         if value is None:
             value = _parse(line, where)
         yield from _expand(value, where)
+
+
+LINE_CHUNK = 1 << 20
+
+
+def _lines(fh: IO[bytes]) -> Iterator[bytes]:
+    """The lines of ``fh``, as iterating over it gives them; a line longer than
+    :data:`LINE_CHUNK` is measured first and then read in one read of its size (iterating
+    collects its chunks and joins them: twice the line in memory for a moment)."""
+    while True:
+        line = fh.readline(LINE_CHUNK)
+        if not line:
+            return
+        if len(line) < LINE_CHUNK or line.endswith(b"\n"):
+            yield line
+            continue
+        start = fh.tell() - len(line)
+        del line
+        while (chunk := fh.readline(LINE_CHUNK)) and not chunk.endswith(b"\n"):
+            pass
+        end = fh.tell()
+        fh.seek(start)
+        line = fh.read(end - start)
+        fh.seek(end)
+        yield line
 
 
 def _parse(data: bytes, where: str) -> Any:
@@ -173,15 +199,15 @@ def _iter_whole(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
 
 
 def _read_rest(fh: IO[bytes]) -> bytes:
-    """The rest of ``fh``; of a regular file in one read of its known size (``read()``
-    collects chunks and joins them: twice the file in memory for a moment)."""
+    """The rest of ``fh`` in one read of its known size (``read()`` collects chunks and
+    joins them: twice the file in memory for a moment)."""
     try:
-        size = os.fstat(fh.fileno()).st_size - fh.tell()
-    except (OSError, AttributeError, ValueError):
-        size = -1
-    if size <= 0:
+        here = fh.tell()
+        size = fh.seek(0, os.SEEK_END) - here
+        fh.seek(here)
+    except (OSError, ValueError):
         return fh.read()
-    data = fh.read(size)
+    data = fh.read(size) if size > 0 else b""
     rest = fh.read()  # the file grew meanwhile
     return data + rest if rest else data
 
