@@ -110,7 +110,8 @@ def iter_stream(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
         try:
             return _items(parse_json(line))
         except JSONProblem as exc:  # not JSONL after all: the whole file's error
-            for _ in _iter_whole(fh, name):
+            fh.seek(0)
+            for _ in _parse_whole(_read_rest(fh), name):
                 pass
             raise _parse_error(where, exc) from None
 
