@@ -69,11 +69,10 @@ from neurolink_cli.store.scripts import (
     STAGE_SCRIPT,
     SUMMARY_SCRIPT,
 )
+from neurolink_cli.store.staged import write_staged
 from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import now_ms, stored_to_ms
-
-STAGE_TTL = 3600  # seconds a staging list of an import outlives its last page
 
 
 class NativeStore:
@@ -153,9 +152,9 @@ class NativeStore:
         the same session again). Otherwise a script writes it only if neither key exists
         and returns False when one does (another writer created the session meanwhile:
         it is left untouched). ``pages``: the turns of a big document, written page by
-        page yet still in one atomic step (:meth:`_write_staged`)."""
+        page yet still in one atomic step (:mod:`~neurolink_cli.store.staged`)."""
         if pages is not None:
-            if not self._write_staged(doc, pages, replace=replace):
+            if not write_staged(self, doc, pages, replace=replace):
                 return False
             self.client.zadd(
                 self.index_key, {doc.session_id: stored_to_ms(doc.updated_at) or now_ms()}
@@ -185,52 +184,9 @@ class NativeStore:
         return True
 
     def staging_key(self, session_id: str) -> str:
-        """Where :meth:`_write_staged` builds a big session's turns (same slot as its keys;
-        a name no reader takes for a session key)."""
+        """Where a big session's turns are built before they move into place (same slot
+        as its keys; a name no reader takes for a session key)."""
         return f"{self.prefix}:session:{{{session_id}}}:importing:{self.writer_id}"
-
-    def _write_staged(self, doc: SessionDoc, pages: TurnPages, *, replace: bool) -> bool:
-        """A big session written page by page, whole or not at all for every reader.
-
-        The turns go to a staging list (:meth:`staging_key`, expiring after
-        :data:`STAGE_TTL` unless refreshed by the next page), each page serialised just
-        before it is sent; one script then moves the list into place and writes the
-        metadata, refusing (False) when creating and either key exists. So memory holds
-        one page, not the session. A failure on the way leaves the session as it was; the
-        staging list is deleted (or, when Redis went away, expires on its own)."""
-        from redis.exceptions import ConnectionError as RConnectionError
-        from redis.exceptions import ResponseError
-        from redis.exceptions import TimeoutError as RTimeoutError
-
-        tkey, mkey = self.turns_key(doc.session_id), self.meta_key(doc.session_id)
-        if not replace and self.client.exists(tkey, mkey):
-            return False  # do not send the turns of a session that would be refused
-        stage = self.staging_key(doc.session_id)
-        done = 0
-        try:
-            for page in pages.pages():
-                rows = [jsonutil.dumps(t) for t in page]
-                del page
-                length = int(self._stage(keys=[stage], args=[done, STAGE_TTL, *rows]))
-                if length != done + len(rows):
-                    raise ResponseError(f"the staging list {stage} changed during the import")
-                done = length
-            if done != pages.count:
-                raise ResponseError(f"{done} turns staged, {pages.count} expected")
-            meta = session_fields(doc, pages)
-            pairs = [part for item in meta.items() for part in item]
-            args = ["1" if replace else "0", self.ttl, done, *pairs]
-            written = int(self._finish(keys=[stage, tkey, mkey], args=args))
-            if written < 0:
-                raise ResponseError(f"the staging list {stage} expired during the import")
-        except BaseException as exc:
-            if not isinstance(exc, RConnectionError | RTimeoutError):
-                with contextlib.suppress(Exception):
-                    self.client.delete(stage)
-            raise
-        with contextlib.suppress(Exception):
-            self.client.delete(stage)  # the marker a retried FINISH_SCRIPT would find
-        return bool(written)
 
     # -- reading ------------------------------------------------------------------------
     def exists(self, session_id: str) -> bool:

@@ -2,7 +2,7 @@
 
 A document of ``LAZY_BYTES`` or more is read with its turns left as text
 (:mod:`neurolink_cli.importer.lazy`) and written to a staging list that one script moves
-into place (``NativeStore._write_staged``). The fast tests run that path on small
+into place (:mod:`neurolink_cli.store.staged`). The fast tests run that path on small
 documents (``LAZY_BYTES = 0``, pages of 3 turns) and compare it with the whole-document
 path: the same stored bytes, the same messages and exit codes. The slow one imports a
 20,000-turn session (over ``LAZY_BYTES``) from every form export writes and checks that
@@ -22,6 +22,7 @@ from support.helpers import ts
 from neurolink_cli.importer import documents, sources
 from neurolink_cli.importer.lazy import LAZY_BYTES
 from neurolink_cli.models import SessionDoc
+from neurolink_cli.store import native
 from neurolink_cli.store.native import NativeStore
 
 
@@ -280,13 +281,13 @@ def test_a_20000_turn_session_round_trips_byte_for_byte(
     doc = SessionDoc("big", "u", ts(0), ts(n), {"provider": "p", "totalTurns": n}, _turns=turns)
     assert NativeStore(client, prefix).write_session(doc)  # the reference writer
     staged: list[str] = []
-    real = NativeStore._write_staged
+    real = native.write_staged
 
-    def spy(self: NativeStore, doc: SessionDoc, *args: Any, **kwargs: Any) -> bool:
+    def spy(store: NativeStore, doc: SessionDoc, *args: Any, **kwargs: Any) -> bool:
         staged.append(doc.session_id)
-        return real(self, doc, *args, **kwargs)
+        return real(store, doc, *args, **kwargs)
 
-    monkeypatch.setattr(NativeStore, "_write_staged", spy)
+    monkeypatch.setattr(native, "write_staged", spy)
     first = cli("memory", "export", "--session-id", "big", "--format", "jsonl").stdout_bytes
     exports = {"json": cli.cwd / "big.json", "jsonl": cli.cwd / "big.jsonl", "dir": cli.cwd / "d"}
     assert cli("memory", "export", "--session-id", "big", "--output", "big.json").exit_code == 0
