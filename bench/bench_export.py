@@ -14,7 +14,9 @@ session of 5,000 turns, then runs every case several times as a separate process
   of ``--version`` and ``memory list --help``;
 - then one huge session (``--huge-turns``, 200,000 turns of ~580 bytes: ~116 MB) alone
   under its own prefix: peak RSS of ``export`` in each format and of ``export-all`` (JSONL
-  and CSV on stdout, ``--output DIR``); it must stay at or under 100 MB (streaming).
+  and CSV on stdout, ``--output DIR``); it must stay at or under 100 MB (streaming);
+  and of ``memory import`` of that session as JSON, JSONL and an export-all directory
+  into an empty database: at most 3x the file's size.
 
 Peak RSS is the OS's figure for each child (``wait4``'s ``ru_maxrss``). Ratios compare
 throughput with the ceiling measured in the same run. ``--scale-to 100000`` then grows
@@ -390,12 +392,16 @@ def main() -> None:
         if args.scale_to and args.scale_to > args.sessions:
             rows += scale_rows(args, server, env, work, neurolink, cases, turns)
         ts_annotate(rows)
+        check_huge = None
         if args.huge_turns:
-            from bench_huge import huge_rows
+            from bench_huge import check_import_targets, huge_rows
 
             rows += huge_rows(args, server, env, work, neurolink, sys.modules[__name__])
+            check_huge = check_import_targets
         print_table(rows, head)
         check_targets(rows)
+        if check_huge is not None:
+            check_huge(rows)
         ts_targets(rows)
         if args.json:
             Path(args.json).write_bytes(

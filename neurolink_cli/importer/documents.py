@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from neurolink_cli.errors import BadInput
+from neurolink_cli.importer.lazy import LazyDocument
 from neurolink_cli.models import SessionDoc
 from neurolink_cli.util.timeutil import ms_to_rfc3339, stored_to_ms
 from neurolink_cli.util.validate import session_id_problem
@@ -35,6 +38,7 @@ _DIGITS = re.compile(r"^\s*\d{1,16}\s*$")
 # Containers nested deeper than this are refused: orjson writes at most 254 levels, and
 # exporters walk values recursively.
 MAX_DEPTH = 254
+PAGE_TURNS = 2000  # turns of a big document per page written
 
 
 def bad_input(where: str, problem: str) -> BadInput:
@@ -93,7 +97,23 @@ def document_to_session(raw: Any, where: str) -> SessionDoc:
 
     ``where`` names the document in error messages (``file.jsonl line 3``). Turns without
     an ``index`` (hand-written files) get their position, as long as none has one.
+
+    A :class:`~neurolink_cli.importer.lazy.LazyDocument` (a big document whose turns are
+    still text) gives a :class:`StreamedDoc`: the same checks, its turns checked one by
+    one and then handed out page by page. Should any check fail, the document parsed
+    whole is checked instead, so the message is always the one that check gives.
     """
+    if isinstance(raw, LazyDocument):
+        try:
+            return _session(raw, where, lazy=True)
+        except InvalidSessionId:
+            raise
+        except BadInput:
+            raw = raw.whole()
+    return _session(raw, where)
+
+
+def _session(raw: Any, where: str, *, lazy: bool = False) -> SessionDoc:
     if not isinstance(raw, dict):
         raise bad_input(where, 'not a session document (expected a JSON object {"sessionId": ...})')
     sid = raw.get("sessionId")
@@ -113,13 +133,19 @@ def document_to_session(raw: Any, where: str) -> SessionDoc:
     elif not isinstance(metadata, dict):
         raise bad_input(where, "metadata must be a JSON object")
     _check_metadata(metadata, where)
-    turns = _check_turns(raw.get("turns"), where)
+    streamed = TurnPages(raw, where) if lazy and isinstance(raw, LazyDocument) else None
+    if streamed is not None:
+        streamed.check()
+    turns = [] if lazy else _check_turns(raw.get("turns"), where)
     extra = {k: v for k, v in raw.items() if k not in TOP_FIELDS}
     for key in extra:
         if not _is_text(key):
             raise bad_input(where, f"field name {key!r} is not valid UTF-8 text")
     _check_depth(metadata, where, "metadata")
     _check_depth(extra, where, "a top-level field")
+    if streamed is not None:
+        return StreamedDoc(sid, user, created, updated, metadata, _turns=[], extra=extra,
+                           streamed=streamed)  # fmt: skip
     return SessionDoc(
         session_id=sid,
         user_id=user,
@@ -180,25 +206,99 @@ def _check_turns(turns: Any, where: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     last = -1
     for i, turn in enumerate(turns):
-        if not isinstance(turn, dict):
-            raise bad_input(where, f"turn #{i} is not a JSON object")
-        role = turn.get("role")
-        if role not in IMPORT_ROLES:
-            shown = role if isinstance(role, str | None) else type(role).__name__
-            raise bad_input(
-                where, f"turn #{i}: role {shown!r} is not one of {', '.join(IMPORT_ROLES)}"
-            )
-        ts = turn.get("timestamp")
-        if ts is not None and not (isinstance(ts, str) and not _DIGITS.match(ts)):
-            turn = {**turn, "timestamp": normal_time(ts, where, f"turn #{i}: timestamp")}
-        if not with_index:
-            turn = {"index": i, **turn}
-        index = turn["index"]
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 2**63:
-            raise bad_input(where, f"turn #{i}: index must be a whole number >= 0")
-        if index <= last:
-            raise bad_input(where, f"turn #{i}: index {index} is not greater than the one before")
-        last = index
-        _check_depth(turn, where, f"turn #{i}")
+        turn = _check_turn(turn, i, bool(with_index), last, where)
+        last = turn["index"]
         out.append(turn)
     return out
+
+
+def _check_turn(turn: Any, i: int, with_index: bool, last: int, where: str) -> dict[str, Any]:
+    """Turn #i checked (its time normalised, its index added when none has one)."""
+    if not isinstance(turn, dict):
+        raise bad_input(where, f"turn #{i} is not a JSON object")
+    role = turn.get("role")
+    if role not in IMPORT_ROLES:
+        shown = role if isinstance(role, str | None) else type(role).__name__
+        raise bad_input(where, f"turn #{i}: role {shown!r} is not one of {', '.join(IMPORT_ROLES)}")
+    ts = turn.get("timestamp")
+    if ts is not None and not (isinstance(ts, str) and not _DIGITS.match(ts)):
+        turn = {**turn, "timestamp": normal_time(ts, where, f"turn #{i}: timestamp")}
+    if not with_index:
+        turn = {"index": i, **turn}
+    index = turn["index"]
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 2**63:
+        raise bad_input(where, f"turn #{i}: index must be a whole number >= 0")
+    if index <= last:
+        raise bad_input(where, f"turn #{i}: index {index} is not greater than the one before")
+    _check_depth(turn, where, f"turn #{i}")
+    return turn
+
+
+# -- big documents: turns checked and handed out page by page ------------------------------
+
+
+def _raw_turns(doc: LazyDocument, where: str) -> Iterator[dict[str, Any]]:
+    """The turns of a lazy document, each parsed and checked as :func:`_check_turns` does.
+
+    BadInput on any problem (its text may differ from the whole check's: the caller then
+    checks the document parsed whole, whose message is the reference)."""
+    with_index: bool | None = None
+    last = -1
+    for i, raw in enumerate(doc.raw_turns):
+        try:
+            turn = doc.parse(bytes(raw))
+        except ValueError:
+            raise bad_input(where, f"turn #{i} is not valid JSON") from None
+        has_index = isinstance(turn, dict) and "index" in turn
+        if with_index is None:
+            with_index = has_index
+        elif has_index != with_index:
+            raise bad_input(where, "some turns have an index and some do not; give all or none")
+        turn = _check_turn(turn, i, with_index, last, where)
+        last = turn["index"]
+        yield turn
+
+
+@dataclass
+class TurnPages:
+    """The checked turns of a big document (see :mod:`neurolink_cli.importer.lazy`):
+    counted once, then handed out page by page, parsed again from their text, so that
+    only one page of them is ever Python objects."""
+
+    doc: LazyDocument
+    where: str
+    count: int = 0
+    next_index: int = 0  # the greatest index + 1 (indexes increase)
+    latest_ms: int | None = None  # the latest turn timestamp, epoch ms
+
+    def check(self) -> None:
+        """Check every turn (BadInput on the first problem) and count them."""
+        count, last, latest = 0, -1, None
+        for turn in _raw_turns(self.doc, self.where):
+            count += 1
+            last = turn["index"]
+            ms = stored_to_ms(turn.get("timestamp"))
+            if ms is not None and (latest is None or ms > latest):
+                latest = ms
+        self.count, self.next_index, self.latest_ms = count, last + 1, latest
+
+    def pages(self) -> Iterator[list[dict[str, Any]]]:
+        """The checked turns, :data:`PAGE_TURNS` at a time."""
+        page: list[dict[str, Any]] = []
+        for turn in _raw_turns(self.doc, self.where):
+            page.append(turn)
+            if len(page) >= PAGE_TURNS:
+                yield page
+                page = []
+        if page:
+            yield page
+
+
+@dataclass(slots=True)
+class StreamedDoc(SessionDoc):
+    """A checked big document: everything but its turns, which ``streamed`` hands out."""
+
+    streamed: TurnPages | None = None
+
+    def turn_count(self) -> int:
+        return self.streamed.count if self.streamed is not None else 0

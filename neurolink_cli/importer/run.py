@@ -23,7 +23,9 @@ writes: ``skip`` leaves existing sessions alone, ``replace`` removes them from b
 layouts and writes the imported document.
 
 Each session is one MULTI/EXEC on its two keys (whole or absent), its index entry right
-after. A Redis error (``maxmemory``, connection lost) or Ctrl-C in pass two raises
+after. A big document (:mod:`~neurolink_cli.importer.lazy`) keeps its turns as text until
+they are written, a page at a time, to a staging list that one script then moves into
+place: still whole or absent, with one page in memory instead of the session. A Redis error (``maxmemory``, connection lost) or Ctrl-C in pass two raises
 :class:`ImportStopped`: how many were imported, which session failed and why, and how to
 finish (``--on-conflict skip``; ``replace`` again for a replacing run).
 """
@@ -46,6 +48,7 @@ from neurolink_cli.errors import (
 from neurolink_cli.importer.documents import (
     ID_RULE,
     InvalidSessionId,
+    StreamedDoc,
     document_to_session,
     shown_id,
 )
@@ -171,7 +174,7 @@ def _batches(
                 raise
             invalid.append(exc)
             continue
-        if len(batch) >= BATCH:
+        if len(batch) >= BATCH or isinstance(batch[-1], StreamedDoc):  # one big one at a time
             yield batch
             batch = []
     if batch:
@@ -180,10 +183,13 @@ def _batches(
 
 def _score(doc: SessionDoc) -> int | None:
     """The session's index score: its latest activity (``updatedAt`` or a later turn)."""
-    latest = max(
-        (ms for ms in (stored_to_ms(t.get("timestamp")) for t in doc.turns) if ms is not None),
-        default=None,
-    )
+    if isinstance(doc, StreamedDoc):
+        latest = doc.streamed.latest_ms if doc.streamed is not None else None
+    else:
+        latest = max(
+            (ms for ms in (stored_to_ms(t.get("timestamp")) for t in doc.turns) if ms is not None),
+            default=None,
+        )
     updated = stored_to_ms(doc.updated_at)
     if latest is not None and (updated is None or latest > updated):
         return latest
@@ -363,7 +369,8 @@ def _write_batch(
         # meanwhile is never overwritten (a script refuses; a retry of our own write is
         # refused the same way, and the session is then reported although it is ours).
         existed = sid in in_native or sid in in_upstream
-        if not repo.native.write_session(doc, replace=existed):
+        pages = doc.streamed if isinstance(doc, StreamedDoc) else None
+        if not repo.native.write_session(doc, replace=existed, pages=pages):
             if on_conflict == "skip":
                 report.skipped += 1
             else:

@@ -10,6 +10,7 @@ against its recorded sha256 and size; one that differs refuses the whole import.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ from neurolink_cli.errors import BadInput
 from neurolink_cli.export.files import MANIFEST
 from neurolink_cli.export.registry import importable
 from neurolink_cli.importer.documents import bad_input
+from neurolink_cli.importer.lazy import LAZY_BYTES, lazy_value
 
 SPOOL_BYTES = 16 << 20
 # orjson reads integers beyond 64 bits as floats: text with a run of 19+ digits is parsed
@@ -94,29 +96,89 @@ def iter_stream(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
     fh.seek(0)
     first: bytes | None = None
     lineno = 0
-    for line in fh:
+    lines = _lines(fh)
+    for line in lines:
         lineno += 1
-        if line.strip():
+        if line and not line.isspace():  # strip() would copy a long line
             first = line
             break
     if first is None:
         return
-    try:
-        value = parse_json(first)
-    except JSONProblem:
-        yield from _iter_whole(fh, name)
-        return
-    yield from _expand(value, f"{name} line {lineno}")
-    for line in fh:
+    where = f"{name} line {lineno}"
+
+    def first_whole(line: bytes = first, where: str = where) -> list[Any]:
+        try:
+            return _items(parse_json(line))
+        except JSONProblem as exc:  # not JSONL after all: the whole file's error
+            fh.seek(0)
+            for _ in _parse_whole(_read_rest(fh), name):
+                pass
+            raise _parse_error(where, exc) from None
+
+    value = _lazy(first, first_whole)
+    if value is None:
+        try:
+            value = parse_json(first)
+        except JSONProblem:
+            yield from _iter_whole(fh, name)
+            return
+    yield from _expand(value, where)
+    for line in lines:
         lineno += 1
-        if not line.strip():
+        if not line or line.isspace():
             continue
         where = f"{name} line {lineno}"
-        try:
-            value = parse_json(line)
-        except JSONProblem as exc:
-            raise _parse_error(where, exc) from None
+        value = _lazy(line, functools.partial(_parsed_items, line, where))
+        if value is None:
+            value = _parse(line, where)
         yield from _expand(value, where)
+
+
+LINE_CHUNK = 1 << 20
+
+
+def _lines(fh: IO[bytes]) -> Iterator[bytes]:
+    """The lines of ``fh``, as iterating over it gives them; a line longer than
+    :data:`LINE_CHUNK` is measured first and then read in one read of its size (iterating
+    collects its chunks and joins them: twice the line in memory for a moment)."""
+    while True:
+        line = fh.readline(LINE_CHUNK)
+        if not line:
+            return
+        if len(line) < LINE_CHUNK or line.endswith(b"\n"):
+            yield line
+            continue
+        start = fh.tell() - len(line)
+        del line
+        while (chunk := fh.readline(LINE_CHUNK)) and not chunk.endswith(b"\n"):
+            pass
+        end = fh.tell()
+        fh.seek(start)
+        line = fh.read(end - start)
+        fh.seek(end)
+        yield line
+
+
+def _parse(data: bytes, where: str) -> Any:
+    try:
+        return parse_json(data)
+    except JSONProblem as exc:
+        raise _parse_error(where, exc) from None
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _parsed_items(data: bytes, where: str) -> list[Any]:
+    return _items(_parse(data, where))
+
+
+def _lazy(data: bytes, whole: Callable[[], list[Any]]) -> Any | None:
+    """``data``'s value with a big document's turns left as text, or None (parse it whole)."""
+    if len(data) < LAZY_BYTES:
+        return None
+    return lazy_value(data, parse_json, whole)
 
 
 def _expand(value: Any, where: str) -> Iterator[tuple[str, Any]]:
@@ -129,7 +191,30 @@ def _expand(value: Any, where: str) -> Iterator[tuple[str, Any]]:
 
 def _iter_whole(fh: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
     fh.seek(0)
-    data = fh.read()
+    data = _read_rest(fh)
+    value = _lazy(data, lambda: [v for _, v in _parse_whole(data, name)])
+    if value is not None:
+        yield from _expand(value, name)
+        return
+    yield from _parse_whole(data, name)
+
+
+def _read_rest(fh: IO[bytes]) -> bytes:
+    """The rest of ``fh`` in one read of its known size (``read()`` collects chunks and
+    joins them: twice the file in memory for a moment)."""
+    try:
+        here = fh.tell()
+        size = fh.seek(0, os.SEEK_END) - here
+        fh.seek(here)
+    except (OSError, ValueError):
+        return fh.read()
+    data = fh.read(size) if size > 0 else b""
+    rest = fh.read()  # the file grew meanwhile
+    return data + rest if rest else data
+
+
+def _parse_whole(data: bytes, name: str) -> Iterator[tuple[str, Any]]:
+    """The documents of a whole file: one JSON value, or several one after another."""
     try:
         whole = parse_json(data)
     except JSONProblem as exc:
@@ -249,10 +334,9 @@ def iter_directory(manifest: Manifest) -> Iterator[tuple[str, Any]]:
     for entry in manifest.entries:
         data = _read_checked(manifest, entry)
         name = str(manifest.directory / entry["file"])
-        try:
-            value = parse_json(data)
-        except JSONProblem as exc:
-            raise _parse_error(name, exc) from None
+        value = _lazy(data, functools.partial(_parsed_items, data, name))
+        if value is None:
+            value = _parse(data, name)
         if isinstance(value, dict) and value.get("sessionId") != entry["sessionId"]:
             raise bad_input(name, f"holds session {value.get('sessionId')!r}, not the one listed")
         yield name, value

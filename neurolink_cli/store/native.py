@@ -53,6 +53,7 @@ from neurolink_cli.store.keyspace import (
 )
 from neurolink_cli.store.nativedoc import (
     SUMMARY_FIELDS,
+    TurnPages,
     append_args,
     as_int,
     as_text,
@@ -60,7 +61,15 @@ from neurolink_cli.store.nativedoc import (
     session_fields,
 )
 from neurolink_cli.store.pages import FIRST_PAGE, turn_pages
-from neurolink_cli.store.scripts import APPEND_SCRIPT, CREATE_SCRIPT, PRUNE_SCRIPT, SUMMARY_SCRIPT
+from neurolink_cli.store.scripts import (
+    APPEND_SCRIPT,
+    CREATE_SCRIPT,
+    FINISH_SCRIPT,
+    PRUNE_SCRIPT,
+    STAGE_SCRIPT,
+    SUMMARY_SCRIPT,
+)
+from neurolink_cli.store.staged import write_staged
 from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import now_ms, stored_to_ms
@@ -95,6 +104,8 @@ class NativeStore:
         self._prune = register_script(client, PRUNE_SCRIPT)
         self._create = register_script(client, CREATE_SCRIPT)
         self._page = register_script(client, PAGE_SCRIPT)
+        self._stage = register_script(client, STAGE_SCRIPT)
+        self._finish = register_script(client, FINISH_SCRIPT)
 
     # -- keys ---------------------------------------------------------------------------
     def turns_key(self, session_id: str) -> str:
@@ -132,13 +143,23 @@ class NativeStore:
         """A sequence number naming one write of this store instance (see append_turn)."""
         return next(self._write_seq)
 
-    def write_session(self, doc: SessionDoc, *, replace: bool = False) -> bool:
+    def write_session(
+        self, doc: SessionDoc, *, replace: bool = False, pages: TurnPages | None = None
+    ) -> bool:
         """Write a whole document (used by import): turns as given, metadata, extras, index.
 
         ``replace``: one MULTI/EXEC that starts with DEL (a retry after a lost reply writes
         the same session again). Otherwise a script writes it only if neither key exists
         and returns False when one does (another writer created the session meanwhile:
-        it is left untouched)."""
+        it is left untouched). ``pages``: the turns of a big document, written page by
+        page yet still in one atomic step (:mod:`~neurolink_cli.store.staged`)."""
+        if pages is not None:
+            if not write_staged(self, doc, pages, replace=replace):
+                return False
+            self.client.zadd(
+                self.index_key, {doc.session_id: stored_to_ms(doc.updated_at) or now_ms()}
+            )
+            return True
         turns = doc.turns
         meta = session_fields(doc)
         tkey, mkey = self.turns_key(doc.session_id), self.meta_key(doc.session_id)
@@ -161,6 +182,11 @@ class NativeStore:
         score = stored_to_ms(doc.updated_at) or now_ms()
         self.client.zadd(self.index_key, {doc.session_id: score})
         return True
+
+    def staging_key(self, session_id: str) -> str:
+        """Where a big session's turns are built before they move into place (same slot
+        as its keys; a name no reader takes for a session key)."""
+        return f"{self.prefix}:session:{{{session_id}}}:importing:{self.writer_id}"
 
     # -- reading ------------------------------------------------------------------------
     def exists(self, session_id: str) -> bool:

@@ -8,7 +8,7 @@ Turns stay the stored bytes (``SessionDoc.raw_turns``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 import orjson
@@ -115,9 +115,13 @@ def _loads_or_str(value: str) -> Any:
 
 
 # -- the other way: what a writer stores ---------------------------------------------------
-def session_fields(doc: SessionDoc) -> dict[str | bytes, Any]:
-    """The metadata hash fields of a whole document (import): the decoder above, reversed."""
+def session_fields(doc: SessionDoc, pages: TurnPages | None = None) -> dict[str | bytes, Any]:
+    """The metadata hash fields of a whole document (import): the decoder above, reversed.
+
+    ``pages``: the turns of a big document, handed out page by page (``doc.turns`` is then
+    empty); their count and next index are taken from it."""
     turns = doc.turns
+    count = len(turns) if pages is None else pages.count
     meta: dict[str | bytes, Any] = {"sessionId": doc.session_id}
     for key, value in doc.head().items():
         if key != "sessionId" and value is not None:
@@ -126,7 +130,7 @@ def session_fields(doc: SessionDoc) -> dict[str | bytes, Any]:
     for key in ("provider", "model", "title"):
         if md.get(key) is not None:
             meta[key] = str(md[key])
-    meta["totalTurns"] = as_int(md.get("totalTurns"), len(turns))
+    meta["totalTurns"] = as_int(md.get("totalTurns"), count)
     meta["toolsUsed"] = jsonutil.dumps(md.get("toolsUsed") or [])
     if as_int(md.get("errorCount")):
         meta["errorCount"] = as_int(md.get("errorCount"))
@@ -137,13 +141,25 @@ def session_fields(doc: SessionDoc) -> dict[str | bytes, Any]:
     for key, value in doc.extra.items():
         meta[f"doc.{key}"] = jsonutil.dumps(value)
     next_index = max((_index_of(t) for t in turns), default=-1) + 1
-    meta["nextIndex"] = max(next_index, len(turns))
+    if pages is not None:
+        next_index = pages.next_index
+    meta["nextIndex"] = max(next_index, count)
     return meta
 
 
 def _index_of(turn: dict[str, Any]) -> int:
     value = as_int(turn.get("index"), -1)
     return -1 if value is None else value
+
+
+class TurnPages(Protocol):
+    """The turns of a big document for :meth:`NativeStore.write_session`: their number,
+    the greatest index + 1, and the turns themselves a page at a time (checked as read)."""
+
+    count: int
+    next_index: int
+
+    def pages(self) -> Iterator[list[dict[str, Any]]]: ...
 
 
 class AppendSettings(Protocol):

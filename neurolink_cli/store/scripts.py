@@ -13,6 +13,19 @@ neither key exists, so an import never overwrites a session another writer creat
 the import checked for it. ARGV = TTL, number of turns N, the N turn JSONs, then metadata
 field/value pairs. Returns 1 written, 0 refused (a key exists).
 
+``STAGE_SCRIPT`` and ``FINISH_SCRIPT``: a big session (import) in pages, still one atomic
+step for readers. Its turns are pushed to a staging list beside the session's keys (same
+hash tag, so the same slot; see :meth:`NativeStore.write_session`), one page per call;
+``FINISH_SCRIPT`` then renames the list to the turns key and writes the metadata.
+``STAGE_SCRIPT`` (KEYS: the staging list) ARGV = the list's length before this page, the
+staging TTL, the page's turn JSONs: pushes only if the length is still the one given (a
+retry after a lost reply does not push the page twice) and returns the new length.
+``FINISH_SCRIPT`` (KEYS: staging list, turns, metadata) ARGV = '1' to replace or '0' to
+create, TTL, number of turns N, metadata field/value pairs: returns 0 when creating and a
+key exists (the staging list is dropped), -1 when the staging list does not hold N turns,
+else moves it into place, writes the metadata, leaves a short-lived marker under the
+staging name (so a retry after a lost reply returns 1 again) and returns 1.
+
 ``PRUNE_SCRIPT`` (KEYS: the index): removes a member only if its score is still the one
 the caller saw when it found the member's keys gone.
 """
@@ -106,4 +119,38 @@ for i = 1, #KEYS, 2 do
   out[#out + 1] = row
 end
 return out
+"""
+
+STAGE_SCRIPT = """
+local n = redis.call('LLEN', KEYS[1])
+if n == tonumber(ARGV[1]) then
+  for i = 3, #ARGV, 1000 do
+    n = redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return n
+"""
+
+FINISH_SCRIPT = """
+local stage, turns, meta = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('TYPE', stage)['ok'] == 'string' then return 1 end
+local ttl, n = tonumber(ARGV[2]), tonumber(ARGV[3])
+if redis.call('LLEN', stage) ~= n then return -1 end
+if ARGV[1] == '1' then
+  redis.call('DEL', turns, meta)
+elseif redis.call('EXISTS', turns, meta) > 0 then
+  redis.call('DEL', stage)
+  return 0
+end
+if n > 0 then
+  redis.call('RENAME', stage, turns)
+  if ttl > 0 then redis.call('EXPIRE', turns, ttl) else redis.call('PERSIST', turns) end
+end
+for i = 4, #ARGV, 1000 do
+  redis.call('HSET', meta, unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+if ttl > 0 then redis.call('EXPIRE', meta, ttl) end
+redis.call('SET', stage, '1', 'EX', 600)
+return 1
 """

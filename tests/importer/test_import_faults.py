@@ -306,3 +306,104 @@ def test_an_archive_changed_between_the_two_passes_stops_with_the_stop_line(
     assert "sha256 differs" in str(exc) and "nothing imported" not in str(exc)
     assert len(list(client.scan_iter(match=f"{prefix}2:session:*:metadata"))) == 200
     assert "--on-conflict skip" in str(exc)
+
+
+# -- a big session (written page by page to a staging list, then moved into place) ----------
+
+
+def staging_keys(client: Any) -> list[bytes]:
+    return list(client.scan_iter(match=f"{PREFIX}:session:*:importing:*", count=1000))
+
+
+def big_doc(sid: str, turns: int, size: int = 300) -> dict[str, Any]:
+    return {**make_docs(1, turns, size)[0], "sessionId": sid}
+
+
+@pytest.mark.parametrize("policy", ["fail", "replace"])
+def test_maxmemory_reached_while_a_big_session_is_staged_leaves_it_as_it_was(
+    own_server: RedisServer,
+    cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    policy: str,
+) -> None:
+    from neurolink_cli.importer import documents, sources
+
+    monkeypatch.setattr(sources, "LAZY_BYTES", 0)  # every document is a big one
+    monkeypatch.setattr(documents, "PAGE_TURNS", 50)
+    client = redis_py.Redis.from_url(own_server.url)
+    args = ["--redis-url", own_server.url, "--key-prefix", PREFIX, "memory", "import"]
+    if policy == "replace":  # an older, small version of the big session is there
+        old = write_jsonl(tmp_path / "old.jsonl", [big_doc("s-big", 2)])
+        assert cli(*args, str(old)).exit_code == 0
+    before = client.lrange(f"{PREFIX}:session:{{s-big}}:turns", 0, -1)
+    docs = [*make_docs(3), big_doc("s-big", 3000)]
+    source = write_jsonl(tmp_path / "all.jsonl", docs)
+    used = int(client.info("memory")["used_memory"])
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", used + 500_000)  # the small ones fit, the big one not
+    result = cli(*args, str(source), "--on-conflict", policy)
+    assert result.exit_code == 1, result.stderr
+    err = result.stderr
+    assert "out of memory" in err and "then session 's-big' failed" in err, err
+    assert imported_count(err) == 3
+    found = assert_whole(client)
+    assert client.lrange(f"{PREFIX}:session:{{s-big}}:turns", 0, -1) == before
+    assert len(found) == (4 if policy == "replace" else 3)
+    assert staging_keys(client) == []
+
+    client.config_set("maxmemory", 0)
+    again = cli(*finish_command(err))
+    assert again.exit_code == 0, again.stderr
+    assert assert_whole(client)["s-big"] == (3000, 3000)
+    assert staging_keys(client) == []
+    client.close()
+
+
+@pytest.mark.e2e
+def test_redis_killed_while_a_big_session_is_staged_leaves_no_part_of_it(
+    aof_server: RedisServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A real big document (over LAZY_BYTES): the server dies while its pages are staged."""
+    from neurolink_cli.importer.lazy import LAZY_BYTES
+
+    own_server = aof_server
+    docs = [*make_docs(2), big_doc("s-big", 20_000, 500)]
+    source = write_jsonl(tmp_path / "all.jsonl", docs)
+    assert source.stat().st_size > LAZY_BYTES
+    run_env = {**env, "NEUROLINK_REDIS_TIMEOUT": "1"}
+    run_env.pop("REDIS_URL")
+    run_env.pop("NEUROLINK_KEY_PREFIX")
+    args = ["--redis-url", own_server.url, "--key-prefix", PREFIX, "memory", "import"]
+    proc = subprocess.Popen(
+        [NEUROLINK, *args, str(source)], env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    watcher = redis_py.Redis.from_url(own_server.url)
+    deadline = time.monotonic() + 60
+    while not any(watcher.llen(k) for k in staging_keys(watcher)):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "import did not start staging"
+        time.sleep(0.005)
+    watcher.close()
+    assert own_server.proc is not None
+    os.kill(own_server.proc.pid, signal.SIGKILL)
+    own_server.proc.wait()
+    _, err_bytes = proc.communicate(timeout=60)
+    err = err_bytes.decode()
+    assert proc.returncode == 4, err
+    assert "Redis went away" in err and "then session 's-big' failed" in err, err
+    assert imported_count(err) == 2
+
+    own_server.start()  # the append-only file brings back what was written
+    client = redis_py.Redis.from_url(own_server.url)
+    assert sorted(assert_whole(client)) == ["s-00000", "s-00001"]
+    left = staging_keys(client)  # the killed run's staging list: not a session, expiring
+    assert left and all(client.ttl(k) > 0 for k in left)
+    client.config_set("appendfsync", "no")
+    again = subprocess.run(
+        [NEUROLINK, *finish_command(err)], env=run_env, capture_output=True, timeout=120
+    )
+    assert again.returncode == 0, again.stderr
+    assert assert_whole(client)["s-big"] == (20_000, 20_000)
+    assert staging_keys(client) == left
+    client.close()
