@@ -9,6 +9,7 @@ a Redis that goes away stop both processes with the usual exit codes.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -93,8 +94,11 @@ def _mixed(client, store, cli) -> list[str]:
     the wrong type, a huge session (more turns than one read takes) and another user's."""
     seed_sessions(client, store.prefix, 900, turns=4, size=40)
     ids = [f"s{n:06d}" for n in range(900)]
-    for n in (10, 260, 510, 760):  # pages 0, 1, 2, 3
-        client.rpush(store.turns_key(ids[n]), b"{not json}")
+    bad = [b"{not json}", b'{"index":2}{"index":3}', b'{"a":"\xff"}', b'{"a":1}],"x":[{"b":2}',
+           b'{"a":\n1}', b'{"n":340282366920938463463374607431768211455}', b'{"s":"\\ud800"}']  # fmt: skip
+    for page in range(4):  # the bad data of issue 13 on both processes' pages
+        for j, turn in enumerate(bad):
+            client.rpush(store.turns_key(ids[page * 250 + 100 + j]), turn)
     for n in (20, 270):
         client.delete(store.meta_key(ids[n]))
         client.set(store.meta_key(ids[n]), b"a string")
@@ -126,6 +130,10 @@ def test_two_processes_write_what_one_writes(cli, neurolink_bin, client, store, 
     assert said == [re.sub(r" in [0-9.]+ s", "", x) for x in in_process.stderr.splitlines()]
     if fmt == "csv":
         assert binary.stdout.count(b"sessionId,") == 1
+    else:  # every line valid UTF-8 JSON; the sessions with a bad turn named, not written
+        docs = [json.loads(line.decode("utf-8")) for line in binary.stdout.splitlines()]
+        assert docs and all(isinstance(d, dict) for d in docs)
+        assert binary.stderr.count(b"is not a JSON object") >= 4 * 4
 
 
 @pytest.mark.e2e
