@@ -66,8 +66,11 @@ def worker_available(out: IO[bytes]) -> bool:
 
 def shared_available(repo: Repository, out: IO[bytes]) -> bool:
     """True when a second process can take half the pages: two cores and fork, ``out``
-    a real file descriptor, and a plain (non-Cluster) client to open a connection of its own."""
-    return not os.environ.get("NOSHARE") and worker_available(out) and repo.native.can_share_pages()
+    a real file descriptor, a plain (non-Cluster) client to open a connection of its own,
+    and ``NEUROLINK_EXPORT_PROCESSES`` not ``1`` (for a machine whose other core is busy)."""
+    if os.environ.get("NEUROLINK_EXPORT_PROCESSES", "").strip() == "1":
+        return False
+    return worker_available(out) and repo.native.can_share_pages()
 
 
 class PageOut:

@@ -160,3 +160,12 @@ def test_every_page_count_ends(neurolink_bin, client, store) -> None:
             done = neurolink_bin("memory", "export-all", "--format", fmt, timeout=30)
             assert done.returncode == 0, done.stderr
             assert done.stdout.count(b"\n") == want + (fmt == "csv")
+
+
+@pytest.mark.e2e
+def test_one_process_when_asked(neurolink_bin, client, store) -> None:
+    seed_sessions(client, store.prefix, 600, turns=2, size=10)
+    shared = neurolink_bin("memory", "export-all")
+    alone = neurolink_bin("memory", "export-all", env_extra={"NEUROLINK_EXPORT_PROCESSES": "1"})
+    assert shared.returncode == alone.returncode == 0
+    assert shared.stdout == alone.stdout and shared.stdout.count(b"\n") == 600
