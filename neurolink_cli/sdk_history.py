@@ -59,7 +59,7 @@ class ExportReport:
 
 class _Sink(io.RawIOBase):
     """The caller's file as the pipeline sees it: write and flush only (no file descriptor,
-    so the SDK never forks a formatting process). Text files get UTF-8."""
+    so the SDK never forks a second export process). Text files get UTF-8."""
 
     def __init__(self, target: Any) -> None:
         self.target = target

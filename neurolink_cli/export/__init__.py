@@ -6,7 +6,7 @@
   for), read by every command, the REPL's ``/export`` and the importer: a new format is a row.
 - :mod:`.formats`   the formatters (JSON, JSONL, CSV, Markdown); each writes bytes to a
   binary stream, one session at a time, without holding more than one session.
-- :mod:`.worker`    a formatter in a second process (CSV on stdout).
+- :mod:`.shared`    export-all to a stream on two cores: the pages shared by two processes.
 - :mod:`.redact`    the redaction rules of ``--redact``.
 - :mod:`.naming`    the file name of a session in ``export-all --output DIR``.
 - :mod:`.files`     ``export-all --output DIR``: lock, one atomic file per session, manifest,

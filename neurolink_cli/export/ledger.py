@@ -52,7 +52,7 @@ class ExportLedger:
         self.failed.append(_entry(session_id, reason))
 
     def fail_late(self, session_id: str, reason: str, turns: int) -> None:
-        """A session counted as written that the formatting process then reported lost."""
+        """A session counted as written that its writer then reported lost (at close)."""
         self.exported -= 1
         self.turns -= turns
         self.fail(session_id, reason)

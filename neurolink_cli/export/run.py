@@ -173,7 +173,8 @@ def export_all(
 
     ``jobs`` > 1 reads that many batches at once (:meth:`~neurolink_cli.store.repository.Repository.iter_docs`);
     the output order is the same. On a stream, with two cores and one reader, the pages of
-    the native index are shared with a second process (:mod:`.split`), same output.
+    the native index (and the TypeScript batches) are shared with a second process
+    (:mod:`.shared`), same output.
     """
     started = time.monotonic()
     ledger = ExportLedger()
