@@ -333,6 +333,12 @@ def main() -> None:
             ),
             Case("export-all --format jsonl", [*nl, "export-all", "--format", "jsonl"], turns),
             Case(
+                "export-all jsonl, one process",
+                [*nl, "export-all", "--format", "jsonl"],
+                turns,
+                env={**env, "NEUROLINK_EXPORT_PROCESSES": "1"},
+            ),
+            Case(
                 "export-all --format jsonl --jobs 2",
                 [*nl, "export-all", "--format", "jsonl", "--jobs", "2"],
                 turns,
@@ -344,6 +350,12 @@ def main() -> None:
                 tty=True,
             ),
             Case("export-all --format csv", [*nl, "export-all", "--format", "csv"], turns),
+            Case(
+                "export-all csv, one process",
+                [*nl, "export-all", "--format", "csv"],
+                turns,
+                env={**env, "NEUROLINK_EXPORT_PROCESSES": "1"},
+            ),
             Case(
                 "export-all --output DIR (json files)",
                 [*nl, "export-all", "--output", str(out_dir)],

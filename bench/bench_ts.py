@@ -63,6 +63,12 @@ def ts_cases(case: Any, python: str, neurolink: str, env: dict[str, str], turns:
         case(REFERENCE, [python, str(HERE / "ts_reference.py"), env["REDIS_URL"]], turns, env=env),
         case(EXPORT, [*nl, "export-all", "--format", "jsonl"], turns, env=env),
         case(
+            f"{TS}export-all jsonl, one process",
+            [*nl, "export-all", "--format", "jsonl"],
+            turns,
+            env={**env, "NEUROLINK_EXPORT_PROCESSES": "1"},
+        ),
+        case(
             FLOOR,
             [
                 python,
