@@ -12,6 +12,8 @@ session of 5,000 turns, then runs every case several times as a separate process
   ``export --session-id`` of the big session, ``memory search`` (a substring, and a
   case-insensitive regex), ``memory list --limit 50``, and the startup
   of ``--version`` and ``memory list --help``;
+- the same data set in a private 3-primary Redis Cluster (``bench_cluster.py``):
+  ``export-all --format jsonl`` with ``--jobs 1`` and ``--jobs 3`` (``--no-cluster``: skip);
 - then one huge session (``--huge-turns``, 200,000 turns of ~580 bytes: ~116 MB) alone
   under its own prefix: peak RSS of ``export`` in each format and of ``export-all`` (JSONL
   and CSV on stdout, ``--output DIR``); it must stay at or under 100 MB (streaming).
@@ -21,7 +23,7 @@ throughput with the ceiling measured in the same run. ``--scale-to 100000`` then
 the data set and measures export-all's peak RSS again (streaming: it must not grow).
 
     .venv/bin/python bench/bench_export.py [--sessions 20000] [--turns 20] [--json FILE]
-                                           [--huge-turns 200000] [--only-huge]
+                                           [--huge-turns 200000] [--only-huge] [--no-cluster]
 """
 
 from __future__ import annotations
@@ -45,6 +47,13 @@ import orjson
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from bench_cluster import (  # noqa: E402
+    cluster_annotate,
+    cluster_cases,
+    cluster_start,
+    cluster_targets,
+    cluster_verify,
+)
 from bench_ts import ts_annotate, ts_cases, ts_load, ts_targets, ts_verify  # noqa: E402
 from dataset import RedisServer, describe_machine, load, redis_version  # noqa: E402
 
@@ -260,6 +269,11 @@ def main() -> None:
         default=20_000,
         help="TypeScript-layout sessions (x --turns messages) in db 1; 0 to leave them out",
     )
+    ap.add_argument(
+        "--no-cluster",
+        action="store_true",
+        help="skip the 3-primary Redis Cluster rows (export-all --jobs 1 and --jobs 3)",
+    )
     ap.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     ap.add_argument("--no-verify", action="store_true", help="skip the output comparison")
     args = ap.parse_args()
@@ -271,6 +285,7 @@ def main() -> None:
         raise SystemExit(f"bench: {neurolink} not found; run make install")
 
     server = RedisServer().start()
+    cluster = None
     work = Path(tempfile.mkdtemp(prefix="nl-bench-work-"))
     global TRASH
     TRASH = work / "trash"
@@ -304,9 +319,14 @@ def main() -> None:
             "turn_bytes": nbytes,
         }
         ts_env, ts_turns = ts_load(args, server, env)
+        cluster_env: dict[str, str] = {}
+        if not args.no_cluster and not args.only_huge:
+            cluster, cluster_env, _ = cluster_start(args, env, PREFIX)
         if not args.no_verify:
             verify(python, neurolink, server.url, env, work)
             ts_verify(python, neurolink, ts_env, work)
+            if cluster is not None:
+                cluster_verify(neurolink, cluster_env, env)
 
         nl = [neurolink, "memory"]
         files = args.sessions + (1 if args.big_turns else 0)
@@ -371,6 +391,7 @@ def main() -> None:
             Case("memory list --limit 0", [*nl, "list", "--limit", "0", "--format", "jsonl"]),
             Case("memory stats", [*nl, "stats", "--format", "json"]),
             *ts_cases(Case, python, neurolink, ts_env, ts_turns),
+            *(cluster_cases(Case, neurolink, cluster_env, turns) if cluster is not None else []),
             Case("neurolink --version", [neurolink, "--version"], reps=args.startup_reps),
             Case("memory list --help", [*nl, "list", "--help"], reps=args.startup_reps),
         ]
@@ -390,6 +411,7 @@ def main() -> None:
         if args.scale_to and args.scale_to > args.sessions:
             rows += scale_rows(args, server, env, work, neurolink, cases, turns)
         ts_annotate(rows)
+        cluster_annotate(rows)
         if args.huge_turns:
             from bench_huge import huge_rows
 
@@ -397,6 +419,7 @@ def main() -> None:
         print_table(rows, head)
         check_targets(rows)
         ts_targets(rows)
+        cluster_targets(rows)
         if args.json:
             Path(args.json).write_bytes(
                 orjson.dumps({"machine": head, "rows": rows}, option=orjson.OPT_INDENT_2)
@@ -404,6 +427,8 @@ def main() -> None:
             print(f"\nwrote {args.json}", file=sys.stderr)
     finally:
         server.cleanup()
+        if cluster is not None:
+            cluster.cleanup()
         shutil.rmtree(work, ignore_errors=True)
 
 
