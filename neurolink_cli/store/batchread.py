@@ -63,6 +63,11 @@ class BatchReader:
             except ImportError:  # redis-py without hiredis: its own packer is fine
                 self._pack = None
 
+    @property
+    def per_primary(self) -> bool:
+        """True while batches go to a cluster's primaries as lean per-node pipelines."""
+        return self._cluster
+
     def read(self, pairs: list[tuple[str, str]]) -> list[Any]:
         """``[meta, turns, meta, turns, ...]``: a dict and a list of bytes per session (at
         most its first page of turns), or the exception of a command that failed (e.g.
@@ -366,23 +371,29 @@ def read_ahead(
     reader: BatchReader,
     batches: Iterator[T],
     pairs_of: Callable[[T], list[tuple[str, str]]],
+    depth: int = 1,
 ) -> Iterator[tuple[T, list[Any]]]:
-    """Each batch with its replies, one batch ahead: the next batch's commands are sent
-    before this one is handed out, so Redis serialises it (on its own core) while the
-    caller formats this one. An early stop closes the connection of the unread batch."""
-    batch = next(batches, None)
-    pending = reader.start(pairs_of(batch)) if batch else None
+    """Each batch with its replies, ``depth`` batches ahead: the next batches' commands are
+    sent before this one is handed out, so Redis serialises them (on its own cores) while
+    the caller formats this one. An early stop closes the connections of the unread
+    batches."""
+    sent: deque[tuple[T, PendingBatch]] = deque()
     try:
-        while batch is not None and pending is not None:
+        for _ in range(max(1, depth)):
+            batch = next(batches, None)
+            if batch is None:
+                break
+            sent.append((batch, reader.start(pairs_of(batch))))
+        while sent:
+            batch, pending = sent.popleft()  # finish() releases its connections itself
             replies = reader.finish(pending)
-            pending = None
             following = next(batches, None)
-            if following:
-                pending = reader.start(pairs_of(following))
+            if following is not None:
+                sent.append((following, reader.start(pairs_of(following))))
             yield batch, replies
-            batch = following
     finally:
-        reader.cancel(pending)
+        for _, pending in sent:
+            reader.cancel(pending)
 
 
 def _cluster_lean_capable(client: RedisClient) -> bool:

@@ -274,3 +274,20 @@ def test_export_all_jobs_3_writes_what_jobs_1_writes(cluster, cclient, prefix) -
     assert "m033" in one.stderr and "m033" in three.stderr
     ids = [orjson.loads(line)["sessionId"] for line in one.stdout.splitlines()]
     assert ids == [f"m{n:03d}" for n in range(300) if n != 33]
+
+
+@pytest.mark.cluster
+def test_an_export_stopped_early_leaves_every_primary_pool_sound(cclient, prefix) -> None:
+    """Stopping with batches sent and unread (3 ahead, on every primary) closes their
+    connections: the next reads on the same client get their own replies."""
+    store = _seed_many(cclient, prefix, 200)
+    store.batch_size = 20
+    docs = store.iter_docs(jobs=3)
+    first = [next(docs) for _ in range(5)]
+    docs.close()
+    assert [d.session_id for d in first] == [f"m{n:03d}" for n in range(5)]
+    pools = [cclient.get_redis_connection(n).connection_pool for n in cclient.get_primaries()]
+    assert [len(p._in_use_connections) for p in pools] == [0, 0, 0]  # all handed back
+    again = [d.session_id for d in store.iter_docs(jobs=3)]
+    assert again == [f"m{n:03d}" for n in range(200)]
+    assert store._reader().per_primary
