@@ -79,6 +79,7 @@ class Case:
     env: dict[str, str] | None = None  # another environment (the TypeScript layout's db)
     times: list[float] = field(default_factory=list)
     rss_kb: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # user + system seconds of the process
 
     @property
     def median(self) -> float:
@@ -91,6 +92,7 @@ class Run:
     rss_kb: int
     returncode: int
     stderr: bytes
+    cpu: float = 0.0
 
 
 def run_once(argv: list[str], env: dict[str, str], cwd: Path, *, tty: bool = False) -> Run:
@@ -129,6 +131,7 @@ def run_once(argv: list[str], env: dict[str, str], cwd: Path, *, tty: bool = Fal
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     rss_kb = int(usage.ru_maxrss)
+    cpu = usage.ru_utime + usage.ru_stime  # /usr/bin/time's own and its reaped child's
     if TIME:
         text = Path(rss_file.name).read_text().split()
         rss_kb = int(text[-1]) if text and text[-1].isdigit() else rss_kb
@@ -143,7 +146,7 @@ def run_once(argv: list[str], env: dict[str, str], cwd: Path, *, tty: bool = Fal
         stderr.seek(0)
         err = stderr.read()
         stderr.close()
-    return Run(seconds, rss_kb, proc.returncode, err)
+    return Run(seconds, rss_kb, proc.returncode, err, cpu)
 
 
 def run_case(case: Case, env: dict[str, str], cwd: Path, reps: int | None = None) -> None:
@@ -156,6 +159,7 @@ def run_case(case: Case, env: dict[str, str], cwd: Path, reps: int | None = None
             )
         case.times.append(r.seconds)
         case.rss_kb.append(r.rss_kb)
+        case.cpu.append(r.cpu)
         if case.out_dir is not None:
             if not (case.out_dir / "manifest.json").exists():
                 raise SystemExit(f"bench: {case.name} left no manifest.json")
@@ -204,6 +208,7 @@ def row(case: Case, ceiling: Case | None) -> dict[str, Any]:
         "median_s": round(med, 4),
         "min_s": round(min(case.times), 4),
         "peak_rss_mb": round(max(case.rss_kb) / 1024, 1),
+        "cpu_s": round(statistics.median(case.cpu), 4) if case.cpu else None,
     }
     if case.turns:
         out["turns_per_s"] = round(case.turns / med)
