@@ -12,6 +12,8 @@ session of 5,000 turns, then runs every case several times as a separate process
   ``export --session-id`` of the big session, ``memory search`` (a substring, and a
   case-insensitive regex), ``memory list --limit 50``, and the startup
   of ``--version`` and ``memory list --help``;
+- the same data set in a private 3-primary Redis Cluster (``bench_cluster.py``):
+  ``export-all --format jsonl`` with ``--jobs 1`` and ``--jobs 3`` (``--no-cluster``: skip);
 - then one huge session (``--huge-turns``, 200,000 turns of ~580 bytes: ~116 MB) alone
   under its own prefix: peak RSS of ``export`` in each format and of ``export-all`` (JSONL
   and CSV on stdout, ``--output DIR``); it must stay at or under 100 MB (streaming);
@@ -23,7 +25,7 @@ throughput with the ceiling measured in the same run. ``--scale-to 100000`` then
 the data set and measures export-all's peak RSS again (streaming: it must not grow).
 
     .venv/bin/python bench/bench_export.py [--sessions 20000] [--turns 20] [--json FILE]
-                                           [--huge-turns 200000] [--only-huge]
+                                           [--huge-turns 200000] [--only-huge] [--no-cluster]
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ import orjson
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from bench_cluster import (  # noqa: E402
+    cluster_annotate,
+    cluster_cases,
+    cluster_start,
+    cluster_targets,
+    cluster_verify,
+)
 from bench_ts import ts_annotate, ts_cases, ts_load, ts_targets, ts_verify  # noqa: E402
 from dataset import RedisServer, describe_machine, load, redis_version  # noqa: E402
 
@@ -72,6 +81,7 @@ class Case:
     env: dict[str, str] | None = None  # another environment (the TypeScript layout's db)
     times: list[float] = field(default_factory=list)
     rss_kb: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # user + system seconds of the process
 
     @property
     def median(self) -> float:
@@ -84,6 +94,7 @@ class Run:
     rss_kb: int
     returncode: int
     stderr: bytes
+    cpu: float = 0.0
 
 
 def run_once(argv: list[str], env: dict[str, str], cwd: Path, *, tty: bool = False) -> Run:
@@ -122,6 +133,7 @@ def run_once(argv: list[str], env: dict[str, str], cwd: Path, *, tty: bool = Fal
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     rss_kb = int(usage.ru_maxrss)
+    cpu = usage.ru_utime + usage.ru_stime  # /usr/bin/time's own and its reaped child's
     if TIME:
         text = Path(rss_file.name).read_text().split()
         rss_kb = int(text[-1]) if text and text[-1].isdigit() else rss_kb
@@ -136,7 +148,7 @@ def run_once(argv: list[str], env: dict[str, str], cwd: Path, *, tty: bool = Fal
         stderr.seek(0)
         err = stderr.read()
         stderr.close()
-    return Run(seconds, rss_kb, proc.returncode, err)
+    return Run(seconds, rss_kb, proc.returncode, err, cpu)
 
 
 def run_case(case: Case, env: dict[str, str], cwd: Path, reps: int | None = None) -> None:
@@ -149,6 +161,7 @@ def run_case(case: Case, env: dict[str, str], cwd: Path, reps: int | None = None
             )
         case.times.append(r.seconds)
         case.rss_kb.append(r.rss_kb)
+        case.cpu.append(r.cpu)
         if case.out_dir is not None:
             if not (case.out_dir / "manifest.json").exists():
                 raise SystemExit(f"bench: {case.name} left no manifest.json")
@@ -197,6 +210,7 @@ def row(case: Case, ceiling: Case | None) -> dict[str, Any]:
         "median_s": round(med, 4),
         "min_s": round(min(case.times), 4),
         "peak_rss_mb": round(max(case.rss_kb) / 1024, 1),
+        "cpu_s": round(statistics.median(case.cpu), 4) if case.cpu else None,
     }
     if case.turns:
         out["turns_per_s"] = round(case.turns / med)
@@ -262,6 +276,11 @@ def main() -> None:
         default=20_000,
         help="TypeScript-layout sessions (x --turns messages) in db 1; 0 to leave them out",
     )
+    ap.add_argument(
+        "--no-cluster",
+        action="store_true",
+        help="skip the 3-primary Redis Cluster rows (export-all --jobs 1 and --jobs 3)",
+    )
     ap.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     ap.add_argument("--no-verify", action="store_true", help="skip the output comparison")
     args = ap.parse_args()
@@ -273,6 +292,7 @@ def main() -> None:
         raise SystemExit(f"bench: {neurolink} not found; run make install")
 
     server = RedisServer().start()
+    cluster = None
     work = Path(tempfile.mkdtemp(prefix="nl-bench-work-"))
     global TRASH
     TRASH = work / "trash"
@@ -306,9 +326,14 @@ def main() -> None:
             "turn_bytes": nbytes,
         }
         ts_env, ts_turns = ts_load(args, server, env)
+        cluster_env: dict[str, str] = {}
+        if not args.no_cluster and not args.only_huge:
+            cluster, cluster_env, _ = cluster_start(args, env, PREFIX)
         if not args.no_verify:
             verify(python, neurolink, server.url, env, work)
             ts_verify(python, neurolink, ts_env, work)
+            if cluster is not None:
+                cluster_verify(neurolink, cluster_env, env)
 
         nl = [neurolink, "memory"]
         files = args.sessions + (1 if args.big_turns else 0)
@@ -385,6 +410,7 @@ def main() -> None:
             Case("memory list --limit 0", [*nl, "list", "--limit", "0", "--format", "jsonl"]),
             Case("memory stats", [*nl, "stats", "--format", "json"]),
             *ts_cases(Case, python, neurolink, ts_env, ts_turns),
+            *(cluster_cases(Case, neurolink, cluster_env, turns) if cluster is not None else []),
             Case("neurolink --version", [neurolink, "--version"], reps=args.startup_reps),
             Case("memory list --help", [*nl, "list", "--help"], reps=args.startup_reps),
         ]
@@ -404,6 +430,7 @@ def main() -> None:
         if args.scale_to and args.scale_to > args.sessions:
             rows += scale_rows(args, server, env, work, neurolink, cases, turns)
         ts_annotate(rows)
+        cluster_annotate(rows)
         check_huge = None
         if args.huge_turns:
             from bench_huge import check_import_targets, huge_rows
@@ -415,6 +442,7 @@ def main() -> None:
         if check_huge is not None:
             check_huge(rows)
         ts_targets(rows)
+        cluster_targets(rows)
         if args.json:
             Path(args.json).write_bytes(
                 orjson.dumps({"machine": head, "rows": rows}, option=orjson.OPT_INDENT_2)
@@ -422,6 +450,8 @@ def main() -> None:
             print(f"\nwrote {args.json}", file=sys.stderr)
     finally:
         server.cleanup()
+        if cluster is not None:
+            cluster.cleanup()
         shutil.rmtree(work, ignore_errors=True)
 
 

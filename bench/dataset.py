@@ -21,12 +21,17 @@ import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 # The tests' private redis-server (free port + unix socket, no persistence, own temp dir).
-from support.redis_server import RedisServer, redis_server_binary  # noqa: E402,F401
+from support.redis_server import (  # noqa: E402,F401
+    RedisClusterServers,
+    RedisServer,
+    redis_server_binary,
+)
 
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00.000Z
 _TEXT = (
@@ -69,7 +74,8 @@ class Pipe:
         self.pending = 0
         self.size = 0
 
-    def add(self, command: bytes) -> None:
+    def add(self, command: bytes, key: bytes = b"") -> None:
+        """Queue ``command`` (``key``, the key it writes, matters only to a cluster)."""
         self.buf.append(command)
         self.pending += 1
         self.size += len(command)
@@ -97,6 +103,55 @@ class Pipe:
     def close(self) -> None:
         self.flush()
         self.sock.close()
+
+
+class ClusterPipe:
+    """A :class:`Pipe` per primary of a Redis Cluster; each command goes to the primary
+    that owns its key's slot (``CLUSTER SLOTS`` asked once: the bench's cluster is new and
+    does not move slots while loading)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        from redis.crc import key_slot
+
+        self.key_slot = key_slot
+        first = Pipe(host, port)
+        first.sock.sendall(resp(b"CLUSTER", b"SLOTS"))
+        slots = _read_reply(first.sock.makefile("rb"))
+        first.sock.close()
+        self.pipes: dict[tuple[str, int], Pipe] = {}
+        self.owner: list[Pipe | None] = [None] * 16384
+        for lo, hi, primary, *_ in slots:
+            node = (primary[0].decode(), int(primary[1]))
+            if node not in self.pipes:
+                self.pipes[node] = Pipe(*node)
+            for slot in range(int(lo), int(hi) + 1):
+                self.owner[slot] = self.pipes[node]
+
+    def add(self, command: bytes, key: bytes = b"") -> None:
+        pipe = self.owner[self.key_slot(key)]
+        if pipe is None:
+            raise RuntimeError(f"no primary owns the slot of {key!r}")
+        pipe.add(command)
+
+    def close(self) -> None:
+        for pipe in self.pipes.values():
+            pipe.close()
+
+
+def _read_reply(f: Any) -> Any:
+    """One RESP2 reply from a binary file (enough of the protocol for CLUSTER SLOTS)."""
+    line = f.readline()[:-2]
+    kind, rest = line[:1], line[1:]
+    if kind == b"*":
+        return [_read_reply(f) for _ in range(int(rest))]
+    if kind == b"$":
+        n = int(rest)
+        return None if n < 0 else f.read(n + 2)[:-2]
+    if kind == b":":
+        return int(rest)
+    if kind == b"-":
+        raise RuntimeError(f"redis refused CLUSTER SLOTS: {rest.decode()}")
+    return rest
 
 
 def turn_bodies(rng: random.Random, count: int, turn_bytes: int, start_ms: int) -> Iterator[bytes]:
@@ -141,11 +196,15 @@ def load(
     first: int = 0,
     seed: int = 7,
     big_turns: int = 0,
+    cluster: bool = False,
 ) -> tuple[int, int]:
-    """Load sessions ``first .. first+sessions-1`` (and one ``big`` session); (turns, bytes)."""
+    """Load sessions ``first .. first+sessions-1`` (and one ``big`` session); (turns, bytes).
+
+    ``cluster``: ``host:port`` is a node of a Redis Cluster; every command goes to the
+    primary that owns its key (a session's two keys share the hash tag ``{id}``)."""
     rng = random.Random(seed)
     writer = b"b" * 16
-    pipe = Pipe(host, port)
+    pipe: Pipe | ClusterPipe = ClusterPipe(host, port) if cluster else Pipe(host, port)
     index = f"{prefix}:sessions".encode()
     total_turns = total_bytes = 0
     # A pool of turn lists reused across sessions keeps loading fast; content varies enough.
@@ -167,7 +226,7 @@ def load(
         created = ms_to_rfc3339(start).encode()
         last_ms = start + (len(bodies) - 1) * 1000
         updated = ms_to_rfc3339(last_ms).encode()
-        pipe.add(resp(b"RPUSH", tkey, *bodies))
+        pipe.add(resp(b"RPUSH", tkey, *bodies), tkey)
         n = str(len(bodies)).encode()
         pipe.add(
             resp(
@@ -193,16 +252,17 @@ def load(
                 b"gpt-4o-mini",
                 b"toolsUsed",
                 b"[]",
-            )
+            ),
+            mkey,
         )
         zadd += [str(last_ms).encode(), sid_b]
         if len(zadd) > 2000:
-            pipe.add(resp(*zadd))
+            pipe.add(resp(*zadd), index)
             zadd = [b"ZADD", index]
         total_turns += len(bodies)
         total_bytes += sum(map(len, bodies))
     if len(zadd) > 2:
-        pipe.add(resp(*zadd))
+        pipe.add(resp(*zadd), index)
     pipe.close()
     return total_turns, total_bytes
 

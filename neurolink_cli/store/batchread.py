@@ -8,8 +8,18 @@ layers (command stack, packer, response callbacks), which cost about as much CPU
 everything else an export does. Any trouble on that path (a key of the wrong type, a
 connection error, a timeout) hands the batch to the ordinary redis-py pipeline, which keeps
 its per-command errors and its retries; after a connection-level failure the lean path is
-not tried again in that process. A Redis Cluster client always takes the pipeline, which
-groups the batch per node and sends to every node before reading from any.
+not tried again in that process.
+
+On a Redis Cluster client the batch's sessions are grouped by the primary that owns their
+slot (a session's two keys share the hash tag ``{id}``, so one lookup per session), packed
+the same way, and sent to every primary before any reply is read: the primaries serialise
+their parts at once. redis-py's ``ClusterPipeline`` sends to every node before reading too,
+but routes each command through several Python layers (command flags, key extraction,
+slot, node), which costs more CPU than the rest of an export and holds the GIL, so that
+``--jobs`` readers could not overlap. A reply other than WRONGTYPE (MOVED or ASK after a
+slot moved, TRYAGAIN, CLUSTERDOWN) hands the whole batch to that pipeline, which follows
+redirections, refreshes the slot table and retries; so does a connection failure, after
+which the lean path is not tried again in that process.
 
 :meth:`BatchReader.run` is the same lean round trip for any commands (the TypeScript
 layout's ``MGET`` + ``TTL``), and :meth:`BatchReader.run_ahead` streams batches with the
@@ -44,13 +54,19 @@ class BatchReader:
         self.last = first_page - 1  # LRANGE 0 last: a huge session is read on in pages
         self._pack: Any = None
         self._lean = _lean_capable(client)
-        if self._lean:
+        self._cluster = _cluster_lean_capable(client)  # the per-primary lean path
+        if self._lean or self._cluster:
             try:
                 import hiredis
 
                 self._pack = hiredis.pack_command
             except ImportError:  # redis-py without hiredis: its own packer is fine
                 self._pack = None
+
+    @property
+    def per_primary(self) -> bool:
+        """True while batches go to a cluster's primaries as lean per-node pipelines."""
+        return self._cluster
 
     def read(self, pairs: list[tuple[str, str]]) -> list[Any]:
         """``[meta, turns, meta, turns, ...]``: a dict and a list of bytes per session (at
@@ -67,6 +83,11 @@ class BatchReader:
                 pending.conn = self._send_lean(pairs)
             except Exception:
                 self._lean = False  # the connection failed: the pipeline retries from here on
+        elif self._cluster and pairs:
+            try:
+                pending.nodes = self._send_cluster(pairs)
+            except Exception:
+                self._cluster = False  # a node failed: the cluster pipeline retries from here on
         return pending
 
     def finish(self, pending: PendingBatch) -> list[Any]:
@@ -80,6 +101,14 @@ class BatchReader:
                 pass  # some key is not of its type: the pipeline reports it per command
             except Exception:
                 self._lean = False
+        elif pending.nodes is not None:
+            try:
+                answered = self._receive_cluster(pending)
+            except Exception:
+                self._cluster = False  # a node failed: the cluster pipeline retries from here on
+            else:
+                if answered is not None:
+                    return answered
         pipe = self.client.pipeline(transaction=False)
         for meta_key, turns_key in pending.pairs:
             pipe.hgetall(meta_key)
@@ -93,6 +122,11 @@ class BatchReader:
             conn, pending.conn = pending.conn, None
             conn.disconnect()
             cast("Redis", self.client).connection_pool.release(conn)
+        if pending is not None and pending.nodes is not None:
+            nodes, pending.nodes = pending.nodes, None
+            for part in nodes:
+                part.conn.disconnect()
+                part.pool.release(part.conn)
 
     def run(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """The replies of ``commands`` sent in one round trip, each command's error (e.g.
@@ -237,6 +271,70 @@ class BatchReader:
                 replies[i] = dict(zip(it, it, strict=True))
         return replies
 
+    def _send_cluster(self, pairs: list[tuple[str, str]]) -> list[NodePart]:
+        """Group the batch by the primary of each session's slot and send every group on a
+        connection of that primary's pool before reading anything."""
+        client: Any = self.client
+        by_node: dict[str, tuple[Any, list[int]]] = {}
+        for i, (meta_key, _) in enumerate(pairs):
+            node = client.get_node_from_key(meta_key)
+            group = by_node.get(node.name)
+            if group is None:
+                by_node[node.name] = (node, [i])
+            else:
+                group[1].append(i)
+        parts: list[NodePart] = []
+        last = self.last
+        try:
+            for node, positions in by_node.values():
+                part = NodePart(client.get_redis_connection(node).connection_pool, positions)
+                part.conn = self._connection(part.pool)
+                parts.append(part)
+                commands: list[Command] = []
+                for i in positions:
+                    meta_key, turns_key = pairs[i]
+                    commands += [("HGETALL", meta_key), ("LRANGE", turns_key, 0, last)]
+                self._send(part.conn, commands)
+        except BaseException:
+            for part in parts:
+                part.conn.disconnect()
+                part.pool.release(part.conn)
+            raise
+        return parts
+
+    def _receive_cluster(self, pending: PendingBatch) -> list[Any] | None:
+        """The batch's replies in its order, each WRONGTYPE error in its place; None when a
+        primary answered anything else (MOVED, ASK, TRYAGAIN, ...): the caller then reads
+        the batch through the cluster pipeline, which follows redirections and retries."""
+        parts, pending.nodes = pending.nodes or [], None
+        replies: list[Any] = [None] * (2 * len(pending.pairs))
+        redirected = False
+        failed: BaseException | None = None
+        for part in parts:
+            done = False
+            try:
+                if failed is None:
+                    got = self._receive(part.conn, 2 * len(part.positions))
+                    done = True
+                    for j, i in enumerate(part.positions):
+                        meta, turns = got[2 * j], got[2 * j + 1]
+                        if isinstance(meta, list):  # RESP2 HGETALL: a flat field, value list
+                            it = iter(meta)
+                            meta = dict(zip(it, it, strict=True))
+                        for reply in (meta, turns):
+                            if isinstance(reply, Exception) and "WRONGTYPE" not in str(reply):
+                                redirected = True
+                        replies[2 * i], replies[2 * i + 1] = meta, turns
+            except BaseException as exc:
+                failed = exc
+            finally:
+                if not done:  # replies may be left unread on it: never hand it out again
+                    part.conn.disconnect()
+                part.pool.release(part.conn)
+        if failed is not None:
+            raise failed
+        return None if redirected else replies
+
 
 def read_replies(conn: Any, count: int) -> list[Any]:
     """The next ``count`` raw replies on redis-py connection ``conn``, an error reply
@@ -297,13 +395,26 @@ except ImportError:  # pragma: no cover - redis-py without hiredis (or another v
 
 
 class PendingBatch:
-    """A batch whose commands were sent (``conn`` holds its replies) or are still to be
-    sent through the pipeline (``conn`` None)."""
+    """A batch whose commands were sent (``conn`` holds its replies; on a cluster,
+    ``nodes`` holds one part per primary) or are still to be sent through the pipeline
+    (both None)."""
 
-    __slots__ = ("conn", "pairs")
+    __slots__ = ("conn", "nodes", "pairs")
 
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
         self.pairs = pairs
+        self.conn: Any = None
+        self.nodes: list[NodePart] | None = None
+
+
+class NodePart:
+    """The sessions of a batch (their positions in it) sent to one primary, on ``conn``."""
+
+    __slots__ = ("conn", "pool", "positions")
+
+    def __init__(self, pool: Any, positions: list[int]) -> None:
+        self.pool = pool
+        self.positions = positions
         self.conn: Any = None
 
 
@@ -311,23 +422,37 @@ def read_ahead(
     reader: BatchReader,
     batches: Iterator[T],
     pairs_of: Callable[[T], list[tuple[str, str]]],
+    depth: int = 1,
 ) -> Iterator[tuple[T, list[Any]]]:
-    """Each batch with its replies, one batch ahead: the next batch's commands are sent
-    before this one is handed out, so Redis serialises it (on its own core) while the
-    caller formats this one. An early stop closes the connection of the unread batch."""
-    batch = next(batches, None)
-    pending = reader.start(pairs_of(batch)) if batch else None
+    """Each batch with its replies, ``depth`` batches ahead: the next batches' commands are
+    sent before this one is handed out, so Redis serialises them (on its own cores) while
+    the caller formats this one. An early stop closes the connections of the unread
+    batches."""
+    sent: deque[tuple[T, PendingBatch]] = deque()
     try:
-        while batch is not None and pending is not None:
+        for _ in range(max(1, depth)):
+            batch = next(batches, None)
+            if batch is None:
+                break
+            sent.append((batch, reader.start(pairs_of(batch))))
+        while sent:
+            batch, pending = sent.popleft()  # finish() releases its connections itself
             replies = reader.finish(pending)
-            pending = None
             following = next(batches, None)
-            if following:
-                pending = reader.start(pairs_of(following))
+            if following is not None:
+                sent.append((following, reader.start(pairs_of(following))))
             yield batch, replies
-            batch = following
     finally:
-        reader.cancel(pending)
+        for _, pending in sent:
+            reader.cancel(pending)
+
+
+def _cluster_lean_capable(client: RedisClient) -> bool:
+    """redis-py's cluster client returning bytes (what :mod:`..connection` makes)."""
+    if not hasattr(client, "get_nodes") or not hasattr(client, "get_node_from_key"):
+        return False
+    kwargs: dict[str, Any] = getattr(client, "get_connection_kwargs", dict)() or {}
+    return not kwargs.get("decode_responses")
 
 
 def _lean_capable(client: RedisClient) -> bool:

@@ -298,18 +298,23 @@ class NativeStore:
         """Every session through the index, oldest update first, in pipelined batches.
 
         With ``jobs`` > 1 the batches are read by that many threads at once, each on its
-        own connection of the client's pool (a cluster pipeline already splits a batch per
-        primary), and still yielded in index order; at most ``2 * jobs`` batches are in
-        flight, so memory stays bounded by the batch size. Reader threads wait on sockets
-        (the GIL is released there): N readers overlap N round trips with the formatting.
+        own connection of the client's pool, and still yielded in index order; at most
+        ``2 * jobs`` batches are in flight, so memory stays bounded by the batch size.
+        Reader threads wait on sockets (the GIL is released there): N readers overlap N
+        round trips with the formatting. On a Redis Cluster (lean per-primary reads, see
+        :mod:`~neurolink_cli.store.batchread`) this thread keeps ``jobs`` batches in flight
+        instead, each sent to all its primaries at once, on ``jobs`` connections per primary.
         """
         pages = (
             walk
             if walk is not None
             else self.index_walk(since_ms=since_ms, until_ms=until_ms, page=self.batch_size)
         )
-        if jobs <= 1:
-            yield from self._read_ahead(iter(pages))
+        if jobs <= 1 or self._reader().per_primary:
+            # On a cluster the lean reads already send every batch to all its primaries at
+            # once: ``jobs`` batches ahead in this thread keep them all busy without the
+            # reader threads' fight for the GIL (parsing replies is Python work too).
+            yield from self._read_ahead(iter(pages), max(1, jobs))
             return
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="neurolink-read")
         pending: deque[Future[list[SessionDoc | Unreadable | None]]] = deque()
@@ -325,19 +330,21 @@ class NativeStore:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _read_ahead(
-        self, pages: Iterator[list[tuple[str, float]]]
+        self, pages: Iterator[list[tuple[str, float]]], depth: int = 1
     ) -> Iterator[SessionDoc | Unreadable]:
-        """Every page's sessions, the next page's batch sent before these are handed out."""
-        for _rows, docs in self.read_pages(pages):
+        """Every page's sessions, the next ``depth`` pages' batches sent before these are
+        handed out."""
+        for _rows, docs in self.read_pages(pages, depth):
             yield from docs
 
     def read_pages(
-        self, pages: Iterator[list[tuple[str, float]]]
+        self, pages: Iterator[list[tuple[str, float]]], depth: int = 1
     ) -> Iterator[tuple[list[tuple[str, float]], list[SessionDoc | Unreadable]]]:
-        """Each page of index rows with its sessions (those found), the next page's batch
-        sent before these are handed out."""
+        """Each page of index rows with its sessions (those found), the next ``depth``
+        pages' batches sent before these are handed out."""
         pairs = self._key_pairs
-        for rows, replies in read_ahead(self._reader(), pages, lambda r: pairs([i for i, _ in r])):
+        reader = self._reader()
+        for rows, replies in read_ahead(reader, pages, lambda r: pairs([i for i, _ in r]), depth):
             ids, scores = _ids_scores(rows)
             yield rows, list(_present(self._docs(ids, scores, replies)))
 

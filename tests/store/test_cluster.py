@@ -22,7 +22,7 @@ from conftest import NEUROLINK
 from support.redis_server import RedisClusterServers
 
 from neurolink_cli.config import load_settings
-from neurolink_cli.models import make_turn
+from neurolink_cli.models import Unreadable, make_turn
 from neurolink_cli.store.connection import is_cluster, make_client
 from neurolink_cli.store.native import NativeStore
 
@@ -172,3 +172,122 @@ def test_concurrent_appends_from_several_processes(cluster, cclient, prefix) -> 
     for w in range(workers):
         own = NativeStore(cclient, prefix).get(f"own-{w}")
         assert own is not None and [t["index"] for t in own.turns] == list(range(count))
+
+
+def _seed_many(cclient: Any, prefix: str, sessions: int) -> NativeStore:
+    """``sessions`` sessions of 3 turns, written through the store (spread over every primary)."""
+    store = NativeStore(cclient, prefix, max_turns=0)
+    for n in range(sessions):
+        for i in range(3):
+            ts = f"2026-03-01T{n // 60 % 24:02d}:{n % 60:02d}:{i:02d}.000Z"
+            role = "user" if i % 2 == 0 else "assistant"
+            store.append_turn(f"m{n:03d}", make_turn(role, f"m{n} #{i}", ts), user_id="u")
+    return store
+
+
+def _docs(store: NativeStore, jobs: int, mid_run: Any = None) -> list[Any]:
+    """What iter_docs yields, as comparable tuples; ``mid_run(page_number)`` runs as the
+    walk hands out each page, before that page's sessions are read."""
+    walk = store.index_walk(page=store.batch_size)
+
+    def pages() -> Any:
+        for n, rows in enumerate(walk):
+            if mid_run is not None:
+                mid_run(n)
+            yield rows
+
+    out: list[Any] = []
+    for doc in store.iter_docs(jobs=jobs, walk=pages()):  # type: ignore[arg-type]
+        if isinstance(doc, Unreadable):
+            out.append(("unreadable", doc.session_id, doc.reason))
+        else:
+            out.append((doc.session_id, doc.metadata, [bytes(t) for t in doc.raw_turns]))
+    return out
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_jobs_read_every_session_once_in_index_order(cclient, prefix, jobs: int) -> None:
+    """The per-primary lean reads give what redis-py's cluster pipeline gives, in index
+    order, with 1 or 3 readers: a key of the wrong type reported in place, a session whose
+    keys vanish mid-run left out, each other session exactly once."""
+    store = _seed_many(cclient, prefix, 300)
+    store.batch_size = 40  # several batches, each over all three primaries
+    cclient.delete(store.turns_key("m007"))
+    cclient.set(store.turns_key("m007"), "not a list")  # WRONGTYPE on its LRANGE
+    slow = NativeStore(cclient, prefix)
+    slow.batch_size = 40
+    slow._reader()._cluster = False  # redis-py's ClusterPipeline, the reference
+    want = _docs(slow, 1)
+    assert len(want) == 300 and want[7] == (
+        "unreadable",
+        "m007",
+        f"key {store.turns_key('m007')} is not of the expected type",
+    )
+    assert [d[1] if d[0] == "unreadable" else d[0] for d in want] == [
+        f"m{n:03d}" for n in range(300)
+    ]
+
+    def vanish(page: int) -> None:  # the keys of a session two pages ahead go (as if expired)
+        if page == 1:
+            cclient.delete(store.turns_key("m150"), store.meta_key("m150"))
+
+    got = _docs(store, jobs, vanish)
+    assert store._reader()._cluster  # the lean path stayed on
+    assert got == [d for d in want if d[0] != "m150"]
+    assert cclient.zscore(store.index_key, "m150") is None  # its member was pruned
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_a_moved_slot_hands_the_batch_to_the_cluster_pipeline(cclient, prefix, jobs) -> None:
+    """A stale slot table (as after a resharding) sends a session to the wrong primary: it
+    answers MOVED, and the batch is read again through redis-py's pipeline (which follows
+    the redirection and refreshes the table); nothing is lost or repeated."""
+    store = _seed_many(cclient, prefix, 120)
+    store.batch_size = 30
+    want = _docs(store, 1)
+    slot = cclient.keyslot(store.meta_key("m042"))
+    cache = cclient.nodes_manager.slots_cache
+    right = cache[slot]
+    wrong = next(n for n in cclient.get_primaries() if n.name != right[0].name)
+    cache[slot] = [wrong]
+    try:
+        assert _docs(store, jobs) == want
+    finally:
+        cache[slot] = right
+    assert store._reader()._cluster  # a redirection is not a failure: lean reads go on
+
+
+@pytest.mark.cluster
+@pytest.mark.e2e
+def test_export_all_jobs_3_writes_what_jobs_1_writes(cluster, cclient, prefix) -> None:
+    """The CLI's JSONL with 3 readers is byte for byte its output with one (and the same
+    session of the wrong type is reported, with the same exit status)."""
+    store = _seed_many(cclient, prefix, 300)
+    cclient.delete(store.meta_key("m033"))
+    cclient.rpush(store.meta_key("m033"), "a list, not a hash")
+    one = run(cluster, prefix, "memory", "export-all", "--format", "jsonl", "--jobs", "1")
+    three = run(cluster, prefix, "memory", "export-all", "--format", "jsonl", "--jobs", "3")
+    assert one.stdout == three.stdout
+    assert one.returncode == three.returncode != 0, one.stderr
+    assert "m033" in one.stderr and "m033" in three.stderr
+    ids = [orjson.loads(line)["sessionId"] for line in one.stdout.splitlines()]
+    assert ids == [f"m{n:03d}" for n in range(300) if n != 33]
+
+
+@pytest.mark.cluster
+def test_an_export_stopped_early_leaves_every_primary_pool_sound(cclient, prefix) -> None:
+    """Stopping with batches sent and unread (3 ahead, on every primary) closes their
+    connections: the next reads on the same client get their own replies."""
+    store = _seed_many(cclient, prefix, 200)
+    store.batch_size = 20
+    docs = store.iter_docs(jobs=3)
+    first = [next(docs) for _ in range(5)]
+    docs.close()
+    assert [d.session_id for d in first] == [f"m{n:03d}" for n in range(5)]
+    pools = [cclient.get_redis_connection(n).connection_pool for n in cclient.get_primaries()]
+    assert [len(p._in_use_connections) for p in pools] == [0, 0, 0]  # all handed back
+    again = [d.session_id for d in store.iter_docs(jobs=3)]
+    assert again == [f"m{n:03d}" for n in range(200)]
+    assert store._reader().per_primary

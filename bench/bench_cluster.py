@@ -1,0 +1,113 @@
+"""``make bench``'s Redis Cluster rows (issue 14): ``export-all --jobs 1`` and ``--jobs 3``.
+
+A private 3-primary cluster (``RedisClusterServers``: three ``redis-server --cluster-enabled
+yes`` on free ports, joined by ``redis-cli --cluster create``) gets the very data set of the
+single server (the same ``load`` with ``cluster=True``: each command goes to the primary
+that owns its key, so the sessions spread over the three primaries and the index lives on
+one). Both cases run as whole processes in the bench's round robin, like every other row;
+``cluster_verify`` checks first that the cluster's JSONL equals the single server's.
+``--no-cluster`` leaves them out (~20 s of a default run: start, load, 2 x reps runs).
+
+On the 2-core machine the three primaries and the exporter share two cores, so the ratio
+is bounded by the exporter's own CPU time (one interpreter): readers on more connections
+overlap waits for replies, not the Python work of turning replies into output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+import time
+from typing import Any
+
+from dataset import RedisClusterServers, load
+
+JOBS1 = "cluster: export-all --format jsonl --jobs 1"
+JOBS3 = "cluster: export-all --format jsonl --jobs 3"
+LIMIT = 1.0
+
+
+def cluster_start(
+    args: argparse.Namespace, env: dict[str, str], prefix: str
+) -> tuple[RedisClusterServers, dict[str, str], int]:
+    """Start the cluster and load the data set; (servers, environment pointing there, turns)."""
+    t0 = time.perf_counter()
+    servers = RedisClusterServers(primaries=3).start()
+    try:
+        port = servers.nodes[0].port
+        turns, nbytes = load(
+            "127.0.0.1",
+            port,
+            prefix,
+            args.sessions,
+            args.turns,
+            args.turn_bytes,
+            big_turns=args.big_turns,
+            cluster=True,
+        )
+    except BaseException:
+        servers.cleanup()
+        raise
+    print(
+        f"started a 3-primary cluster and loaded {args.sessions:,} sessions + 1 big "
+        f"({turns:,} turns, {nbytes / 1e6:,.0f} MB) in {time.perf_counter() - t0:.1f}s "
+        f"into {servers.url}",
+        file=sys.stderr,
+    )
+    return servers, {**env, "REDIS_URL": servers.url}, turns
+
+
+def cluster_cases(case: Any, neurolink: str, env: dict[str, str], turns: int) -> list[Any]:
+    """The two rows (``case`` is bench_export's Case class)."""
+    argv = [neurolink, "memory", "export-all", "--format", "jsonl"]
+    return [
+        case(JOBS1, [*argv, "--jobs", "1"], turns, env=env),
+        case(JOBS3, [*argv, "--jobs", "3"], turns, env=env),
+    ]
+
+
+def cluster_annotate(rows: list[dict[str, Any]]) -> None:
+    """The cluster rows' note: their time against the single server's export-all."""
+    single = next((r for r in rows if r["case"] == "export-all --format jsonl"), None)
+    for r in rows:
+        if r["case"] in (JOBS1, JOBS3) and single is not None:
+            r["note"] = f"{r['median_s'] / single['median_s']:.2f}x the single server's time"
+
+
+def cluster_targets(rows: list[dict[str, Any]]) -> None:
+    """``--jobs 3`` against ``--jobs 1`` on the cluster, medians of the same rounds."""
+    by = {r["case"]: r for r in rows}
+    if JOBS1 not in by or JOBS3 not in by:
+        return
+    one, three = by[JOBS1], by[JOBS3]
+    ratio = three["median_s"] / one["median_s"]
+    best = three["min_s"] / one["min_s"]
+    if one.get("cpu_s") and three.get("cpu_s"):
+        print(
+            f"  info cluster: the exporter's CPU (user+sys) {one['cpu_s']:.2f}s of "
+            f"{one['median_s']:.2f}s with --jobs 1, {three['cpu_s']:.2f}s of "
+            f"{three['median_s']:.2f}s with --jobs 3: one interpreter's work, not the reads, "
+            "sets the time"
+        )
+    print(
+        f"  {'ok ' if ratio < LIMIT else 'MISS'} cluster --jobs 3 / --jobs 1: {ratio:.2f} "
+        f"(< {LIMIT}); medians {one['median_s'] * 1000:.0f}ms and "
+        f"{three['median_s'] * 1000:.0f}ms, fastest runs {best:.2f}"
+    )
+
+
+def cluster_verify(neurolink: str, env: dict[str, str], single_env: dict[str, str]) -> None:
+    """The cluster's export-all JSONL, with 1 and 3 readers, is the single server's."""
+
+    def digest(e: dict[str, str], jobs: str) -> str:
+        argv = [neurolink, "memory", "export-all", "--format", "jsonl", "--jobs", jobs]
+        out = subprocess.run(argv, env=e, capture_output=True, check=True).stdout
+        return hashlib.sha256(out).hexdigest()
+
+    want = digest(single_env, "1")
+    for jobs in ("1", "3"):
+        if digest(env, jobs) != want:
+            raise SystemExit(f"bench: the cluster's export-all --jobs {jobs} differs")
+    print("verified: cluster export-all JSONL (--jobs 1 and 3) = single server's", file=sys.stderr)
