@@ -205,6 +205,23 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "line": f"the ceiling's time per session grows {c_growth:.2f}x over the same sizes",
             }
         )
+        # Without the fixed cost (interpreter start, imports, connection) the smallest size's
+        # time per session carries: what each further session costs.
+        extra = large["sessions"] - small["sessions"]
+        e_marg = (large["export_s"] - small["export_s"]) / extra * 1e6
+        c_marg = (large["ceiling_s"] - small["ceiling_s"]) / extra * 1e6
+        out.append(
+            {
+                "target": "info",
+                "ok": None,
+                "line": (
+                    f"each session past {small['sessions']:,}: export-all {e_marg:.1f} us,"
+                    f" ceiling {c_marg:.1f} us ({e_marg / c_marg:.2f}x)"
+                    if c_marg > 0
+                    else "the ceiling did not grow with the sessions (a noisy run)"
+                ),
+            }
+        )
     return out
 
 
