@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast check lint types demo bench bench-loop bench-archive bench-delete completions docs pictures clean
+.PHONY: help install test test-fast check lint types demo bench bench-loop bench-archive bench-delete bench-scale completions docs pictures clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,9 @@ bench-archive: $(STAMP) ## Time memory archive to a directory and to S3 (moto) (
 
 bench-delete: $(STAMP) ## Time memory delete (both layouts) against export-all (N=20000 T=20)
 	$(BIN)/python bench/bench_delete.py $(BENCH_ARGS)
+
+bench-scale: $(STAMP) ## Time export-all of 1M sessions vs the ceiling (needs ~9 GB free, several minutes; not in make test/CI)
+	$(BIN)/python bench/bench_scale.py $(BENCH_SCALE_ARGS)
 
 completions: $(STAMP) ## Regenerate shell completions from the Click tree
 	$(BIN)/python -m neurolink_cli.cli.completions completions

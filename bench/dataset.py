@@ -12,6 +12,7 @@ chunks, so 400,000 turns load in a few seconds instead of minutes of Lua calls.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import socket
@@ -66,13 +67,19 @@ def resp(*args: bytes) -> bytes:
 
 
 class Pipe:
-    """Raw pipelined writes over one socket; every reply must be an integer or +OK."""
+    """Raw pipelined writes over one socket; every reply must be an integer or +OK.
+
+    One chunk stays in flight: a chunk's replies are read after the next chunk is sent, so
+    Redis executes one chunk while this process builds the next (the replies are a few
+    bytes per command and wait in the socket buffer)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.sock = socket.create_connection((host, port))
         self.buf: list[bytes] = []
         self.pending = 0
         self.size = 0
+        self.in_flight = 0  # commands sent whose replies are not read yet
+        self.tail = b""
 
     def add(self, command: bytes, key: bytes = b"") -> None:
         """Queue ``command`` (``key``, the key it writes, matters only to a cluster)."""
@@ -82,26 +89,31 @@ class Pipe:
         if self.size > 4 << 20:
             self.flush()
 
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        self.sock.sendall(b"".join(self.buf))
-        want, got, tail = self.pending, 0, b""
+    def flush(self, *, wait: bool = False) -> None:
+        previous = self.in_flight
+        if self.pending:
+            self.sock.sendall(b"".join(self.buf))
+            self.in_flight += self.pending
+            self.buf, self.pending, self.size = [], 0, 0
+        # Read the replies of what was sent before this chunk (all of them when waiting).
+        self._read(self.in_flight if wait else previous)
+
+    def _read(self, want: int) -> None:
+        got = 0
         while got < want:
             chunk = self.sock.recv(1 << 20)
             if not chunk:
                 raise RuntimeError("redis closed the connection while loading")
-            data = tail + chunk
-            lines = data.split(b"\r\n")
-            tail = lines.pop()
+            lines = (self.tail + chunk).split(b"\r\n")
+            self.tail = lines.pop()
             for line in lines:
                 if line.startswith(b"-"):
                     raise RuntimeError(f"redis refused a load command: {line.decode()}")
             got += len(lines)
-        self.buf, self.pending, self.size = [], 0, 0
+        self.in_flight -= got
 
     def close(self) -> None:
-        self.flush()
+        self.flush(wait=True)
         self.sock.close()
 
 
@@ -267,10 +279,17 @@ def load(
     return total_turns, total_bytes
 
 
+@functools.lru_cache(maxsize=4096)
+def _stamp(ms: int) -> bytes:
+    """``ms_to_rfc3339`` as bytes, cached: session n's turn i is at second n + i, so
+    consecutive sessions share all but one of their timestamps."""
+    return ms_to_rfc3339(ms).encode()
+
+
 def _retime(body: bytes, i: int, start_ms: int) -> bytes:
     """The same turn with its timestamp moved to ``start_ms + i`` seconds."""
     at = body.index(b'"timestamp":"') + 13
-    return body[:at] + ms_to_rfc3339(start_ms + i * 1000).encode() + body[at + 24 :]
+    return body[:at] + _stamp(start_ms + i * 1000) + body[at + 24 :]
 
 
 def describe_machine() -> dict[str, str]:
