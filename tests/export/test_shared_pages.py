@@ -151,9 +151,10 @@ def test_an_empty_store_and_a_single_page(cli, neurolink_bin, client, store) -> 
 
 @pytest.mark.e2e
 def test_every_page_count_ends(neurolink_bin, client, store) -> None:
-    """The walk may end on either process's page, or inside the first one."""
+    """The walk may end on either process's page, or inside the first one; the worker
+    takes two pages in a row (pages 5 and 6 of every 7)."""
     have = 0
-    for want in (1, 249, 250, 251, 500, 501, 750, 751, 1000, 1001):
+    for want in (1, 249, 250, 251, 500, 501, 750, 751, 1000, 1001, 1500, 1501, 1750, 1751, 2251):
         seed_sessions(client, store.prefix, want - have, turns=1, size=10, first=have)
         have = want
         for fmt in ("jsonl", "csv"):
