@@ -185,6 +185,8 @@ class ProcessSink(FileSink):
 def _serve(conn: Connection, sink: ProcessSink) -> None:
     """The worker: run each batch's jobs in order until the end mark (or the pipe closes)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sink._conn is not None:  # the main process's end: closed here, its close means EOF
+        sink._conn.close()
     try:
         while (batch := conn.recv()) is not None:
             for job in batch:

@@ -142,3 +142,29 @@ def _children() -> set[str]:
         except (OSError, IndexError, ValueError):
             continue
     return found
+
+
+def test_a_message_cut_by_ctrl_c_ends_the_worker_at_once(tmp_path) -> None:
+    """Ctrl-C in the middle of a send: the worker, waiting for the rest, sees the pipe close
+    (its copy of the main end is closed) and ends; nothing half written, no 30 s wait."""
+    import time
+
+    from neurolink_cli.export.files import _os_error
+
+    out = tmp_path / "out"
+    out.mkdir()
+    dir_fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    log = open(out / ".log", "wb")  # noqa: SIM115 - closed below
+    sink = filesink.ProcessSink(out, dir_fd, 0o600, log, ".log", _os_error)
+    sink._inline = 0
+    for i in range(3 * filesink.BATCH):
+        sink.put(("file", f"f{i}.json", b"{}", (f"f{i}", 0, None, "native", None)))
+    sink._cut = True  # as if interrupted halfway through the next message
+    started = time.monotonic()
+    assert sink.finish() is None
+    assert time.monotonic() - started < 10
+    log.close()
+    os.close(dir_fd)
+    lines = (out / ".log").read_bytes().splitlines()
+    assert len(lines) == 3 * filesink.BATCH  # the whole batches it received: written, logged
+    assert not [n for n in os.listdir(out) if atomic.is_temp_name(n)]
