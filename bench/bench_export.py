@@ -26,6 +26,7 @@ the data set and measures export-all's peak RSS again (streaming: it must not gr
 
     .venv/bin/python bench/bench_export.py [--sessions 20000] [--turns 20] [--json FILE]
                                            [--huge-turns 200000] [--only-huge] [--no-cluster]
+                                           [--only TEXT ...]
 """
 
 from __future__ import annotations
@@ -271,6 +272,13 @@ def main() -> None:
     ap.add_argument("--huge-bytes", type=int, default=580, help="approximate size of its turns")
     ap.add_argument("--only-huge", action="store_true", help="measure only the huge session")
     ap.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="time only the cases whose name contains TEXT (repeatable; the fetch-only "
+        'ceiling is always timed), e.g. --only "output DIR" --only "file system"',
+    )
+    ap.add_argument(
         "--ts-sessions",
         type=int,
         default=20_000,
@@ -418,6 +426,8 @@ def main() -> None:
             cases = [c for c in cases if "session-id" not in c.name]
         if args.only_huge:
             cases = cases[:1]
+        elif args.only:
+            cases = cases[:1] + [c for c in cases[1:] if any(t in c.name for t in args.only)]
         # Round robin (every case once, then again...): a machine whose speed drifts during
         # the run shifts every case alike, so the ratios stay fair.
         for rep in range(max(c.reps for c in cases)):

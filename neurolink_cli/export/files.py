@@ -4,7 +4,9 @@
   the running export's pid).
 - Every file is written by :func:`~neurolink_cli.util.atomic.write_atomic` (exclusive
   temporary, never through a symlink, renamed when complete) under the name of
-  :mod:`~neurolink_cli.export.naming`. Temporaries left by a killed run are removed.
+  :mod:`~neurolink_cli.export.naming`, by a :mod:`~neurolink_cli.export.filesink` (a second
+  process once the export is more than a few files, where one can run).
+  Temporaries left by a killed run are removed.
 - Manifest entries are appended as the run goes to ``.manifest.partial.jsonl`` (memory
   does not grow with the number of sessions); at the end the written files are synced to
   disk in one ``syncfs`` and ``manifest.json`` is assembled from the log, atomically.
@@ -27,6 +29,7 @@ import orjson
 
 from neurolink_cli import __version__
 from neurolink_cli.errors import BadData, BadInput, NeurolinkError
+from neurolink_cli.export.filesink import FileSink, ProcessSink, worker_available
 from neurolink_cli.export.ledger import ExportLedger
 from neurolink_cli.export.naming import session_file_name
 from neurolink_cli.export.registry import get as get_format
@@ -82,6 +85,7 @@ class DirectoryExport:
         self._dir_fd = -1
         self._lock_fd = -1
         self._partial: Any = None
+        self._sink: FileSink | None = None
         # Names given to TypeScript-layout sessions in this run: their ids come from the
         # stored JSON, so two keys can hold the same (user, id); the second is refused.
         self._upstream_names: set[str] = set()
@@ -114,6 +118,9 @@ class DirectoryExport:
             _, fd = self._create_partial()
             self._partial = os.fdopen(fd, "wb")
             self._partial.write(orjson.dumps({"run": self.options}) + b"\n")
+            sink = ProcessSink if worker_available() else FileSink
+            self._sink = sink(self.dir, self._dir_fd, self.file_mode, self._partial, PARTIAL,
+                              _os_error)  # fmt: skip
         except OSError as exc:
             self._release()
             raise _os_error(self.dir / PARTIAL, exc) from None
@@ -191,23 +198,12 @@ class DirectoryExport:
         return True
 
     def write(self, doc: SessionDoc, name: str, data: bytes) -> None:
-        """Write one session's file ``name`` atomically and log its manifest entry."""
-        try:
-            atomic.write_atomic(name, data, self._dir_fd, self.file_mode)
-        except OSError as exc:
-            raise _os_error(self.dir / name, exc) from None
-        self._log(
-            {
-                "sessionId": doc.session_id,
-                "file": name,
-                "turns": doc.turn_count(),
-                "bytes": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "userId": doc.user_id,
-                "source": doc.source,
-                "updatedAt": doc.updated_at,
-            }
-        )
+        """Have one session's file ``name`` written atomically and its manifest entry
+        logged (by the sink: perhaps later, always in this order; a failure is raised here
+        or by :meth:`close`)."""
+        fields = (doc.session_id, doc.turn_count(), doc.user_id, doc.source, doc.updated_at)
+        assert self._sink is not None
+        self._sink.put(("file", name, data, fields))
 
     def write_stream(
         self, doc: SessionDoc, name: str, include_metadata: bool, csv_guard: bool
@@ -243,23 +239,25 @@ class DirectoryExport:
         )
 
     def _log(self, entry: dict[str, Any]) -> None:
-        try:
-            self._partial.write(orjson.dumps(entry) + b"\n")
-        except OSError as exc:
-            raise _os_error(self.dir / PARTIAL, exc) from None
+        assert self._sink is not None
+        self._sink.put(("log", entry))
 
     # -- finish -------------------------------------------------------------------------
     def close(self, ledger: ExportLedger, *, complete: bool = True) -> Path:
         """Sync the files, then write ``manifest.json`` from the log (also after a failure)."""
         final = self.dir / MANIFEST
+        failure = None
         try:
+            if self._sink is not None:  # every file in place (or the error that stopped it)
+                failure, self._sink = self._sink.finish(), None
+                complete = complete and failure is None
             if complete and not ledger.failed:  # sessions gone since: out of manifest and DIR
                 for name in self.done_before:
                     with contextlib.suppress(OSError):
                         os.unlink(name, dir_fd=self._dir_fd)
             else:  # not seen (yet): still the earlier run's, checked again on the next --resume
                 for entry in self.done_before.values():
-                    self._log(entry)
+                    self._partial.write(orjson.dumps(entry) + b"\n")
             self._partial.close()
             atomic.sync_filesystem(self._dir_fd)  # every file on disk before the manifest
             head = {
@@ -291,6 +289,8 @@ class DirectoryExport:
             raise _os_error(final, exc) from None
         finally:
             self._release()
+        if failure is not None:  # the manifest says what is in place, not complete
+            raise failure
         return final
 
     def _release(self) -> None:

@@ -64,11 +64,17 @@ def doc_pretty(doc: SessionDoc, include_metadata: bool = True) -> bytes:
     """The document as indented JSON with a final newline (``--format json``).
 
     A document that still has its stored turns is spliced compact (:func:`doc_compact`)
-    and re-indented by one C-level parse of the whole line: no per-turn Python work.
+    and re-indented without building Python values when its bytes are already as
+    :func:`~neurolink_cli.util.jsonutil.dumps` writes them
+    (:func:`~neurolink_cli.util.jsonutil.reindent`), else by one C-level parse of the whole
+    line: no per-turn Python work either way.
     """
     if include_metadata and doc.raw_turns is not None and not doc.paged:
-        whole = jsonutil.loads(doc_compact(doc, include_metadata))  # sound: checked or parsed
-        return jsonutil.dumps(whole, pretty=True) + b"\n"
+        line = doc_compact(doc, include_metadata)  # sound: checked or parsed
+        fast = jsonutil.reindent(line)
+        if fast is not None:
+            return fast + b"\n"
+        return jsonutil.dumps(jsonutil.loads(line), pretty=True) + b"\n"
     return jsonutil.dumps(doc.as_dict(include_metadata), pretty=True) + b"\n"
 
 

@@ -26,6 +26,7 @@ any Python object that stored turn bytes are each exactly one JSON object in val
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any
@@ -250,3 +251,27 @@ def _portable_key(key: Any) -> Any:
         except UnicodeEncodeError:
             raise _SurrogateKey from None
     return key
+
+
+# An escape other than the ones orjson writes (``\\" \\\\ \\b \\f \\n \\r \\t`` and lower-case
+# ``\\u00XX`` for the other control characters): ``\\/``, ``\\u00e9``, a lone surrogate...
+# A match inside a string (after an escaped backslash) is a false alarm: the slow path.
+_ESCAPE = re.compile(rb'\\(?!["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))')
+
+
+def reindent(line: bytes) -> bytes | None:
+    """``line`` indented by 2 as :func:`dumps` indents, without building Python values; None
+    when its strings hold an escape that :func:`dumps` would write otherwise (the caller
+    then parses and dumps).
+
+    ``line`` must be sound JSON (checked by :func:`line_ok`). msgspec's ``format`` changes
+    only whitespace: every string comes out as :func:`dumps` writes it, and every number as
+    it is stored, as JSONL writes it (``1e5`` stays ``1e5``, not ``100000.0``: the same value,
+    exact either way); a key repeated inside one stored object is kept twice, as JSONL keeps it.
+    """
+    if b"\\" in line and _ESCAPE.search(line):
+        return None
+    try:
+        return msgspec.json.format(line, indent=2)
+    except (msgspec.DecodeError, ValueError):
+        return None

@@ -8,6 +8,8 @@ so no id can name a path outside the export directory.
 
 from __future__ import annotations
 
+import re
+
 from neurolink_cli.errors import BadInput
 
 _SAFE_NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -57,10 +59,15 @@ def check_key_prefix(prefix: str) -> str:
     return prefix
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
 def file_name_for(session_id: str) -> str:
     """The id with every UTF-8 byte outside ``A-Za-z0-9._-`` percent-encoded (upper-case hex),
     and a leading ``.`` encoded as ``%2E``; :mod:`neurolink_cli.export.naming` builds the
     whole file name from it."""
+    if _PLAIN_NAME.fullmatch(session_id):  # nothing to encode (most ids): as it is
+        return session_id
     out = []
     for b in session_id.encode("utf-8", "surrogatepass"):
         out.append(chr(b) if b in _SAFE_NAME_BYTES else f"%{b:02X}")

@@ -1,0 +1,208 @@
+"""Where ``export-all --output DIR`` puts its files and manifest entries: this process, or a
+second one so that the file system calls overlap reading and formatting on two cores.
+
+A :class:`FileSink` runs jobs in order: ``("file", name, data, fields)`` writes ``data`` as
+``name`` with :func:`~neurolink_cli.util.atomic.write_atomic` (exclusive temporary, fchmod,
+renamed when complete), then appends its entry (``fields``, size, sha256) to the partial
+manifest log; ``("log", entry)`` appends an entry as it is. The log therefore lists a file
+only once it is in place, in the order of the walk.
+
+:class:`ProcessSink` is the same after the first :data:`INLINE` files: it forks one worker
+that runs the jobs it receives through a pipe in batches of :data:`BATCH` (threads would
+not do: the writer needs the GIL back after each of its five system calls a file, and the
+reading thread holds it). The pipe's small buffer bounds memory. The worker ignores
+Ctrl-C: the main process decides, and on any stop it sends the end mark, so the worker
+finishes the batch it holds (every file renamed only when complete) and exits. The first
+error (``cannot write DIR/x.json: No space left on device; ...``) stops the worker; the main
+process raises it on its next job or when it finishes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from neurolink_cli.errors import NeurolinkError
+from neurolink_cli.util import atomic
+
+INLINE = 64  # files written in this process before the worker starts (small exports: no fork)
+BATCH = 64  # jobs per message (~0.5 MB of JSON files)
+
+Job = tuple[Any, ...]
+OsError = Callable[[Path | str, OSError], NeurolinkError]
+
+
+class FileSink:
+    """Runs jobs in this process."""
+
+    def __init__(self, directory: Path, dir_fd: int, mode: int, log: IO[bytes],
+                 log_name: str, os_error: OsError) -> None:  # fmt: skip
+        self.dir = directory
+        self.dir_fd = dir_fd
+        self.mode = mode
+        self.log = log
+        self.log_name = log_name
+        self.os_error = os_error
+
+    def put(self, job: Job) -> None:
+        """Run one job now; NeurolinkError naming the path when the file system refuses."""
+        if job[0] == "file":
+            _, name, data, (session_id, turns, user_id, source, updated_at) = job
+            try:
+                atomic.write_atomic(name, data, self.dir_fd, self.mode)
+            except OSError as exc:
+                raise self.os_error(self.dir / name, exc) from None
+            entry = {
+                "sessionId": session_id,
+                "file": name,
+                "turns": turns,
+                "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "userId": user_id,
+                "source": source,
+                "updatedAt": updated_at,
+            }
+        else:
+            entry = job[1]
+        try:
+            self.log.write(orjson.dumps(entry) + b"\n")
+        except OSError as exc:
+            raise self.os_error(self.dir / self.log_name, exc) from None
+
+    def finish(self) -> NeurolinkError | None:
+        """Flush the log; the error that stopped the jobs, if any."""
+        try:
+            self.log.flush()
+        except OSError as exc:
+            return self.os_error(self.dir / self.log_name, exc)
+        return None
+
+
+def worker_available() -> bool:
+    """True when a second process can run at the same time (more than one core, and fork)."""
+    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+class ProcessSink(FileSink):
+    """Runs the first :data:`INLINE` jobs here, then hands them to a worker process."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._inline = INLINE
+        self._conn: Connection | None = None
+        self._proc: Any = None
+        self._batch: list[Job] = []
+        self._failure: NeurolinkError | None = None
+        self._cut = False  # a message was interrupted (Ctrl-C) halfway into the pipe
+
+    def put(self, job: Job) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if self._conn is None:
+            if self._inline > 0:
+                self._inline -= 1
+                super().put(job)
+                return
+            self._start()
+        self._batch.append(job)
+        if len(self._batch) >= BATCH:
+            self._send()
+
+    def _start(self) -> None:
+        self.log.flush()  # the worker appends from here on; nothing buffered is written twice
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, self), daemon=True,
+                                 name="neurolink-files")  # fmt: skip
+        self._proc.start()
+        child.close()
+
+    def _send(self) -> None:
+        assert self._conn is not None
+        batch, self._batch = self._batch, []
+        try:
+            if self._conn.poll():  # the worker stopped early: it said why
+                raise EOFError
+            self._cut = True
+            self._conn.send(batch)
+            self._cut = False
+        except (OSError, EOFError):
+            self._failure = self._outcome() or NeurolinkError(
+                "the file writing process stopped unexpectedly"
+            )
+            raise self._failure from None
+
+    def finish(self) -> NeurolinkError | None:
+        """Send what is left and the end mark, wait for the worker; the error that stopped
+        it, if any (files it reported written are in place and logged)."""
+        if self._conn is None:
+            return self._failure or super().finish()
+        if self._cut:  # the worker waits for the rest of a message: it ends at EOF instead
+            self._stop()
+            return self._failure
+        if self._failure is None and self._batch:
+            with contextlib.suppress(NeurolinkError):
+                self._send()
+        if self._failure is None:
+            with contextlib.suppress(OSError):
+                self._conn.send(None)
+            self._failure = self._outcome()
+        self._stop()
+        return self._failure
+
+    def _outcome(self) -> NeurolinkError | None:
+        assert self._conn is not None
+        try:
+            status, detail = self._conn.recv()
+        except (OSError, EOFError):
+            status, detail = "error", "the file writing process stopped unexpectedly"
+        if status == "ok":
+            return None
+        self._stop()
+        return NeurolinkError(detail)
+
+    def _stop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.close()
+        if self._proc is not None:
+            self._proc.join(30)
+            if self._proc.is_alive():
+                self._proc.terminate()
+                self._proc.join(5)
+            self._proc = None
+
+
+def _serve(conn: Connection, sink: ProcessSink) -> None:
+    """The worker: run each batch's jobs in order until the end mark (or the pipe closes)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sink._conn is not None:  # the main process's end: closed here, its close means EOF
+        sink._conn.close()
+    try:
+        while (batch := conn.recv()) is not None:
+            for job in batch:
+                FileSink.put(sink, job)
+            sink.log.flush()  # killed later, it leaves these listed (one write a batch)
+        failure = FileSink.finish(sink)
+        conn.send(("ok", None) if failure is None else ("error", str(failure)))
+    except NeurolinkError as exc:
+        with contextlib.suppress(OSError):
+            conn.send(("error", str(exc)))
+    except EOFError:
+        pass  # the main process went away: nothing to report to
+    except BaseException as exc:  # noqa: BLE001 - reported to the main process
+        with contextlib.suppress(OSError):
+            conn.send(("error", f"writing files failed: {type(exc).__name__}: {exc}"))
+    finally:
+        with contextlib.suppress(BaseException):
+            sink.log.flush()  # the entries of the files already in place stay listed
+        os._exit(0)  # never run the parent's exit handlers or flush its buffers here

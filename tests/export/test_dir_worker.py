@@ -1,0 +1,170 @@
+"""``export-all --output DIR`` with its files written by a second process
+(:mod:`neurolink_cli.export.filesink`): the same files and manifest as written in-process,
+a write error stops the run with the same message and exit code, and Ctrl-C leaves no
+half file under a final name."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from support.helpers import seed_sessions
+
+from neurolink_cli.errors import NeurolinkError
+from neurolink_cli.export import filesink
+from neurolink_cli.export.run import export_all
+from neurolink_cli.export.transform import ExportOptions
+from neurolink_cli.store.native import NativeStore
+from neurolink_cli.store.repository import Repository
+from neurolink_cli.util import atomic
+
+pytestmark = pytest.mark.skipif(not filesink.worker_available(), reason="needs two cores and fork")
+
+N = 150
+WHERE = {"worker": 10, "inline": 10**9}  # files written in-process before the worker starts
+
+
+def listed(out: Path, *, all_files: bool = True) -> list[dict[str, Any]]:
+    """The manifest's entries, each checked against its file; no other file (unless
+    ``all_files`` is False: a killed writer's last files), no temporary."""
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    names = sorted(n for n in os.listdir(out) if not n.startswith(".") and n != "manifest.json")
+    files = sorted(e["file"] for e in manifest["sessions"])
+    assert files == names if all_files else set(files) <= set(names)
+    assert not [n for n in os.listdir(out) if atomic.is_temp_name(n)]
+    for entry in manifest["sessions"]:
+        data = (out / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"] and len(data) == entry["bytes"]
+        assert orjson.loads(data)["sessionId"] == entry["sessionId"]
+    return manifest["sessions"]
+
+
+def test_the_worker_writes_what_this_process_writes(cli, client, prefix, monkeypatch) -> None:
+    seed_sessions(client, prefix, N, 4, 300)
+    seen = []
+    for where, inline in WHERE.items():
+        monkeypatch.setattr(filesink, "INLINE", inline)
+        out = cli.cwd / where
+        result = cli("memory", "export-all", "--output", str(out))
+        assert result.exit_code == 0, result.stderr
+        entries = listed(out)
+        assert len(entries) == N
+        seen.append((entries, {e["file"]: (out / e["file"]).read_bytes() for e in entries}))
+    assert seen[0] == seen[1]  # the same files, bytes and entries, in the same order
+
+
+@pytest.mark.parametrize("where", list(WHERE))
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES])
+def test_a_write_error_stops_the_run_as_it_did(cli, client, prefix, monkeypatch, where, code):
+    seed_sessions(client, prefix, N, 4, 300)
+    monkeypatch.setattr(filesink, "INLINE", WHERE[where])
+    real = atomic.write_atomic
+    calls = []
+
+    def failing(name: str, *args: Any, **kwargs: Any) -> None:
+        calls.append(name)
+        if len(calls) == 40:  # in the worker when there is one (a copy of this after fork)
+            raise OSError(code, os.strerror(code))
+        real(name, *args, **kwargs)
+
+    monkeypatch.setattr(atomic, "write_atomic", failing)
+    out = cli.cwd / "out"
+    result = cli("memory", "export-all", "--output", str(out))
+    assert result.exit_code == 1
+    assert (
+        f"cannot write {out}/s000039.json: {os.strerror(code)}; "
+        "check the path, its permissions and free space"
+    ) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(listed(out)) == 39  # the files before it: in place and listed
+    assert orjson.loads((out / "manifest.json").read_bytes())["complete"] is False
+
+
+@pytest.mark.parametrize("where", list(WHERE))
+def test_ctrl_c_leaves_whole_files_listed_and_no_worker(
+    client, prefix, tmp_path, monkeypatch, where
+):
+    seed_sessions(client, prefix, N, 4, 300)
+    monkeypatch.setattr(filesink, "INLINE", WHERE[where])
+    children = _children()
+    done = [0]
+
+    def progress(sessions: int, _turns: int) -> None:
+        done[0] += sessions
+        if done[0] == 100:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "out"
+    repo = Repository(NativeStore(client, prefix, batch_size=20))
+    with pytest.raises(KeyboardInterrupt):
+        export_all(repo, ExportOptions(), directory=out, progress=progress)
+    entries = listed(out)
+    assert 90 <= len(entries) <= 100
+    assert orjson.loads((out / "manifest.json").read_bytes())["complete"] is False
+    assert _children() == children  # the worker is gone
+    # and the directory is free for the next run, which completes it
+    assert export_all(repo, ExportOptions(), directory=out, resume=True).exported == N - len(
+        entries
+    )
+    assert len(listed(out)) == N
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(client, prefix, tmp_path, monkeypatch) -> None:
+    seed_sessions(client, prefix, N, 4, 300)
+    monkeypatch.setattr(filesink, "INLINE", 10)
+    real = atomic.write_atomic
+
+    def dying(name: str, *args: Any, **kwargs: Any) -> None:
+        if name == "s000030.json":
+            os._exit(9)
+        real(name, *args, **kwargs)
+
+    monkeypatch.setattr(atomic, "write_atomic", dying)
+    repo = Repository(NativeStore(client, prefix))
+    with pytest.raises(NeurolinkError, match="stopped unexpectedly"):
+        export_all(repo, ExportOptions(), directory=tmp_path / "out")
+    assert 10 <= len(listed(tmp_path / "out", all_files=False)) <= 30
+    assert not (tmp_path / "out" / "s000030.json").exists()
+
+
+def _children() -> set[str]:
+    """The pids of this process's children (the private redis-server among them)."""
+    found = set()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                found.add(proc.name)
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_a_message_cut_by_ctrl_c_ends_the_worker_at_once(tmp_path) -> None:
+    """Ctrl-C in the middle of a send: the worker, waiting for the rest, sees the pipe close
+    (its copy of the main end is closed) and ends; nothing half written, no 30 s wait."""
+    import time
+
+    from neurolink_cli.export.files import _os_error
+
+    out = tmp_path / "out"
+    out.mkdir()
+    dir_fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    log = open(out / ".log", "wb")  # noqa: SIM115 - closed below
+    sink = filesink.ProcessSink(out, dir_fd, 0o600, log, ".log", _os_error)
+    sink._inline = 0
+    for i in range(3 * filesink.BATCH):
+        sink.put(("file", f"f{i}.json", b"{}", (f"f{i}", 0, None, "native", None)))
+    sink._cut = True  # as if interrupted halfway through the next message
+    started = time.monotonic()
+    assert sink.finish() is None
+    assert time.monotonic() - started < 10
+    log.close()
+    os.close(dir_fd)
+    lines = (out / ".log").read_bytes().splitlines()
+    assert len(lines) == 3 * filesink.BATCH  # the whole batches it received: written, logged
+    assert not [n for n in os.listdir(out) if atomic.is_temp_name(n)]
