@@ -35,7 +35,7 @@ from multiprocessing.connection import Connection
 from typing import IO, Any, cast
 
 from neurolink_cli.errors import NeurolinkError
-from neurolink_cli.export import registry
+from neurolink_cli.export import filesink, registry
 from neurolink_cli.export.ledger import ExportLedger
 from neurolink_cli.export.transform import ExportOptions
 from neurolink_cli.models import SessionDoc, Unreadable
@@ -55,14 +55,12 @@ def _handler(opts: ExportOptions, ledger: ExportLedger, say: Callable[[str], Non
 
 def worker_available(out: IO[bytes]) -> bool:
     """True when ``out`` is a real file descriptor and a second process can run at the
-    same time (more than one core, and fork)."""
-    import multiprocessing
-
+    same time (:func:`~neurolink_cli.export.filesink.worker_available`)."""
     try:
         out.fileno()
     except (AttributeError, OSError, ValueError):  # an in-memory stream (tests, callers)
         return False
-    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+    return filesink.worker_available()
 
 
 def shared_available(repo: Repository, out: IO[bytes]) -> bool:
@@ -325,7 +323,7 @@ class _Inbox:
         self.ended = False
         self.written = -1  # the last page this worker wrote
 
-    def _take(self) -> None:
+    def take(self) -> None:
         msg = self.conn.recv()
         if msg[0] == "page":
             self.pages.append((msg[1], msg[2]))
@@ -336,7 +334,7 @@ class _Inbox:
 
     def next_page(self) -> tuple[int, Rows] | None:
         while not self.pages and not self.ended:
-            self._take()
+            self.take()
         return self.pages.popleft() if self.pages else None
 
     def wait_turn(self, k: int) -> None:
@@ -344,7 +342,7 @@ class _Inbox:
         if self.written == k - 1:
             return
         while k not in self.turns:  # "go" messages come after "end" too
-            self._take()
+            self.take()
         self.turns.discard(k)
 
 
@@ -369,7 +367,7 @@ def _serve(conn: Connection, fd: int, read_pages: ReadPages, opts: ExportOptions
             inbox.written = current[0]
             conn.send(("written", current[0], ledger, said))
         while not inbox.ended:
-            inbox._take()
+            inbox.take()
         conn.send(("bye",))
     except BrokenPipeError:
         with contextlib.suppress(OSError):
