@@ -30,7 +30,7 @@ import io
 import os
 import signal
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection
 from typing import IO, Any, cast
 
@@ -106,7 +106,7 @@ class PageOut:
         self.direct = False
 
 
-def _do_page(docs: list[SessionDoc | Unreadable], opts: ExportOptions, page_out: PageOut,
+def _do_page(docs: Iterable[SessionDoc | Unreadable], opts: ExportOptions, page_out: PageOut,
              writer: registry.Writer, progress: Progress | None = None,
              ) -> tuple[ExportLedger, list[str]]:  # fmt: skip
     """One page's sessions through the writer and out (after the page before): what
@@ -189,7 +189,7 @@ def export_shared(repo: Repository, opts: ExportOptions, out: IO[bytes], ledger:
         say(f"{sid}: {reason}")
 
 
-ReadPages = Callable[[Iterator[Any]], Iterator[tuple[Any, list[SessionDoc | Unreadable]]]]
+ReadPages = Callable[[Iterator[Any]], Iterator[tuple[Any, Iterable[SessionDoc | Unreadable]]]]
 
 
 class _Phase:
