@@ -3,7 +3,8 @@
 An export is one core's work per session (read the replies, build the document, format
 and check it), with the Redis server on the other core needing a fraction of it. So the
 pages of the native index walk are dealt out in turn: page 0, 2, 4, ... to this process,
-1, 3, 5, ... to a forked worker. Each reads its pages on its own connection (the next one
+1, 3, 5, ... to a worker, forked when the walk gives it its first page (a walk of
+one page forks nothing). Each reads its pages on its own connection (the next one
 sent before this one is formatted), builds and checks every session as a single process
 would (:class:`~neurolink_cli.export.run.SessionHandler`, the same code), and formats the
 page into memory. The output keeps the walk's order with a turn passed back and forth:
@@ -31,8 +32,7 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from multiprocessing.connection import Connection
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from neurolink_cli.errors import NeurolinkError
 from neurolink_cli.export import filesink, registry
@@ -40,6 +40,9 @@ from neurolink_cli.export.ledger import ExportLedger
 from neurolink_cli.export.transform import ExportOptions
 from neurolink_cli.models import SessionDoc, Unreadable
 from neurolink_cli.store.repository import Repository
+
+if TYPE_CHECKING:  # the module is imported when the pipe is made
+    from multiprocessing.connection import Connection
 
 Rows = list[tuple[str, float]]
 Handler = Callable[[SessionDoc | Unreadable], None]
@@ -202,43 +205,31 @@ class _Phase:
         self.ledger, self.say, self.progress = ledger, say, progress
 
     def share(self, pages: Iterator[Any], read_pages: ReadPages, fmt: str) -> None:
-        import multiprocessing
-
         self.page_out.take_turn()  # what the phase before left is out first
         self.page_out.end_page()
-        ctx = multiprocessing.get_context("fork")
-        conn, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(child, self.out.fileno(), read_pages, self.opts,
-                                                fmt), daemon=True, name="neurolink-export")  # fmt: skip
-        gc.freeze()  # the inherited heap in a permanent generation: the child's collector
-        try:  # never walks it (which would copy every page of it)
-            proc.start()
-        finally:
-            gc.unfreeze()
-        child.close()
+        worker = _Worker(self.out, read_pages, self.opts, fmt)  # forked at its first page
         given: deque[int] = deque()  # the worker's pages not yet written, in order
         k = -1  # this process's current page
 
         def give(number: int, rows: Any) -> None:
             given.append(number)
-            _send(conn, proc, ("page", number, rows))
+            worker.send(("page", number, rows))
 
         def settle(upto: int) -> None:
             """Record what the worker did with each of its pages below ``upto`` (waiting)."""
             while given and given[0] < upto:
                 number = given.popleft()
-                msg = _recv(conn, proc)
+                msg = worker.recv()
                 if msg[0] != "written" or msg[1] != number:
-                    _fail(msg, proc)
+                    worker.fail(msg)
                 _merge(self.ledger, msg[2], msg[3], self.say, self.progress)
 
         self.page_out.wait_turn = lambda: settle(k)
         try:
-            ended = lambda: _send(conn, proc, ("end",))  # noqa: E731
             numbers: deque[int] = deque()
 
             def own_pages() -> Iterator[Any]:
-                for number, rows in _pages_for(pages, give, ended):
+                for number, rows in _pages_for(pages, give, worker.end):
                     numbers.append(number)
                     yield rows
 
@@ -247,21 +238,75 @@ class _Phase:
                 mine, said = _do_page(docs, self.opts, self.page_out, self.writer, self.progress)
                 _merge(self.ledger, mine, said, self.say, None)  # after the pages before it
                 if given and given[0] == k + 1:
-                    _send(conn, proc, ("go", k + 1))
+                    worker.send(("go", k + 1))
             settle(1 << 62)
-            msg = _recv(conn, proc)
-            if msg[0] != "bye":
-                _fail(msg, proc)
+            worker.finish()
         except BaseException:
-            with contextlib.suppress(Exception):
-                conn.close()
-            if proc.is_alive():
-                proc.terminate()
-            proc.join(5)
+            worker.stop()
             raise
         finally:
             self.page_out.wait_turn = lambda: None
-        proc.join(10)
+
+
+class _Worker:
+    """The second process of one phase, forked when the walk gives it its first page (a
+    walk of one page, or none, forks nothing), and the pipe to it."""
+
+    def __init__(self, out: IO[bytes], read_pages: ReadPages, opts: ExportOptions,
+                 fmt: str) -> None:  # fmt: skip
+        self.args = (out.fileno(), read_pages, opts, fmt)
+        self.proc: Any = None
+        self.conn: Connection | None = None
+
+    def _start(self) -> Connection:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, *self.args), daemon=True,
+                                name="neurolink-export")  # fmt: skip
+        gc.freeze()  # the inherited heap in a permanent generation: the child's collector
+        try:  # never walks it (which would copy every page of it)
+            self.proc.start()
+        finally:
+            gc.unfreeze()
+        child.close()
+        self.conn = conn
+        return conn
+
+    def send(self, message: object) -> None:
+        _send(self.conn or self._start(), self.proc, message)
+
+    def recv(self) -> Any:
+        assert self.conn is not None
+        return _recv(self.conn, self.proc)
+
+    def fail(self, msg: Any) -> None:
+        _fail(msg, self.proc)
+
+    def end(self) -> None:
+        """The walk is over: no more pages (nothing to say to a worker never started)."""
+        if self.conn is not None:
+            self.send(("end",))
+
+    def finish(self) -> None:
+        """Wait for the worker's goodbye (every page written) and for it to exit."""
+        if self.conn is None:
+            return
+        msg = self.recv()
+        if msg[0] != "bye":
+            self.fail(msg)
+        self.proc.join(10)
+
+    def stop(self) -> None:
+        """On an error here: close the pipe and stop the worker."""
+        if self.conn is None:
+            return
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        if self.proc.is_alive():
+            self.proc.terminate()
+        self.proc.join(5)
 
 
 def _headless(stream: registry.Format, out: Any, opts: ExportOptions) -> registry.Writer:
