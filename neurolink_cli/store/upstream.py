@@ -80,14 +80,18 @@ def _text(value: bytes | str) -> str:
 class _Entry:
     """One key read in a batch: its name, type, value and TTL (seconds, None = no expiry)."""
 
-    __slots__ = ("key", "name", "kind", "value", "ttl")
+    __slots__ = ("key", "kind", "value", "ttl")
 
     def __init__(self, key: bytes, kind: str, value: Any, ttl: Any) -> None:
         self.key = key
-        self.name = _text(key)
         self.kind = kind
         self.value = value if isinstance(value, bytes | str) else None
         self.ttl = ttl if isinstance(ttl, int) and ttl > 0 else None
+
+    @property
+    def name(self) -> str:
+        """The key as text (only when one is named: a warning, a set's prefix)."""
+        return _text(self.key)
 
 
 class UpstreamStore:
@@ -299,7 +303,10 @@ class UpstreamStore:
         pages :meth:`read_pages` reads (another process may read some of them)."""
         keys = self._all_keys() if user_id is None else self._user_keys(user_id)
         seen = SeenSet()
-        return self._key_batches(k for k in keys if seen.add(k))
+        for page in self._key_batches(keys):
+            fresh = [key for key, new in zip(page, seen.add_many(page), strict=True) if new]
+            if fresh:
+                yield fresh
 
     def read_pages(
         self, pages: Iterator[list[bytes]], user_id: str | None = None
