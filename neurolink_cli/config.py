@@ -13,7 +13,6 @@ Redis: :mod:`neurolink_cli.store.connection` turns settings into a client.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +151,8 @@ def find_config_file(env: Mapping[str, str], cwd: Path) -> Path | None:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """The ``[conversationMemory]`` table of a TOML file; BadInput if it cannot be parsed."""
+    import tomllib  # not at import time: most runs have no config file
+
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)

@@ -25,14 +25,16 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from neurolink_cli.errors import NeurolinkError
 from neurolink_cli.util import atomic
+
+if TYPE_CHECKING:  # the module (subprocess, tempfile...) is imported when a pipe is made
+    from multiprocessing.connection import Connection
 
 INLINE = 64  # files written in this process before the worker starts (small exports: no fork)
 BATCH = 64  # jobs per message (~0.5 MB of JSON files)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -32,6 +31,8 @@ def spooled(out: IO[bytes], spool: bool) -> Iterator[IO[bytes]]:
     if not spool:
         yield out
         return
+    import tempfile  # not at import time: only a huge session is spooled
+
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as tmp:
         yield tmp  # type: ignore[misc]
         tmp.seek(0)

@@ -21,12 +21,10 @@ run out of a directory that is being written.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import functools
 import os
-import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +51,8 @@ def dir_mode(umask: int) -> int:
 
 def temp_name() -> str:
     """A fresh temporary name: ``.nl-<16 hex>.tmp``."""
+    import secrets  # not at import time: most commands write no file
+
     return f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
 
 
@@ -122,6 +122,8 @@ def _libc_function(name: str) -> Any:
     """A libc function by name (looked up once, on first use), or None."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # not at import time: only the durability step needs it
+
     try:
         return getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
