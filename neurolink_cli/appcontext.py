@@ -41,14 +41,12 @@ class AppContext:
         cls, flags: Mapping[str, Any], env_file: str | None = None, env: Environment | None = None
     ) -> AppContext:
         """Load ``.env`` (or ``env_file``) without overriding the environment, then settings."""
-        from dotenv import load_dotenv
-
         if env_file is not None:
             if not Path(env_file).is_file():
                 raise BadInput(f"--env-file {env_file!r}: no such file")
-            load_dotenv(env_file, override=False)
+            _load_dotenv(env_file)
         elif Path(".env").is_file():
-            load_dotenv(".env", override=False)
+            _load_dotenv(".env")
         return cls(load_settings(flags), env=env or Environment.from_process())
 
     # -- Redis ----------------------------------------------------------------------------
@@ -103,3 +101,11 @@ class AppContext:
         s = self.settings
         url = self._connection._url if self._connection is not None else None
         return url_secrets(s.redis_url) | url_secrets(url) | spellings([s.redis_password])
+
+
+def _load_dotenv(path: str) -> None:
+    """Load a ``.env`` file without overriding the environment (python-dotenv imported
+    only when there is one to load)."""
+    from dotenv import load_dotenv
+
+    load_dotenv(path, override=False)
