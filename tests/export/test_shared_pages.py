@@ -175,3 +175,38 @@ def test_one_process_when_asked(neurolink_bin, client, store) -> None:
     alone = neurolink_bin("memory", "export-all", env_extra={"NEUROLINK_EXPORT_PROCESSES": "1"})
     assert shared.returncode == alone.returncode == 0
     assert shared.stdout == alone.stdout and shared.stdout.count(b"\n") == 600
+
+
+def test_a_walk_of_one_page_forks_no_worker(client, store, tmp_path, monkeypatch) -> None:
+    """The worker is forked when the walk gives it its first page: an empty native index
+    and one batch of TypeScript-layout sessions fork nothing; a second batch does."""
+    import multiprocessing
+
+    from neurolink_cli.export.run import export_all
+    from neurolink_cli.export.transform import ExportOptions
+    from neurolink_cli.store.repository import Repository
+    from neurolink_cli.store.upstream import UpstreamStore
+
+    upstream = UpstreamStore(client, f"{store.prefix}:conversation:", f"{store.prefix}:u:")
+    repo = Repository(store, upstream)
+    forks: list[str] = []
+    get_context = multiprocessing.get_context
+
+    def counted(method: str | None = None) -> object:
+        forks.append(str(method))
+        return get_context(method)
+
+    monkeypatch.setattr(multiprocessing, "get_context", counted)
+    monkeypatch.delenv("NEUROLINK_EXPORT_PROCESSES", raising=False)
+    message = {"role": "user", "content": "hi", "timestamp": "2026-11-20T10:00:00.000Z"}
+    for n in range(upstream.batch_size + 1):
+        doc = {"sessionId": f"t{n}", "userId": "u", "messages": [message]}
+        client.set(f"{upstream.prefix}u:t{n}", json.dumps(doc))
+        if n == upstream.batch_size - 1:  # exactly one page
+            with open(tmp_path / "one.jsonl", "wb") as out:
+                ledger = export_all(repo, ExportOptions(format="jsonl"), out)
+            assert ledger.exported == upstream.batch_size and forks == []
+    with open(tmp_path / "two.jsonl", "wb") as out:
+        ledger = export_all(repo, ExportOptions(format="jsonl"), out)
+    assert ledger.exported == upstream.batch_size + 1 and forks == ["fork"]
+    assert (tmp_path / "two.jsonl").read_bytes().count(b"\n") == upstream.batch_size + 1
