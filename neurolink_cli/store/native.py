@@ -342,11 +342,26 @@ class NativeStore:
     ) -> Iterator[tuple[list[tuple[str, float]], list[SessionDoc | Unreadable]]]:
         """Each page of index rows with its sessions (those found), the next ``depth``
         pages' batches sent before these are handed out."""
+        for rows, replies in self.read_replies(pages, depth):
+            yield rows, self.docs_of(rows, replies)
+
+    def read_replies(
+        self, pages: Iterator[list[tuple[str, float]]], depth: int = 1
+    ) -> Iterator[tuple[list[tuple[str, float]], list[Any]]]:
+        """Each page of index rows with its raw replies (``[HGETALL, LRANGE] * rows``, an
+        error in place of a failed command), the next ``depth`` pages' sent before; for a
+        reader that decodes them its own way (``memory stats``), :meth:`docs_of` for the
+        sessions it does not."""
         pairs = self._key_pairs
-        reader = self._reader()
-        for rows, replies in read_ahead(reader, pages, lambda r: pairs([i for i, _ in r]), depth):
-            ids, scores = _ids_scores(rows)
-            yield rows, list(_present(self._docs(ids, scores, replies)))
+        return read_ahead(self._reader(), pages, lambda r: pairs([i for i, _ in r]), depth)
+
+    def docs_of(
+        self, rows: list[tuple[str, float]], replies: list[Any]
+    ) -> list[SessionDoc | Unreadable]:
+        """The sessions (those found) of index rows from their replies, as :meth:`read_pages`
+        gives them (members found gone pruned)."""
+        ids, scores = _ids_scores(rows)
+        return list(_present(self._docs(ids, scores, replies)))
 
     def can_share_pages(self) -> bool:
         """True when another process may read pages of this store's walk on its own
@@ -495,10 +510,8 @@ class NativeStore:
         """The remaining TTL (PTTL, ms; negative: none or gone) of each session's metadata."""
         if not session_ids:
             return []
-        pipe = self.client.pipeline(transaction=False)
-        for sid in session_ids:
-            pipe.pttl(self.meta_key(sid))
-        return [ms if isinstance(ms, int) else -1 for ms in pipe.execute()]
+        replies = self._reader().run([("PTTL", self.meta_key(sid)) for sid in session_ids])
+        return [ms if isinstance(ms, int) else -1 for ms in replies]
 
     def raise_score(self, session_id: str, score_ms: int) -> None:
         """Move the session's index entry up to ``score_ms`` (never down: ZADD GT)."""
