@@ -126,7 +126,7 @@ class Stats:
         roles, models, providers, tokens, costs, errors, stamps = run.columns()
         self.sessions += len(run.sizes)
         self.turns += len(roles)
-        self._add_roles_models(models, providers, roles, run.per_turn(run.session_models))
+        self._add_roles_models(models, providers, roles, run)
         if tokens.count(None) != len(tokens):
             self._add_tokens(tokens)
         if costs.count(None) != len(costs):
@@ -188,12 +188,22 @@ class Stats:
                 self.errors_by_model[key or "unknown"] += 1
 
     def _add_roles_models(self, models: list[Any], providers: list[Any], roles: list[Any],
-                          session_models: list[str | None]) -> None:  # fmt: skip
+                          run: Run) -> None:  # fmt: skip
         """``byRole`` and ``byModel`` of these turns: each distinct (model, provider, role,
         session model) once, counted in C, when models and providers (and, for ``byRole``
         from the same count, roles) are strings; else roles apart and models turn by turn.
         Either way each key is first met at the first turn that has it, as turn by turn."""
         text = set(map(type, models)) <= _TEXT and set(map(type, providers)) <= _TEXT
+        one_model = len(set(run.session_models)) == 1  # every session's the same
+        if text and set(map(type, roles)) <= _TEXT and one_model:
+            session_model = run.session_models[0]
+            for (model, provider, role), n in Counter(
+                zip(models, providers, roles, strict=True)
+            ).items():
+                self.by_role[str(role)] += n
+                self._add_model(model, provider, role, session_model, n)
+            return
+        session_models = run.per_turn(run.session_models)
         combos: Counter[tuple[Any, Any, Any, Any]] | None = None
         if text and set(map(type, roles)) <= _TEXT:
             combos = Counter(zip(models, providers, roles, session_models, strict=True))

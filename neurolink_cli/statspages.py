@@ -18,6 +18,7 @@ before. What the fast path accepts, that path accepts with the same values.
 
 from __future__ import annotations
 
+import codecs
 from typing import Any
 
 import msgspec
@@ -53,11 +54,20 @@ _TURN = jsonutil.typed_decoder(Turn)
 _SESSION = jsonutil.typed_decoder(Session)
 
 
+_UTF8 = codecs.getincrementaldecoder("utf-8")
+_CHUNK = 16384  # decoded a chunk at a time: no string big enough to be mapped and unmapped
+
+
 def _utf8(data: bytes | str) -> bool:
+    """True when ``data`` is valid UTF-8 (msgspec does not look at what it skips)."""
     if isinstance(data, str) or data.isascii():
         return True
+    decoder = _UTF8()
+    view = memoryview(data)
     try:
-        data.decode("utf-8")
+        for at in range(0, len(view), _CHUNK):
+            decoder.decode(view[at : at + _CHUNK])
+        decoder.decode(b"", True)
     except UnicodeDecodeError:
         return False
     return True
@@ -120,6 +130,17 @@ def _parsed(part: Stats, doc: SessionDoc) -> list[Turn] | None:
         return None
 
 
+class _Texts(dict[Any, Any]):
+    """:func:`as_text` of values met again and again (models, providers), each decoded once."""
+
+    def __call__(self, value: Any) -> str | None:
+        try:
+            return self[value]  # type: ignore[no-any-return]
+        except KeyError:
+            found = self[value] = as_text(value)
+            return found
+
+
 def native_page(native: NativeStore, rows: list[tuple[str, float]], replies: list[Any]) -> Stats:
     """The count of one page of the native index from its replies, with the TTLs of the
     sessions counted (one round trip). A plain session is counted from the replies
@@ -131,10 +152,11 @@ def native_page(native: NativeStore, rows: list[tuple[str, float]], replies: lis
     metas, turn_lists = replies[0::2], replies[1::2]
     plain = [_plain(m, t, first_page) for m, t in zip(metas, turn_lists, strict=True)]
     fast = _page_turns([t if p else None for p, t in zip(plain, turn_lists, strict=True)])
+    text = _Texts()
     for i, turns in enumerate(fast):
         if turns is not None:
             get = metas[i].get
-            run.add_parts(turns, as_text(get(b"model")), as_text(get(b"provider")),
+            run.add_parts(turns, text(get(b"model")), text(get(b"provider")),
                           as_text(get(b"createdAt")), as_text(get(b"updatedAt")))  # fmt: skip
             counted.append(as_text(get(b"sessionId")) or rows[i][0])
             continue
