@@ -11,13 +11,22 @@ sessions read in pages. Then the installed binary, two processes, against one.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+import redis as redis_py
+from conftest import NEUROLINK
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import stats_reference
+from support.helpers import seed_sessions
+from support.redis_server import RedisServer
 from test_shared_pages import _mixed
 
 from neurolink_cli.stats import compute_stats
@@ -217,3 +226,62 @@ def test_two_processes_say_what_one_says(cli, neurolink_bin, client, store) -> N
         assert shared.stderr.count(b"\n") > 16
     in_process = cli("memory", "stats", "--format", "json", env={"NEUROLINK_EXPORT_PROCESSES": "1"})
     assert in_process.stdout_bytes == neurolink_bin("memory", "stats", "--format", "json").stdout
+
+
+def _children_when_running(proc: subprocess.Popen[bytes]) -> list[int]:
+    """The second process's pid, once it is there (the stats have started on the pages)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True)
+        if out.stdout.split():
+            return [int(x) for x in out.stdout.split()]
+        time.sleep(0.005)
+    raise AssertionError("no second process")
+
+
+def _gone(pids: list[int]) -> None:
+    time.sleep(0.2)
+    for pid in pids:  # gone (or a zombie waiting for init)
+        status = Path(f"/proc/{pid}/status")
+        assert not status.exists() or b"zombie" in status.read_bytes().lower()
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not forkmap.available(), reason="needs two cores and fork")
+def test_ctrl_c_stops_both_processes(env, client, store, redis_server) -> None:
+    seed_sessions(client, store.prefix, 20000, turns=6, size=300)
+    proc = subprocess.Popen([NEUROLINK, "memory", "stats", "--format", "json"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    workers = _children_when_running(proc)
+    redis_server.pause()  # so that the count is surely still running
+    try:
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+    finally:
+        redis_server.resume()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err and out == b""
+    _gone(workers)
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not forkmap.available(), reason="needs two cores and fork")
+def test_redis_killed_mid_count_stops_both_processes(env) -> None:
+    server = RedisServer().start()
+    try:
+        client = redis_py.Redis.from_url(server.url)
+        seed_sessions(client, "neurolink", 4000, turns=6, size=300)
+        run_env = {**env, "REDIS_URL": server.url, "NEUROLINK_REDIS_TIMEOUT": "1"}
+        run_env.pop("NEUROLINK_KEY_PREFIX", None)
+        proc = subprocess.Popen([NEUROLINK, "memory", "stats", "--format", "json"],
+                                env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        workers = _children_when_running(proc)
+        server.pause()  # mid-count, then gone for good
+        os.kill(server.proc.pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        server.cleanup()
+    assert proc.returncode == 4, err
+    assert b"Traceback" not in err and out == b""
+    _gone(workers)
