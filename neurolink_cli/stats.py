@@ -1,8 +1,16 @@
 """``memory stats``: one streaming pass over every session, summarised (no click in here).
 
-:func:`compute_stats` walks :meth:`Repository.iter_docs` (pipelined batches, one batch in
-memory at a time) and keeps only counters, so memory does not grow with the number of
-sessions. What is counted:
+:func:`compute_stats` walks the native index and then the TypeScript layout's keys in
+pages (pipelined batches, one in memory at a time per process) and keeps only counters,
+so memory does not grow with the number of sessions. Each page is counted on its own
+(:mod:`~neurolink_cli.statspages`: the turns decoded straight into the counted fields, a
+:class:`Run` of columns counted field by field in C) into a part :class:`Stats`, and the
+parts are merged in walk order (:meth:`Stats.merge`): counters added with their keys in
+the order first met, costs added one after the other in the turns' order (a float sum
+depends on it), warnings said in order; so the result is the one a single pass session
+by session gives, also when a forked second process counts about half the pages
+(``share``, :mod:`~neurolink_cli.util.forkmap`; the CLI shares when there are two cores,
+not on a Cluster, and not with ``NEUROLINK_EXPORT_PROCESSES=1``). What is counted:
 
 - ``sessions``, ``turns``, ``byRole`` (turns per role);
 - ``byModel``: turns per model, keyed ``provider/model`` (``openai/gpt-4o-mini``), or the

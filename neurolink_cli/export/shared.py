@@ -2,8 +2,8 @@
 
 An export is one core's work per session (read the replies, build the document, format
 and check it), with the Redis server on the other core needing a fraction of it. So the
-pages of the native index walk are dealt out in turn: page 0, 2, 4, ... to this process,
-1, 3, 5, ... to a forked worker. Each reads its pages on its own connection (the next one
+pages of the native index walk are dealt out as met, 4 of every 7 to a forked worker
+(:func:`~neurolink_cli.util.forkmap.pages_for`). Each reads its pages on its own connection (the next one
 sent before this one is formatted), builds and checks every session as a single process
 would (:class:`~neurolink_cli.export.run.SessionHandler`, the same code), and formats the
 page into memory. The output keeps the walk's order with a turn passed back and forth:

@@ -74,6 +74,8 @@ from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import now_ms, stored_to_ms
 
+Rows = list[tuple[str, float]]  # a page of the index walk: (session id, score)
+
 
 class NativeStore:
     """Reads and writes sessions of the native layout under one key prefix."""
@@ -346,22 +348,15 @@ class NativeStore:
             yield rows, self.docs_of(rows, replies)
 
     def read_replies(
-        self, pages: Iterator[list[tuple[str, float]]], depth: int = 1
-    ) -> Iterator[tuple[list[tuple[str, float]], list[Any]]]:
-        """Each page of index rows with its raw replies (``[HGETALL, LRANGE] * rows``, an
-        error in place of a failed command), the next ``depth`` pages' sent before; for a
-        reader that decodes them its own way (``memory stats``), :meth:`docs_of` for the
-        sessions it does not."""
+        self, pages: Iterator[Rows], depth: int = 1
+    ) -> Iterator[tuple[Rows, list[Any]]]:
+        """As :meth:`read_pages`, the raw replies (``[HGETALL, LRANGE] * rows``, errors in place)."""
         pairs = self._key_pairs
         return read_ahead(self._reader(), pages, lambda r: pairs([i for i, _ in r]), depth)
 
-    def docs_of(
-        self, rows: list[tuple[str, float]], replies: list[Any]
-    ) -> list[SessionDoc | Unreadable]:
-        """The sessions (those found) of index rows from their replies, as :meth:`read_pages`
-        gives them (members found gone pruned)."""
-        ids, scores = _ids_scores(rows)
-        return list(_present(self._docs(ids, scores, replies)))
+    def docs_of(self, rows: Rows, replies: list[Any]) -> list[SessionDoc | Unreadable]:
+        """The sessions found of ``rows`` from their replies (those gone pruned)."""
+        return list(_present(self._docs(*_ids_scores(rows), replies)))
 
     def can_share_pages(self) -> bool:
         """True when another process may read pages of this store's walk on its own
