@@ -1,8 +1,16 @@
 """``memory stats``: one streaming pass over every session, summarised (no click in here).
 
-:func:`compute_stats` walks :meth:`Repository.iter_docs` (pipelined batches, one batch in
-memory at a time) and keeps only counters, so memory does not grow with the number of
-sessions. What is counted:
+:func:`compute_stats` walks the native index and then the TypeScript layout's keys in
+pages (pipelined batches, one in memory at a time per process) and keeps only counters,
+so memory does not grow with the number of sessions. Each page is counted on its own
+(:mod:`~neurolink_cli.statspages`: the turns decoded straight into the counted fields, a
+:class:`Run` of columns counted field by field in C) into a part :class:`Stats`, and the
+parts are merged in walk order (:meth:`Stats.merge`): counters added with their keys in
+the order first met, costs added one after the other in the turns' order (a float sum
+depends on it), warnings said in order; so the result is the one a single pass session
+by session gives, also when a forked second process counts about half the pages
+(``share``, :mod:`~neurolink_cli.util.forkmap`; the CLI shares when there are two cores,
+not on a Cluster, and not with ``NEUROLINK_EXPORT_PROCESSES=1``). What is counted:
 
 - ``sessions``, ``turns``, ``byRole`` (turns per role);
 - ``byModel``: turns per model, keyed ``provider/model`` (``openai/gpt-4o-mini``), or the
@@ -21,21 +29,23 @@ sessions. What is counted:
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial, reduce
+from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any
 
-from neurolink_cli.errors import BadData
-from neurolink_cli.models import SOURCE_NATIVE, SessionDoc, Unreadable
+import msgspec
+
+from neurolink_cli.models import SessionDoc
 from neurolink_cli.util.timeutil import ms_to_rfc3339, stored_to_ms
 
 if TYPE_CHECKING:
-    from neurolink_cli.store.native import NativeStore
     from neurolink_cli.store.repository import Repository
 
 DAY_MS = 86_400_000
-TTL_BATCH = 250
 
 
 def model_key(model: Any, provider: Any) -> str | None:
@@ -78,6 +88,10 @@ class Stats:
     errors_by_provider: Counter[str] = field(default_factory=Counter)
     errors_by_model: Counter[str] = field(default_factory=Counter)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    # A part of the count (one page, :meth:`merge`): its costs in order, not yet added up
+    # (float sums depend on their order), and what is to be said about it, in order.
+    cost_terms: list[Any] | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def _seen(self, value: Any) -> None:
         ms = stored_to_ms(value)
@@ -105,69 +119,117 @@ class Stats:
             self.newest_ms = hi
 
     def add(self, doc: SessionDoc) -> None:
-        """Count one session (BadData when its stored turns cannot be parsed).
+        """Count one session (BadData when its stored turns cannot be parsed)."""
+        run = Run()
+        run.add(doc, list(map(turn_of, doc.turns)))
+        self.count(run)
 
-        Per field, not per turn: roles are counted in one C-level pass, and models,
-        tokens and costs are looked at turn by turn only in sessions where some turn
-        has such a field."""
-        turns = doc.turns
-        self.sessions += 1
-        self.turns += len(turns)
-        fields: set[str] = set().union(*turns)
-        roles = [turn.get("role") for turn in turns]
-        self.by_role.update(map(str, roles))
-        session_model = model_key(doc.metadata.get("model"), doc.metadata.get("provider"))
-        if "model" in fields or "provider" in fields:
-            self._add_models(turns, roles, session_model)
-        elif session_model is not None:
-            assistant = roles.count("assistant")
-            if assistant:
-                self.by_model[session_model] += assistant
-        if "tokens" in fields:
-            self._add_tokens([turn.get("tokens") for turn in turns])
-        if "cost" in fields:
-            for cost in [turn.get("cost") for turn in turns]:
-                if cost is not None and type(cost) in _NUMBER:
-                    self.cost = (self.cost or 0.0) + cost
-        if "error" in fields:
-            self._add_errors(doc, turns, session_model)
-        times = [turn.get("timestamp") for turn in turns]
-        times += (doc.created_at, doc.updated_at)
+    def count(self, run: Run) -> None:
+        """Count the sessions of ``run``, as :meth:`add` of each in turn would.
+
+        Per field over all their turns, not per turn or session: roles are counted in one
+        C-level pass, and models, tokens and costs are looked at turn by turn only when
+        some turn has such a field. The order things are first met in (``byModel``'s
+        order among equal counts) is the turns' order, as session by session."""
+        roles, models, providers, tokens, costs, errors, stamps = run.columns()
+        self.sessions += len(run.sizes)
+        self.turns += len(roles)
+        self._add_roles_models(models, providers, roles, run)
+        if tokens.count(None) != len(tokens):
+            self._add_tokens(tokens)
+        if costs.count(None) != len(costs):
+            found = [cost for cost in costs if cost is not None and type(cost) in _NUMBER]
+            if self.cost_terms is not None:  # a part, merged in order later
+                self.cost_terms += found
+            elif found:  # one addition after the other, in the turns' order
+                self.cost = reduce(operator.add, found, self.cost or 0.0)
+        if errors.count(None) != len(errors):
+            self._add_errors(run, errors, roles, models, providers)
+        times = stamps + run.times
         if None in times:
             times = [t for t in times if t is not None]
         self._seen_all(times)
 
-    def _add_errors(self, doc: SessionDoc, turns: list[Any], session_model: str | None) -> None:
-        """Failed turns (CONTRACT §9) by provider and model; the session counted once."""
-        failed = [turn for turn in turns if isinstance(turn.get("error"), dict)]
-        if not failed:
-            return
-        self.error_sessions += 1
-        for turn in failed:
-            self.errors += 1
-            provider = turn.get("provider") or doc.metadata.get("provider") or "unknown"
-            self.errors_by_provider[str(provider)] += 1
-            key = model_key(turn.get("model"), turn.get("provider"))
-            if key is None and turn.get("role") == "assistant":
-                key = session_model
-            self.errors_by_model[key or "unknown"] += 1
+    def merge(self, part: Stats, warn: Callable[[str], None] | None = None) -> None:
+        """Add the counts of ``part`` (the sessions met after these, counted with
+        ``cost_terms``), as if its sessions had been counted here; its warnings said."""
+        for text in part.warnings:
+            if warn:
+                warn(text)
+        self.unreadable += part.unreadable
+        self.sessions += part.sessions
+        self.turns += part.turns
+        self.by_role.update(part.by_role)
+        self.by_model.update(part.by_model)
+        self.prompt_tokens += part.prompt_tokens
+        self.completion_tokens += part.completion_tokens
+        if part.cost_terms:
+            self.cost = reduce(operator.add, part.cost_terms, self.cost or 0.0)
+        for ms in (part.oldest_ms, part.newest_ms):
+            if ms is not None:
+                self._seen(ms)
+        self.expiring += part.expiring
+        self.errors += part.errors
+        self.error_sessions += part.error_sessions
+        self.errors_by_provider.update(part.errors_by_provider)
+        self.errors_by_model.update(part.errors_by_model)
 
-    def _add_models(self, turns: list[Any], roles: list[Any], session_model: str | None) -> None:
-        """``byModel`` of these turns: each distinct (model, provider, role) once, counted
-        in C, when models and providers are strings (else turn by turn)."""
-        models = [turn.get("model") for turn in turns]
-        providers = [turn.get("provider") for turn in turns]
-        combos: Counter[tuple[Any, Any, Any]] | None = None
-        if set(map(type, models)) <= _TEXT and set(map(type, providers)) <= _TEXT:
+    def _add_errors(self, run: Run, errors: list[Any], roles: list[Any], models: list[Any],
+                    providers: list[Any]) -> None:  # fmt: skip
+        """Failed turns (CONTRACT §9) by provider and model; each session counted once."""
+        at = 0
+        for size, session_model, session_provider in zip(
+            run.sizes, run.session_models, run.session_providers, strict=True
+        ):
+            failed = [i for i in range(at, at + size) if isinstance(errors[i], dict)]
+            at += size
+            if not failed:
+                continue
+            self.error_sessions += 1
+            for i in failed:
+                self.errors += 1
+                provider = providers[i] or session_provider or "unknown"
+                self.errors_by_provider[str(provider)] += 1
+                key = model_key(models[i], providers[i])
+                if key is None and roles[i] == "assistant":
+                    key = session_model
+                self.errors_by_model[key or "unknown"] += 1
+
+    def _add_roles_models(self, models: list[Any], providers: list[Any], roles: list[Any],
+                          run: Run) -> None:  # fmt: skip
+        """``byRole`` and ``byModel`` of these turns: each distinct (model, provider, role,
+        session model) once, counted in C, when models and providers (and, for ``byRole``
+        from the same count, roles) are strings; else roles apart and models turn by turn.
+        Either way each key is first met at the first turn that has it, as turn by turn."""
+        text = set(map(type, models)) <= _TEXT and set(map(type, providers)) <= _TEXT
+        one_model = len(set(run.session_models)) == 1  # every session's the same
+        if text and set(map(type, roles)) <= _TEXT and one_model:
+            session_model = run.session_models[0]
+            for (model, provider, role), n in Counter(
+                zip(models, providers, roles, strict=True)
+            ).items():
+                self.by_role[str(role)] += n
+                self._add_model(model, provider, role, session_model, n)
+            return
+        session_models = run.per_turn(run.session_models)
+        combos: Counter[tuple[Any, Any, Any, Any]] | None = None
+        if text and set(map(type, roles)) <= _TEXT:
+            combos = Counter(zip(models, providers, roles, session_models, strict=True))
+            for (model, provider, role, session_model), n in combos.items():  # first met first
+                self.by_role[str(role)] += n
+                self._add_model(model, provider, role, session_model, n)
+            return
+        self.by_role.update(map(str, roles))
+        if text:
             try:
-                combos = Counter(zip(models, providers, roles, strict=True))
+                combos = Counter(zip(models, providers, roles, session_models, strict=True))
             except TypeError:  # a role that is not hashable (a list, a dict)
                 combos = None
         if combos is None:
-            for combo in zip(models, providers, roles, strict=True):
-                self._add_model(*combo, session_model)
+            for combo in zip(models, providers, roles, session_models, strict=True):
+                self._add_model(*combo)
             return
-        for (model, provider, role), n in combos.items():  # first-met order, as turn by turn
+        for (model, provider, role, session_model), n in combos.items():
             self._add_model(model, provider, role, session_model, n)
 
     def _add_model(
@@ -180,9 +242,11 @@ class Stats:
             self.by_model[key] += n
 
     def _add_tokens(self, tokens: list[Any]) -> None:
-        found = [t for t in tokens if isinstance(t, dict)]
-        prompt = [t.get("prompt") for t in found]
-        completion = [t.get("completion") for t in found]
+        found = [t for t in tokens if t is not None]
+        if set(map(type, found)) != {Tokens}:
+            found = [t for t in found if type(t) is Tokens]  # a value that is no object
+        prompt = [t.prompt for t in found]
+        completion = [t.completion for t in found]
         if set(map(type, prompt)) <= _INT and set(map(type, completion)) <= _INT:
             self.prompt_tokens += sum(filter(None, prompt))
             self.completion_tokens += sum(filter(None, completion))
@@ -233,36 +297,110 @@ def _same_shape(values: list[Any]) -> bool:
     return data.translate(None, _DIGITS) == _SHAPE * n
 
 
-def _count_expiring(native: NativeStore, session_ids: list[str]) -> int:
-    """How many of these native sessions have a TTL of at most 24 h (one pipelined call)."""
-    return sum(1 for ms in native.ttls_ms(session_ids) if 0 < ms <= DAY_MS)
+class Tokens(msgspec.Struct, gc=False):
+    """A turn's ``tokens`` object, as far as stats reads it."""
+
+    prompt: Any = None
+    completion: Any = None
 
 
-def compute_stats(repo: Repository, warn: Callable[[str], None] | None = None) -> Stats:
-    """Summarise every session of ``repo`` in one streaming pass."""
+class Turn(msgspec.Struct, gc=False):
+    """What stats reads of a turn (any other field is not even built). Decoded from JSON,
+    ``tokens`` must be an object or null (a turn with other tokens is parsed instead)."""
+
+    role: Any = None
+    model: Any = None
+    provider: Any = None
+    tokens: Tokens | None = None
+    cost: Any = None
+    error: Any = None
+    timestamp: Any = None
+
+
+def turn_of(turn: dict[str, Any]) -> Turn:
+    """The counted fields of a parsed turn (absent: None, as counting takes it)."""
+    get = turn.get
+    tokens = get("tokens")
+    if isinstance(tokens, dict):
+        tokens = Tokens(tokens.get("prompt"), tokens.get("completion"))
+    return Turn(get("role"), get("model"), get("provider"), tokens, get("cost"), get("error"),
+                get("timestamp"))  # fmt: skip
+
+
+class Run:
+    """The turns of consecutive sessions, and what of each session counting needs."""
+
+    __slots__ = ("turns", "sizes", "session_models", "session_providers", "times")
+
+    def __init__(self) -> None:
+        self.turns: list[Turn] = []
+        self.sizes: list[int] = []
+        self.session_models: list[str | None] = []
+        self.session_providers: list[Any] = []  # the session's metadata provider
+        self.times: list[Any] = []  # createdAt and updatedAt of each session
+
+    def add(self, doc: SessionDoc, turns: list[Turn]) -> None:
+        """One session: its document (metadata, times) and its turns."""
+        meta = doc.metadata
+        self.add_parts(turns, meta.get("model"), meta.get("provider"), doc.created_at,
+                       doc.updated_at)  # fmt: skip
+
+    def add_parts(self, turns: Sequence[Turn], model: Any, provider: Any, created_at: Any,
+                  updated_at: Any) -> None:  # fmt: skip
+        """One session: its turns, its metadata's model and provider, its two times."""
+        self.turns += turns
+        self.sizes.append(len(turns))
+        self.session_models.append(model_key(model, provider))
+        self.session_providers.append(provider)
+        self.times += (created_at, updated_at)
+
+    def columns(self) -> tuple[list[Any], ...]:
+        """Role, model, provider, tokens, cost, error and timestamp of every turn."""
+        turns = self.turns
+        return (
+            [t.role for t in turns],
+            [t.model for t in turns],
+            [t.provider for t in turns],
+            [t.tokens for t in turns],
+            [t.cost for t in turns],
+            [t.error for t in turns],
+            [t.timestamp for t in turns],
+        )
+
+    def per_turn(self, values: list[Any]) -> list[Any]:
+        """A value of each session repeated for each of its turns."""
+        return list(chain.from_iterable(map(repeat, values, self.sizes)))
+
+
+def compute_stats(
+    repo: Repository, warn: Callable[[str], None] | None = None, *, share: bool = False
+) -> Stats:
+    """Summarise every session of ``repo`` in one streaming pass: the pages of the native
+    index, then the TypeScript layout's keys, each page counted on its own
+    (:mod:`~neurolink_cli.statspages`) and merged in order. With ``share`` (and a plain
+    client), a second process counts about half the pages
+    (:mod:`~neurolink_cli.util.forkmap`)."""
+    from neurolink_cli.statspages import native_page, upstream_page
+    from neurolink_cli.util.forkmap import map_pages
+
     stats = Stats()
-    pending: list[str] = []
-    for item in repo.iter_docs(counting=True):
-        if isinstance(item, Unreadable):
-            if warn:
-                prefix = "skipped " if item.skip else ""
-                warn(f"{prefix}{item.key or item.session_id}: {item.reason}")
-            if not item.skip:
-                stats.unreadable.append((item.session_id, item.reason))
-            continue
-        try:
-            stats.add(item)
-        except BadData as exc:
-            stats.unreadable.append((item.session_id, str(exc)))
-            if warn:
-                warn(str(exc))
-            continue
-        if item.source == SOURCE_NATIVE:
-            pending.append(item.session_id)
-            if len(pending) >= TTL_BATCH:
-                stats.expiring += _count_expiring(repo.native, pending)
-                pending = []
-        elif item.ttl is not None and 0 < item.ttl <= DAY_MS // 1000:
-            stats.expiring += 1
-    stats.expiring += _count_expiring(repo.native, pending)
+    native = repo.native
+    parts = map_pages(
+        iter(native.index_walk(page=native.batch_size)),
+        native.read_replies,
+        partial(native_page, native),
+        share=share and native.can_share_pages(),
+    )
+    for part in parts:
+        stats.merge(part, warn)
+    upstream = repo.upstream
+    if upstream is not None:
+        parts = map_pages(
+            upstream.key_pages(),
+            upstream.read_entries,
+            partial(upstream_page, upstream),
+            share=share and upstream.can_share_pages(),
+        )
+        for part in parts:
+            stats.merge(part, warn)
     return stats

@@ -34,8 +34,9 @@ def memory_stats(app: AppContext, fmt: str | None) -> None:
     """
     from neurolink_cli.cli.stats_view import print_table, write_json
     from neurolink_cli.stats import compute_stats
+    from neurolink_cli.util import forkmap
 
-    stats = compute_stats(app.repository(), warn=app.warn)
+    stats = compute_stats(app.repository(), warn=app.warn, share=forkmap.available())
     if (fmt or ("table" if app.env.stdout_isatty else "json")) == "json":
         write_json(stats, app.env.stdout_bytes)
     else:

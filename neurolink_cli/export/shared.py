@@ -2,9 +2,9 @@
 
 An export is one core's work per session (read the replies, build the document, format
 and check it), with the Redis server on the other core needing a fraction of it. So the
-pages of the native index walk are dealt out in turn: page 0, 2, 4, ... to this process,
-1, 3, 5, ... to a worker, forked when the walk gives it its first page (a walk of
-one page forks nothing). Each reads its pages on its own connection (the next one
+pages of the native index walk are dealt out as met, 4 of every 7 to a worker
+(:func:`~neurolink_cli.util.forkmap.pages_for`), forked when the walk gives it its first
+page (a walk of one page forks nothing). Each reads its pages on its own connection (the next one
 sent before this one is formatted), builds and checks every session as a single process
 would (:class:`~neurolink_cli.export.run.SessionHandler`, the same code), and formats the
 page into memory. The output keeps the walk's order with a turn passed back and forth:
@@ -40,6 +40,7 @@ from neurolink_cli.export.ledger import ExportLedger
 from neurolink_cli.export.transform import ExportOptions
 from neurolink_cli.models import SessionDoc, Unreadable
 from neurolink_cli.store.repository import Repository
+from neurolink_cli.util.forkmap import pages_for, portable
 
 if TYPE_CHECKING:  # the module is imported when the pipe is made
     from multiprocessing.connection import Connection
@@ -130,42 +131,6 @@ def _do_page(docs: Iterable[SessionDoc | Unreadable], opts: ExportOptions, page_
     return ledger, said
 
 
-# The worker takes 4 pages of every 7, spread evenly: this process also walks the index,
-# hands pages out and records what the worker did (about a fifth more work per page).
-WORKER_SHARE = (4, 7)
-
-
-def worker_page(k: int) -> bool:
-    """True when page ``k`` is the worker's (page 0 is this process's)."""
-    share, period = WORKER_SHARE
-    return (k + 1) * share // period - k * share // period == 1
-
-
-def _pages_for(rows_iter: Iterator[Any], give: Callable[[int, Any], None],
-               done: Callable[[], None], ahead: int = 2) -> Iterator[tuple[int, Any]]:  # fmt: skip
-    """This process's pages with their numbers; the worker's handed to ``give`` as met,
-    and ``done`` called as soon as the walk is over. The walk runs ``ahead`` of this
-    process's pages: the worker reads one page ahead of the one it formats, so its next
-    page must already be on its way when this process starts on its own (else each waits
-    for the other in turn)."""
-    held: deque[Any] = deque()
-    walk = enumerate(rows_iter)
-    over = False
-    while True:
-        while not over and len(held) <= ahead:
-            step = next(walk, None)
-            if step is None:
-                over = True
-                done()
-            elif worker_page(step[0]):
-                give(*step)
-            else:
-                held.append(step)
-        if not held:
-            return
-        yield held.popleft()
-
-
 def export_shared(repo: Repository, opts: ExportOptions, out: IO[bytes], ledger: ExportLedger,
                   say: Callable[[str], None], progress: Progress | None) -> None:  # fmt: skip
     """Every session to ``out`` as ``export_all`` writes them, the pages shared (see above):
@@ -229,7 +194,7 @@ class _Phase:
             numbers: deque[int] = deque()
 
             def own_pages() -> Iterator[Any]:
-                for number, rows in _pages_for(pages, give, worker.end):
+                for number, rows in pages_for(pages, give, worker.end):
                     numbers.append(number)
                     yield rows
 
@@ -421,17 +386,6 @@ def _serve(conn: Connection, fd: int, read_pages: ReadPages, opts: ExportOptions
         pass  # the main process went away: nothing to report to
     except BaseException as exc:  # noqa: BLE001 - reported to the main process
         with contextlib.suppress(Exception):
-            conn.send(("error", _portable(exc)))
+            conn.send(("error", portable(exc)))
     finally:
         os._exit(0)  # never run the parent's exit handlers or flush its buffers here
-
-
-def _portable(exc: BaseException) -> BaseException:
-    """``exc`` if it survives pickling, else a NeurolinkError with its text."""
-    import pickle
-
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:  # noqa: BLE001
-        return NeurolinkError(f"{type(exc).__name__}: {exc}")

@@ -74,6 +74,8 @@ from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import now_ms, stored_to_ms
 
+Rows = list[tuple[str, float]]  # a page of the index walk: (session id, score)
+
 
 class NativeStore:
     """Reads and writes sessions of the native layout under one key prefix."""
@@ -342,11 +344,19 @@ class NativeStore:
     ) -> Iterator[tuple[list[tuple[str, float]], list[SessionDoc | Unreadable]]]:
         """Each page of index rows with its sessions (those found), the next ``depth``
         pages' batches sent before these are handed out."""
+        for rows, replies in self.read_replies(pages, depth):
+            yield rows, self.docs_of(rows, replies)
+
+    def read_replies(
+        self, pages: Iterator[Rows], depth: int = 1
+    ) -> Iterator[tuple[Rows, list[Any]]]:
+        """As :meth:`read_pages`, the raw replies (``[HGETALL, LRANGE] * rows``, errors in place)."""
         pairs = self._key_pairs
-        reader = self._reader()
-        for rows, replies in read_ahead(reader, pages, lambda r: pairs([i for i, _ in r]), depth):
-            ids, scores = _ids_scores(rows)
-            yield rows, list(_present(self._docs(ids, scores, replies)))
+        return read_ahead(self._reader(), pages, lambda r: pairs([i for i, _ in r]), depth)
+
+    def docs_of(self, rows: Rows, replies: list[Any]) -> list[SessionDoc | Unreadable]:
+        """The sessions found of ``rows`` from their replies (those gone pruned)."""
+        return list(_present(self._docs(*_ids_scores(rows), replies)))
 
     def can_share_pages(self) -> bool:
         """True when another process may read pages of this store's walk on its own
@@ -495,10 +505,8 @@ class NativeStore:
         """The remaining TTL (PTTL, ms; negative: none or gone) of each session's metadata."""
         if not session_ids:
             return []
-        pipe = self.client.pipeline(transaction=False)
-        for sid in session_ids:
-            pipe.pttl(self.meta_key(sid))
-        return [ms if isinstance(ms, int) else -1 for ms in pipe.execute()]
+        replies = self._reader().run([("PTTL", self.meta_key(sid)) for sid in session_ids])
+        return [ms if isinstance(ms, int) else -1 for ms in replies]
 
     def raise_score(self, session_id: str, score_ms: int) -> None:
         """Move the session's index entry up to ``score_ms`` (never down: ZADD GT)."""

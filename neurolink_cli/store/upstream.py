@@ -318,6 +318,19 @@ class UpstreamStore:
         for batch in self._read_batches(pages, with_ttl=False):
             yield [e.key for e in batch], self._batch_docs(batch, user_id)
 
+    def read_entries(self, pages: Iterator[list[bytes]]) -> Iterator[tuple[None, list[_Entry]]]:
+        """Each page of keys read (type, value, TTL of each key; keys gone left out), the
+        next page's read sent before these are handed out: for a reader that decodes the
+        values its own way (``memory stats``), with :meth:`entry_docs` for the others."""
+        for batch in self._read_batches(pages):
+            yield None, batch
+
+    def entry_docs(
+        self, entries: list[_Entry], counting: bool = False
+    ) -> Iterator[SessionDoc | Unreadable]:
+        """The sessions of these entries, as :meth:`iter_docs` gives them."""
+        return self._batch_docs(entries, None, counting)
+
     # -- the UpstreamSource interface -----------------------------------------------------
     def get(self, session_id: str) -> SessionDoc | Unreadable | None:
         """The session with this id (the one updated last if several users have one)."""

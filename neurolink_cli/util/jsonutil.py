@@ -117,6 +117,14 @@ def decoder() -> Any:
     return _DECODER.decode
 
 
+def typed_decoder(kind: Any) -> Any:
+    """The C-level decode function of JSON into ``kind`` (a msgspec Struct: fields it does
+    not name are skipped, not built), numbers as exact as :func:`loads` gives them. It
+    does not check the UTF-8 of what it skips; it refuses what only the fallback of
+    :func:`loads` reads (lone surrogates)."""
+    return msgspec.json.Decoder(kind, float_hook=_exact_float).decode
+
+
 class _TurnsOfLine(msgspec.Struct):
     turns: list[msgspec.Raw]
 

@@ -1,0 +1,206 @@
+"""Pages of a walk mapped on two cores: a forked worker reads and maps about half of them.
+
+The walk (the index's keyset walk, a SCAN) is driven by this process only, so every page
+is met exactly once; its pages are dealt out as met (:func:`pages_for`, the worker taking
+:data:`WORKER_SHARE` of them, spread evenly): this process's are read and mapped here,
+the worker's are sent to it (their rows or keys only), read there on a connection of its
+own and mapped there. What :func:`map_pages` yields is the map of every page, in page
+order, whichever process made it: a caller that merges them in that order gets what one
+process would have got. ``export-all`` to a stream (:mod:`~neurolink_cli.export.shared`)
+deals its pages with the same pieces; ``memory stats`` maps its pages with
+:func:`map_pages`.
+
+The worker ignores Ctrl-C (this process decides) and reports an error (Redis gone) back,
+where it is raised; on any error or early stop here the worker is stopped. Nothing of it
+outlives the call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from typing import Any, TypeVar
+
+from neurolink_cli.errors import NeurolinkError
+
+P = TypeVar("P")  # a page of the walk (index rows, keys)
+D = TypeVar("D")  # what is read for a page
+R = TypeVar("R")  # what a page is mapped to (sent back from the worker: picklable)
+
+ReadPages = Callable[[Iterator[Any]], Iterator[tuple[Any, Any]]]
+
+# The worker takes 4 pages of every 7, spread evenly: this process also walks the index,
+# hands pages out and records what the worker did (about a fifth more work per page).
+WORKER_SHARE = (4, 7)
+
+
+def available() -> bool:
+    """True when a second process may run: more than one core, fork, and
+    ``NEUROLINK_EXPORT_PROCESSES`` not ``1`` (for a machine whose other core is busy)."""
+    import multiprocessing
+
+    if os.environ.get("NEUROLINK_EXPORT_PROCESSES", "").strip() == "1":
+        return False
+    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def worker_page(k: int) -> bool:
+    """True when page ``k`` is the worker's (page 0 is this process's)."""
+    share, period = WORKER_SHARE
+    return (k + 1) * share // period - k * share // period == 1
+
+
+def pages_for(rows_iter: Iterator[Any], give: Callable[[int, Any], None],
+              done: Callable[[], None], ahead: int = 2) -> Iterator[tuple[int, Any]]:  # fmt: skip
+    """This process's pages with their numbers; the worker's handed to ``give`` as met,
+    and ``done`` called as soon as the walk is over. The walk runs ``ahead`` of this
+    process's pages: the worker reads one page ahead of the one it works on, so its next
+    page must already be on its way when this process starts on its own (else each waits
+    for the other in turn)."""
+    held: deque[Any] = deque()
+    walk = enumerate(rows_iter)
+    over = False
+    while True:
+        while not over and len(held) <= ahead:
+            step = next(walk, None)
+            if step is None:
+                over = True
+                done()
+            elif worker_page(step[0]):
+                give(*step)
+            else:
+                held.append(step)
+        if not held:
+            return
+        yield held.popleft()
+
+
+def portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else a NeurolinkError with its text."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001
+        return NeurolinkError(f"{type(exc).__name__}: {exc}")
+
+
+def map_pages(pages: Iterator[Any], read: ReadPages, work: Callable[[Any, Any], R], *,
+              share: bool) -> Iterator[R]:  # fmt: skip
+    """``work(page, data)`` of each page, in page order. ``read`` takes an iterator of
+    pages and yields ``(page, data)`` of each in order (reading ahead as it likes); with
+    ``share``, a forked worker reads and works on its share of the pages."""
+    if not share:
+        for page, data in read(pages):
+            yield work(page, data)
+        return
+    yield from _Shared(read, work).run(pages)
+
+
+class _Shared:
+    """One walk's pages shared with a forked worker; the maps handed out in page order."""
+
+    def __init__(self, read: ReadPages, work: Callable[[Any, Any], Any]) -> None:
+        self.read, self.work = read, work
+        self.done: dict[int, Any] = {}  # maps not yet handed out, by page number
+        self.owed: set[int] = set()  # the worker's pages whose map has not come back
+        self.bye = False
+
+    def run(self, pages: Iterator[Any]) -> Iterator[Any]:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        self.conn, child = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(child, self.read, self.work), daemon=True,
+                           name="neurolink-pages")  # fmt: skip
+        gc.freeze()  # the inherited heap in a permanent generation: the child's collector
+        try:  # never walks it (which would copy every page of it)
+            proc.start()
+        finally:
+            gc.unfreeze()
+        child.close()
+        self.proc = proc
+        numbers: deque[int] = deque()
+        following = 0  # the next page number to hand out
+
+        def give(number: int, page: Any) -> None:
+            self.owed.add(number)
+            self._send(("page", number, page))
+
+        def own() -> Iterator[Any]:
+            for number, page in pages_for(pages, give, lambda: self._send(("end",))):
+                numbers.append(number)
+                yield page
+
+        try:
+            for page, data in self.read(own()):
+                self.done[numbers.popleft()] = self.work(page, data)
+                while not self.bye and self.conn.poll():  # after "bye", poll sees the end
+                    self._take()
+                while following in self.done:
+                    yield self.done.pop(following)
+                    following += 1
+            while self.owed or not self.bye:
+                self._take()
+                while following in self.done:
+                    yield self.done.pop(following)
+                    following += 1
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(5)
+            raise
+        proc.join(10)
+
+    def _take(self) -> None:
+        try:
+            msg = self.conn.recv()
+        except (EOFError, ConnectionResetError, OSError):
+            msg = ("error", NeurolinkError("the second process stopped unexpectedly"))
+        if msg[0] == "done" and msg[1] in self.owed:
+            self.owed.discard(msg[1])
+            self.done[msg[1]] = msg[2]
+        elif msg[0] == "bye" and not self.owed:
+            self.bye = True
+        elif msg[0] == "error" and isinstance(msg[1], BaseException):
+            raise msg[1]
+        else:
+            raise NeurolinkError(f"the second process sent {msg[0]!r} out of turn")
+
+    def _send(self, message: object) -> None:
+        try:
+            self.conn.send(message)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            while True:  # the worker stopped: its last word says why
+                self._take()
+
+
+def _serve(conn: Connection, read: ReadPages, work: Callable[[Any, Any], Any]) -> None:
+    """The worker: read and work on the pages sent, each map sent back with its number."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        numbers: deque[int] = deque()
+
+        def mine() -> Iterator[Any]:
+            while (msg := conn.recv())[0] == "page":
+                numbers.append(msg[1])
+                yield msg[2]
+
+        for page, data in read(mine()):
+            conn.send(("done", numbers.popleft(), work(page, data)))
+        conn.send(("bye",))
+    except (EOFError, ConnectionResetError, BrokenPipeError):
+        pass  # the main process went away: nothing to report to
+    except BaseException as exc:  # noqa: BLE001 - reported to the main process
+        with contextlib.suppress(Exception):
+            conn.send(("error", portable(exc)))
+    finally:
+        os._exit(0)  # never run the parent's exit handlers or flush its buffers here
