@@ -42,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,20 @@ TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
 TRASH = Path(tempfile.gettempdir())  # set by main(): where finished output dirs wait
+SERVER: tuple[str, Callable[[], float]] | None = None  # set by main(): url, its CPU seconds
+
+
+def server_cpu_reader(port: int) -> Callable[[], float]:
+    """The bench server's CPU seconds so far (INFO cpu: user + sys, all its threads)."""
+    import redis
+
+    client = redis.Redis(port=port)
+
+    def read() -> float:
+        info = client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    return read
 
 
 @dataclass
@@ -83,6 +98,7 @@ class Case:
     times: list[float] = field(default_factory=list)
     rss_kb: list[int] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # user + system seconds of the process
+    server_cpu: list[float] = field(default_factory=list)  # the single server's, in the run
 
     @property
     def median(self) -> float:
@@ -153,8 +169,13 @@ def run_once(argv: list[str], env: dict[str, str], cwd: Path, *, tty: bool = Fal
 
 
 def run_case(case: Case, env: dict[str, str], cwd: Path, reps: int | None = None) -> None:
+    e = case.env or env
+    on_server = SERVER is not None and e.get("REDIS_URL", "").startswith(SERVER[0])
     for _ in range(case.reps if reps is None else reps):
-        r = run_once(case.argv, case.env or env, cwd, tty=case.tty)
+        before = SERVER[1]() if SERVER is not None and on_server else 0.0
+        r = run_once(case.argv, e, cwd, tty=case.tty)
+        if SERVER is not None and on_server:
+            case.server_cpu.append(SERVER[1]() - before)
         if r.returncode != 0:
             raise SystemExit(
                 f"bench: {case.name} failed (exit {r.returncode}): "
@@ -215,6 +236,7 @@ def row(case: Case, ceiling: Case | None) -> dict[str, Any]:
         "min_s": round(min(case.times), 4),
         "peak_rss_mb": round(max(case.rss_kb) / 1024, 1),
         "cpu_s": round(statistics.median(case.cpu), 4) if case.cpu else None,
+        "server_cpu_s": round(statistics.median(case.server_cpu), 4) if case.server_cpu else None,
     }
     if case.turns:
         out["turns_per_s"] = round(case.turns / med)
@@ -303,6 +325,8 @@ def main() -> None:
         raise SystemExit(f"bench: {neurolink} not found; run make install")
 
     server = RedisServer().start()
+    global SERVER
+    SERVER = (server.url.rsplit("/", 1)[0], server_cpu_reader(server.port))
     cluster = None
     work = Path(tempfile.mkdtemp(prefix="nl-bench-work-"))
     global TRASH
@@ -554,6 +578,16 @@ def check_targets(rows: list[dict[str, Any]]) -> None:
         if "rss_growth" in r:
             ok = abs(r["rss_growth"]) <= 0.10
             print(f"  {'ok ' if ok else 'MISS'} {r['case']}: {r['note']} (within 10%)")
+    cores = os.cpu_count() or 1
+    for name in ("fetch-only ceiling", "export-all --format jsonl"):
+        r = next((x for x in rows if x["case"].split(" (")[0] == name), None)
+        if r and r.get("cpu_s") and r.get("server_cpu_s"):
+            total = r["cpu_s"] + r["server_cpu_s"]
+            print(
+                f"  info CPU of {name}: {r['cpu_s']:.2f}s (its processes) + "
+                f"{r['server_cpu_s']:.2f}s (redis-server) = {total:.2f}s; on {cores} cores "
+                f"no wall below {total / cores:.2f}s (median {r['median_s']:.2f}s)"
+            )
     tty = by.get("export-all jsonl, progress bar on a tty")
     if tty and jsonl:
         cost = tty["median_s"] / jsonl["median_s"] - 1

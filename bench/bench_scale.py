@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -36,7 +37,7 @@ import orjson
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_export import PREFIX, Case, child_env, run_once  # noqa: E402
+from bench_export import PREFIX, Case, child_env, run_once, server_cpu_reader  # noqa: E402
 from dataset import RedisServer, describe_machine, load, redis_version  # noqa: E402
 
 STEPS = (20_000, 200_000)  # the smaller sizes measured before --sessions
@@ -95,13 +96,18 @@ def redis_used_bytes(port: int) -> int:
 
 
 def time_size(
-    ceiling: Case, export: Case, env: dict[str, str], work: Path, want_turns: int
+    ceiling: Case, export: Case, env: dict[str, str], work: Path, want_turns: int, port: int
 ) -> None:
-    """Run both cases ``reps`` times, alternating which goes first."""
+    """Run both cases ``reps`` times, alternating which goes first; each run's CPU, and the
+    server's during it."""
+    server_cpu = server_cpu_reader(port)
     for rep in range(ceiling.reps):
         print(f"    round {rep + 1}/{ceiling.reps} ...", file=sys.stderr)
         for case in (ceiling, export) if rep % 2 == 0 else (export, ceiling):
+            before = server_cpu()
             r = run_once(case.argv, env, work)
+            case.server_cpu.append(server_cpu() - before)
+            case.cpu.append(r.cpu)
             if r.returncode != 0:
                 raise SystemExit(
                     f"bench-scale: {case.name} failed (exit {r.returncode}): "
@@ -136,6 +142,10 @@ def size_row(
         "export_us_per_session": round(export.median / sessions * 1e6, 2),
         "ceiling_us_per_session": round(ceiling.median / sessions * 1e6, 2),
         "export_peak_rss_mb": round(max(export.rss_kb) / 1024, 1),
+        "ceiling_cpu_s": round(statistics.median(ceiling.cpu), 2),
+        "ceiling_server_cpu_s": round(statistics.median(ceiling.server_cpu), 2),
+        "export_cpu_s": round(statistics.median(export.cpu), 2),
+        "export_server_cpu_s": round(statistics.median(export.server_cpu), 2),
     }
 
 
@@ -176,6 +186,21 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "line": f"export-all / ceiling at {at}: {ratio:.2f}x (<= {RATIO_MAX}x){note}",
         }
     )
+    cores = os.cpu_count() or 1
+    for name in ("ceiling", "export"):
+        cpu, srv = large[f"{name}_cpu_s"], large[f"{name}_server_cpu_s"]
+        wall = large[f"{name}_s"]
+        out.append(
+            {
+                "target": f"information: the CPU of the {name} and the wall it bounds",
+                "ok": None,
+                "line": (
+                    f"CPU of the {name} at {at}: {cpu:.2f}s (its processes) + "
+                    f"{srv:.2f}s (redis-server) = {cpu + srv:.2f}s; on {cores} cores no wall "
+                    f"below {(cpu + srv) / cores:.2f}s (median {wall:.2f}s)"
+                ),
+            }
+        )
     rss = max(r["export_peak_rss_mb"] for r in rows)
     out.append(
         {
@@ -298,7 +323,7 @@ def main() -> None:
                 turns,
                 reps=reps,
             )
-            time_size(ceiling, export, env, work, turns)
+            time_size(ceiling, export, env, work, turns, server.port)
             rows.append(size_row(size, turns, load_s, used, ceiling, export))
         print_table(rows, head)
         checks = targets(rows)

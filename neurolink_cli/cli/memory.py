@@ -288,8 +288,8 @@ def memory_export(app: AppContext, session_id: str, fmt: str, output: str, **fla
     type=click.IntRange(min=1, max=64),
     default=1,
     show_default=True,
-    help="Batches read at once by one process (with 1, a stream from one Redis is shared by "
-    "two processes; a Redis Cluster's primaries are read at once).",
+    help="Batches in flight per process (a stream is shared by two processes: from one Redis "
+    "with 1; from a Redis Cluster, whose primaries are read at once, with any N).",
 )
 @click.option("--errors", "errors_only", is_flag=True, help="Only sessions with a failed turn.")
 @click.option("--min-turns", type=click.IntRange(min=0), default=0, metavar="N",

@@ -172,9 +172,10 @@ def export_all(
     """Export every session to ``out`` (a stream) or ``directory`` (one file each).
 
     ``jobs`` > 1 reads that many batches at once (:meth:`~neurolink_cli.store.repository.Repository.iter_docs`);
-    the output order is the same. On a stream, with two cores and one reader, the pages of
-    the native index (and the TypeScript batches) are shared with a second process
-    (:mod:`.shared`), same output.
+    the output order is the same. On a stream, with two cores, the pages of the native index
+    (and the TypeScript batches) are shared with a second process (:mod:`.shared`), same
+    output: with one reader, or on a Cluster read per primary (each process then keeps
+    ``jobs`` batches in flight).
     """
     started = time.monotonic()
     ledger = ExportLedger()
@@ -186,8 +187,9 @@ def export_all(
 
     if directory is None:
         assert out is not None and fmt.stream_as is not None
-        if jobs <= 1 and not full_scan and shared_available(repo, out):
-            export_shared(repo, opts, out, ledger, say, progress)
+        per_primary = repo.native.reads_per_primary()
+        if (jobs <= 1 or per_primary) and not full_scan and shared_available(repo, out):
+            export_shared(repo, opts, out, ledger, say, progress, depth=jobs)
             ledger.seconds = time.monotonic() - started
             return ledger
         stream = registry.get(fmt.stream_as)

@@ -4,7 +4,7 @@ An export is one core's work per session (read the replies, build the document, 
 and check it), with the Redis server on the other core needing a fraction of it. So the
 pages of the native index walk are dealt out as met, 4 of every 7 to a worker
 (:func:`~neurolink_cli.util.forkmap.pages_for`), forked when the walk gives it its first
-page (a walk of one page forks nothing). Each reads its pages on its own connection (the next one
+page (a walk of one page forks nothing). Each reads its pages on its own connection(s) (the next one
 sent before this one is formatted), builds and checks every session as a single process
 would (:class:`~neurolink_cli.export.run.SessionHandler`, the same code), and formats the
 page into memory. The output keeps the walk's order with a turn passed back and forth:
@@ -26,6 +26,7 @@ a process writes page *k* once page *k - 1* is written, then hands the turn on.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import io
 import os
@@ -69,7 +70,8 @@ def worker_available(out: IO[bytes]) -> bool:
 
 def shared_available(repo: Repository, out: IO[bytes]) -> bool:
     """True when a second process can take half the pages: two cores and fork, ``out``
-    a real file descriptor, a plain (non-Cluster) client to open a connection of its own,
+    a real file descriptor, a client whose pools open connections of their own in the child
+    (a plain one, or a Cluster read per primary),
     and ``NEUROLINK_EXPORT_PROCESSES`` not ``1`` (for a machine whose other core is busy)."""
     if os.environ.get("NEUROLINK_EXPORT_PROCESSES", "").strip() == "1":
         return False
@@ -132,7 +134,8 @@ def _do_page(docs: Iterable[SessionDoc | Unreadable], opts: ExportOptions, page_
 
 
 def export_shared(repo: Repository, opts: ExportOptions, out: IO[bytes], ledger: ExportLedger,
-                  say: Callable[[str], None], progress: Progress | None) -> None:  # fmt: skip
+                  say: Callable[[str], None], progress: Progress | None,
+                  depth: int = 1) -> None:  # fmt: skip
     """Every session to ``out`` as ``export_all`` writes them, the pages shared (see above):
     the native index's pages, then the TypeScript layout's batches of keys."""
     stream = registry.get(registry.get(opts.format).stream_as or opts.format)
@@ -141,7 +144,8 @@ def export_shared(repo: Repository, opts: ExportOptions, out: IO[bytes], ledger:
     writer = stream.writer(cast(IO[bytes], page_out), opts.include_metadata, opts.csv_guard)
     native = repo.native
     run = _Phase(opts, out, page_out, writer, ledger, say, progress)
-    run.share(iter(native.index_walk(page=native.batch_size)), native.read_pages, stream.name)
+    read_native = functools.partial(native.read_pages, depth=max(1, depth))
+    run.share(iter(native.index_walk(page=native.batch_size)), read_native, stream.name)
     upstream = repo.upstream
     if upstream is not None and upstream.can_share_pages():
         user = opts.user_id

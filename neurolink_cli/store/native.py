@@ -358,10 +358,16 @@ class NativeStore:
         """The sessions found of ``rows`` from their replies (those gone pruned)."""
         return list(_present(self._docs(*_ids_scores(rows), replies)))
 
+    def reads_per_primary(self) -> bool:
+        """True while batches go to a cluster's primaries as lean per-node pipelines."""
+        return self._reader().per_primary
+
     def can_share_pages(self) -> bool:
         """True when another process may read pages of this store's walk on its own
-        connection (a plain client: a forked child opens its own; not a Cluster client)."""
-        return self._reader()._lean
+        connections (a plain client, or a cluster read per primary: a forked child opens its
+        own through redis-py's pools, which start afresh in a new process)."""
+        reader = self._reader()
+        return reader._lean or reader.per_primary
 
     def scan_ids(self) -> Iterator[list[str]]:
         """Session ids found by SCAN over every primary (``--full-scan``), in batches."""

@@ -59,9 +59,11 @@ def seeded(cclient: Any, prefix: str) -> NativeStore:
     return store
 
 
-def run(cluster: RedisClusterServers, prefix: str, *args: str, cwd: Path | None = None) -> Any:
+def run(
+    cluster: RedisClusterServers, prefix: str, *args: str, cwd: Path | None = None, **extra: str
+) -> Any:
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME", "TMPDIR")}
-    env.update(REDIS_URL=cluster.url, NEUROLINK_KEY_PREFIX=prefix, NO_COLOR="1")
+    env.update(REDIS_URL=cluster.url, NEUROLINK_KEY_PREFIX=prefix, NO_COLOR="1", **extra)
     return subprocess.run(
         [NEUROLINK, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=60
     )
@@ -291,3 +293,34 @@ def test_an_export_stopped_early_leaves_every_primary_pool_sound(cclient, prefix
     again = [d.session_id for d in store.iter_docs(jobs=3)]
     assert again == [f"m{n:03d}" for n in range(200)]
     assert store._reader().per_primary
+
+
+@pytest.mark.cluster
+@pytest.mark.e2e
+def test_two_processes_share_a_clusters_pages_with_the_same_output(
+    cluster, cclient, prefix
+) -> None:
+    """On a cluster read per primary, export-all to a stream shares the index's pages with a
+    second process (each opens its own connections to every primary): the same bytes,
+    messages and exit status as one process, at --jobs 1 and 3, with bad sessions on pages
+    of both processes (pages of 250: 0, 2, 4 here, 1, 3 there)."""
+    from neurolink_cli.export.shared import shared_available, worker_available
+    from neurolink_cli.store.repository import Repository
+
+    with open(os.devnull, "wb") as devnull:
+        if not worker_available(devnull):
+            pytest.skip("needs two cores and fork")
+        store = _seed_many(cclient, prefix, 1200)
+        assert shared_available(Repository(store), devnull)
+    for sid in ("m100", "m400", "m777"):  # pages 0, 1 and 3 of the walk
+        cclient.rpush(store.turns_key(sid), b"{not json")
+    cclient.delete(store.meta_key("m555"))
+    cclient.rpush(store.meta_key("m555"), "a list, not a hash")
+    argv = ("memory", "export-all", "--format", "jsonl")
+    runs = [run(cluster, prefix, *argv, "--jobs", jobs) for jobs in ("1", "3")]
+    one = run(cluster, prefix, *argv, NEUROLINK_EXPORT_PROCESSES="1")
+    assert one.returncode == 1, one.stderr
+    for r in runs:
+        assert (r.stdout, r.stderr, r.returncode) == (one.stdout, one.stderr, one.returncode)
+    assert all(sid in one.stderr for sid in ("m100", "m400", "m777", "m555"))
+    assert len(one.stdout.splitlines()) == 1200 - 4
