@@ -29,13 +29,13 @@ import orjson
 
 from neurolink_cli import __version__
 from neurolink_cli.errors import BadData, BadInput, NeurolinkError
-from neurolink_cli.export.filesink import FileSink, ProcessSink, worker_available
+from neurolink_cli.export.filesink import FileSink, ProcessSink
 from neurolink_cli.export.ledger import ExportLedger
 from neurolink_cli.export.naming import session_file_name
 from neurolink_cli.export.registry import get as get_format
 from neurolink_cli.export.registry import make_writer
 from neurolink_cli.models import SOURCE_NATIVE, SessionDoc
-from neurolink_cli.util import atomic
+from neurolink_cli.util import atomic, forkmap
 from neurolink_cli.util.timeutil import now_rfc3339
 
 PARTIAL = ".manifest.partial.jsonl"
@@ -118,7 +118,7 @@ class DirectoryExport:
             _, fd = self._create_partial()
             self._partial = os.fdopen(fd, "wb")
             self._partial.write(orjson.dumps({"run": self.options}) + b"\n")
-            sink = ProcessSink if worker_available() else FileSink
+            sink = ProcessSink if forkmap.can_fork() else FileSink
             self._sink = sink(self.dir, self._dir_fd, self.file_mode, self._partial, PARTIAL,
                               _os_error)  # fmt: skip
         except OSError as exc:

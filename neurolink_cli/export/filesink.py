@@ -89,11 +89,6 @@ class FileSink:
         return None
 
 
-def worker_available() -> bool:
-    """True when a second process can run at the same time (more than one core, and fork)."""
-    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
-
-
 class ProcessSink(FileSink):
     """Runs the first :data:`INLINE` jobs here, then hands them to a worker process."""
 

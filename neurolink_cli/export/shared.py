@@ -36,11 +36,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from neurolink_cli.errors import NeurolinkError
-from neurolink_cli.export import filesink, registry
+from neurolink_cli.export import registry
 from neurolink_cli.export.ledger import ExportLedger
 from neurolink_cli.export.transform import ExportOptions
 from neurolink_cli.models import SessionDoc, Unreadable
 from neurolink_cli.store.repository import Repository
+from neurolink_cli.util import forkmap
 from neurolink_cli.util.forkmap import pages_for, portable
 
 if TYPE_CHECKING:  # the module is imported when the pipe is made
@@ -60,12 +61,12 @@ def _handler(opts: ExportOptions, ledger: ExportLedger, say: Callable[[str], Non
 
 def worker_available(out: IO[bytes]) -> bool:
     """True when ``out`` is a real file descriptor and a second process can run at the
-    same time (:func:`~neurolink_cli.export.filesink.worker_available`)."""
+    same time (:func:`~neurolink_cli.util.forkmap.can_fork`)."""
     try:
         out.fileno()
     except (AttributeError, OSError, ValueError):  # an in-memory stream (tests, callers)
         return False
-    return filesink.worker_available()
+    return forkmap.can_fork()
 
 
 def shared_available(repo: Repository, out: IO[bytes]) -> bool:
@@ -73,9 +74,7 @@ def shared_available(repo: Repository, out: IO[bytes]) -> bool:
     a real file descriptor, a client whose pools open connections of their own in the child
     (a plain one, or a Cluster read per primary),
     and ``NEUROLINK_EXPORT_PROCESSES`` not ``1`` (for a machine whose other core is busy)."""
-    if os.environ.get("NEUROLINK_EXPORT_PROCESSES", "").strip() == "1":
-        return False
-    return worker_available(out) and repo.native.can_share_pages()
+    return forkmap.available() and worker_available(out) and repo.native.can_share_pages()
 
 
 class PageOut:

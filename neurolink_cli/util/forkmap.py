@@ -39,14 +39,19 @@ ReadPages = Callable[[Iterator[Any]], Iterator[tuple[Any, Any]]]
 WORKER_SHARE = (4, 7)
 
 
-def available() -> bool:
-    """True when a second process may run: more than one core, fork, and
-    ``NEUROLINK_EXPORT_PROCESSES`` not ``1`` (for a machine whose other core is busy)."""
+def can_fork() -> bool:
+    """True when a second process can run at the same time: more than one core, and fork."""
     import multiprocessing
 
+    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def available() -> bool:
+    """True when a second process may share a walk's pages: :func:`can_fork`, and
+    ``NEUROLINK_EXPORT_PROCESSES`` not ``1`` (for a machine whose other core is busy)."""
     if os.environ.get("NEUROLINK_EXPORT_PROCESSES", "").strip() == "1":
         return False
-    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+    return can_fork()
 
 
 def worker_page(k: int) -> bool:

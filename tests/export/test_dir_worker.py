@@ -21,9 +21,9 @@ from neurolink_cli.export.run import export_all
 from neurolink_cli.export.transform import ExportOptions
 from neurolink_cli.store.native import NativeStore
 from neurolink_cli.store.repository import Repository
-from neurolink_cli.util import atomic
+from neurolink_cli.util import atomic, forkmap
 
-pytestmark = pytest.mark.skipif(not filesink.worker_available(), reason="needs two cores and fork")
+pytestmark = pytest.mark.skipif(not forkmap.can_fork(), reason="needs two cores and fork")
 
 N = 150
 WHERE = {"worker": 10, "inline": 10**9}  # files written in-process before the worker starts
