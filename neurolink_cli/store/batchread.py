@@ -193,6 +193,56 @@ class BatchReader:
                     conn.disconnect()
                 pool.release(conn)
 
+    def chain(
+        self,
+        first: tuple[Tag, list[Command]],
+        follow: Callable[[Tag, list[Any]], tuple[Tag, list[Command]] | None],
+    ) -> Iterator[tuple[Tag, list[Any]]]:
+        """``(tag, replies)`` of a chain of batches, like :meth:`run`, each made by
+        ``follow`` from the replies of the one before (None ends it). On the lean path the
+        next batch is sent before these replies are handed out, so the server works on it
+        while the caller handles these. A connection failure hands the rest to :meth:`run`."""
+        batch: tuple[Tag, list[Command]] | None = first
+        pool = cast("Redis", self.client).connection_pool if self._lean else None
+        conn = self._connection(pool) if pool is not None else None
+        owed = False  # a batch sent on conn whose replies are not read yet
+        try:
+            while batch is not None:
+                tag, commands = batch
+                replies = None
+                try:
+                    if conn is not None:
+                        if not owed:
+                            self._send(conn, commands)
+                        owed = True
+                        replies = self._receive(conn, len(commands))
+                        owed = False
+                except Exception:
+                    self._drop(pool, conn)
+                    conn, owed = None, False
+                if replies is None:
+                    replies = self.run(commands)
+                batch = follow(tag, replies)
+                try:
+                    if batch is not None and conn is not None:
+                        self._send(conn, batch[1])  # no reply owed on conn: a reconnect is safe
+                        owed = True
+                except Exception:
+                    self._drop(pool, conn)
+                    conn, owed = None, False
+                yield tag, replies
+        finally:
+            if conn is not None and owed:  # closed early with replies unread: never reuse it
+                conn.disconnect()
+            if conn is not None:
+                cast(Any, pool).release(conn)
+
+    def _drop(self, pool: Any, conn: Any) -> None:
+        """Give up the lean path after a connection failure (the pipeline retries)."""
+        self._lean = False
+        conn.disconnect()
+        pool.release(conn)
+
     @staticmethod
     def _connection(pool: Any) -> Any:
         try:
