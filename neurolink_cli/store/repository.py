@@ -96,9 +96,10 @@ class Repository:
                 else:
                     found.append((row.updated_ms, row))
             found.sort(key=_FIRST, reverse=True)
-            streams.append(iter(found))
-        merged: Iterator[tuple[int, SessionSummary]] = heapq.merge(
-            *streams, key=_FIRST, reverse=True
+            if found:
+                streams.append(iter(found))
+        merged: Iterator[tuple[int, SessionSummary]] = (
+            heapq.merge(*streams, key=_FIRST, reverse=True) if len(streams) > 1 else native
         )
         if errors_only:
             merged = (pair for pair in merged if pair[1].errors > 0)
