@@ -65,11 +65,13 @@ class Repository:
         user_id: str | None = None,
         limit: int = 50,
         errors_only: bool = False,
+        share: bool = False,
     ) -> list[SessionSummary]:
         """Sessions of both layouts, newest update first; ``limit`` 0 means all, each once.
 
         ``errors_only``: only sessions with a failed turn (their ``errorCount``; sessions of
-        the TypeScript layout never record failures)."""
+        the TypeScript layout never record failures). ``share``: the TypeScript layout's
+        keys read by two processes when they can (the CLI's; never inside a library)."""
         # Rows travel as (updated ms, row): each timestamp is parsed once, not once for the
         # sort and again for the merge.
         native: Iterator[tuple[int, SessionSummary]]
@@ -89,7 +91,7 @@ class Repository:
         if self.upstream is not None:
             found = []
             for row in self.upstream.summaries(
-                since_ms=since_ms, until_ms=until_ms, user_id=user_id
+                since_ms=since_ms, until_ms=until_ms, user_id=user_id, share=share
             ):
                 if isinstance(row, Unreadable):
                     self.warnings.append(row)

@@ -326,11 +326,15 @@ class UpstreamStore:
         since_ms: int | None = None,
         until_ms: int | None = None,
         user_id: str | None = None,
+        share: bool = False,
     ) -> Iterator[SessionSummary | Unreadable]:
         """One row per session (in SCAN order), filtered by last update; Unreadable rows
         for keys under the prefix that are not sessions (see
-        :mod:`~neurolink_cli.store.upstreamlist`: a row needs a few fields only)."""
-        return upstreamlist.summaries(self, since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+        :mod:`~neurolink_cli.store.upstreamlist`: a row needs a few fields only).
+        ``share``: read by two processes when they can (for the CLI, never a library)."""
+        return upstreamlist.summaries(
+            self, since_ms=since_ms, until_ms=until_ms, user_id=user_id, share=share
+        )
 
     def iter_docs(
         self, *, user_id: str | None = None, with_ttl: bool = True, counting: bool = False

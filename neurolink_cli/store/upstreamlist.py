@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -55,24 +55,51 @@ _ONE_SESSION = msgspec.json.Decoder(list[_Session], float_hook=exact_float)
 _FAST_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, ValueError, RecursionError)
 
 
+class Filter(NamedTuple):
+    """Which rows a listing keeps: last update in [since, until), of one user."""
+
+    since_ms: int | None = None
+    until_ms: int | None = None
+    user_id: str | None = None
+
+
 def summaries(
     store: UpstreamStore,
     *,
     since_ms: int | None = None,
     until_ms: int | None = None,
     user_id: str | None = None,
+    share: bool = False,
 ) -> Iterator[SessionSummary | Unreadable]:
     """One row per session (in SCAN order), filtered by last update; Unreadable rows for
-    keys under the prefix that are not sessions."""
+    keys under the prefix that are not sessions. ``share``: the pages read by two
+    processes when they can (:mod:`~neurolink_cli.store.upstreamshare`)."""
+    from neurolink_cli.store import upstreamshare
+
+    keep = Filter(since_ms, until_ms, user_id)
+    pages = store.key_pages(user_id)
+    if share and upstreamshare.available(store):
+        yield from upstreamshare.shared_rows(store, pages, keep)
+        return
+    for entries in store._read_batches(pages, with_ttl=True):
+        yield from page_rows(store, entries, keep)
+
+
+def page_rows(
+    store: UpstreamStore, entries: list[_Entry], keep: Filter
+) -> list[SessionSummary | Unreadable]:
+    """The rows of one page of keys read."""
+    since_ms, until_ms, user_id = keep
     session_data = store._session_data
-    for entry in store._entries(user_id):
+    out: list[SessionSummary | Unreadable] = []
+    for entry in entries:
         row = _fast_row(entry)
         if row is None:
-            data = session_data(entry)  # called from here: as deep in the stack as ever
+            data = session_data(entry)  # as deep in the stack as the fast decode
             if data is None:
                 continue
             if isinstance(data, Unreadable):
-                yield data
+                out.append(data)
                 continue
             row = _full_row(data, entry.ttl)
         if user_id is not None and row.user_id != user_id:
@@ -83,7 +110,8 @@ def summaries(
                 continue
             if until_ms is not None and updated >= until_ms:
                 continue
-        yield row
+        out.append(row)
+    return out
 
 
 def _fast_row(entry: _Entry) -> SessionSummary | None:
