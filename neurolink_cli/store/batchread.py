@@ -24,7 +24,9 @@ which the lean path is not tried again in that process.
 :meth:`BatchReader.run` is the same lean round trip for any commands (the TypeScript
 layout's ``MGET`` + ``TTL``), and :meth:`BatchReader.run_ahead` streams batches with the
 next one sent before the current one's replies are read, so that Redis prepares a batch
-while the caller parses the last one.
+while the caller parses the last one. :meth:`BatchReader.chain` does the same for batches
+that each depend on the replies of the one before (a walk's next page): the next batch is
+sent as soon as those replies are in, before the caller handles them.
 """
 
 from __future__ import annotations
