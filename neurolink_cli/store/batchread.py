@@ -153,8 +153,26 @@ class BatchReader:
         server works on it while the caller handles these (two CPUs, one connection).
 
         If the connection fails, the batches sent and not yet answered, and all later
-        ones, go through :meth:`run` (the pipeline, with its retries)."""
-        it = iter(batches)
+        ones, go through :meth:`run` (the pipeline, with its retries). An error of
+        ``batches`` itself (a SCAN that failed) is raised once the batches before it are
+        answered: it is never taken for a connection failure (which would end the stream
+        early and quietly)."""
+        failed: list[Exception] = []
+
+        def source() -> Iterator[tuple[Tag, list[Command]]]:
+            try:
+                yield from batches
+            except Exception as exc:  # noqa: BLE001 - raised after the batches before it
+                failed.append(exc)
+
+        it = source()
+        yield from self._run_ahead(it)
+        if failed:
+            raise failed[0]
+
+    def _run_ahead(
+        self, it: Iterator[tuple[Tag, list[Command]]]
+    ) -> Iterator[tuple[Tag, list[Any]]]:
         if not self._lean:
             for tag, commands in it:
                 yield tag, self.run(commands)

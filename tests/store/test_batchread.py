@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from neurolink_cli.models import make_turn
 from neurolink_cli.store.batchread import BatchReader
 
@@ -81,6 +83,23 @@ def test_run_ahead_falls_back_to_the_pipeline_when_the_connection_breaks(
     assert got == [(0, [b"0"]), (1, [b"1"]), (2, [b"2"]), (3, [b"3"])]
     assert time.monotonic() - started < 3  # no wait for a reply that will never come
     assert not reader._lean
+
+
+def test_run_ahead_raises_an_error_of_the_batches_themselves(client: Any, prefix: str) -> None:
+    client.set(f"{prefix}:a", b"1")
+    reader = BatchReader(client)
+
+    def batches() -> Any:
+        yield 0, [("GET", f"{prefix}:a")]
+        yield 1, [("GET", f"{prefix}:a")]
+        raise ValueError("the SCAN failed")  # not a reason to end the stream quietly
+
+    got = []
+    with pytest.raises(ValueError, match="the SCAN failed"):
+        for item in reader.run_ahead(batches()):
+            got.append(item)
+    assert got == [(0, [b"1"]), (1, [b"1"])]
+    assert reader._lean
 
 
 def test_chain_makes_each_batch_from_the_replies_before(client: Any, prefix: str) -> None:
