@@ -87,7 +87,8 @@ class Repository:
             )
             rows.sort(key=_FIRST, reverse=True)
             native = iter(rows)
-        streams: list[Iterator[tuple[int, SessionSummary]]] = [native]
+        # only the layouts with rows are merged (a heap merge of one is a cost per row)
+        streams: list[Iterator[tuple[int, SessionSummary]]] = [native] if limit or rows else []
         if self.upstream is not None:
             found = []
             for row in self.upstream.summaries(
@@ -101,7 +102,9 @@ class Repository:
             if found:
                 streams.append(iter(found))
         merged: Iterator[tuple[int, SessionSummary]] = (
-            heapq.merge(*streams, key=_FIRST, reverse=True) if len(streams) > 1 else native
+            heapq.merge(*streams, key=_FIRST, reverse=True)
+            if len(streams) > 1
+            else iter(streams[0] if streams else ())
         )
         if errors_only:
             merged = (pair for pair in merged if pair[1].errors > 0)
