@@ -200,7 +200,12 @@ def memory_list(
 
     since_ms, until_ms = time_range(since, "--since", until, "--until")
     rows = app.repository().list(
-        since_ms=since_ms, until_ms=until_ms, user_id=user_id, limit=limit, errors_only=errors_only
+        since_ms=since_ms,
+        until_ms=until_ms,
+        user_id=user_id,
+        limit=limit,
+        errors_only=errors_only,
+        share=True,
     )
     for bad in app.repository().warnings:
         app.warn(f"skipped {bad.key or bad.session_id}: {bad.reason}")

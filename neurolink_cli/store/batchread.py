@@ -24,7 +24,9 @@ which the lean path is not tried again in that process.
 :meth:`BatchReader.run` is the same lean round trip for any commands (the TypeScript
 layout's ``MGET`` + ``TTL``), and :meth:`BatchReader.run_ahead` streams batches with the
 next one sent before the current one's replies are read, so that Redis prepares a batch
-while the caller parses the last one.
+while the caller parses the last one. :meth:`BatchReader.chain` does the same for batches
+that each depend on the replies of the one before (a walk's next page): the next batch is
+sent as soon as those replies are in, before the caller handles them.
 """
 
 from __future__ import annotations
@@ -151,8 +153,26 @@ class BatchReader:
         server works on it while the caller handles these (two CPUs, one connection).
 
         If the connection fails, the batches sent and not yet answered, and all later
-        ones, go through :meth:`run` (the pipeline, with its retries)."""
-        it = iter(batches)
+        ones, go through :meth:`run` (the pipeline, with its retries). An error of
+        ``batches`` itself (a SCAN that failed) is raised once the batches before it are
+        answered: it is never taken for a connection failure (which would end the stream
+        early and quietly)."""
+        failed: list[Exception] = []
+
+        def source() -> Iterator[tuple[Tag, list[Command]]]:
+            try:
+                yield from batches
+            except Exception as exc:  # noqa: BLE001 - raised after the batches before it
+                failed.append(exc)
+
+        it = source()
+        yield from self._run_ahead(it)
+        if failed:
+            raise failed[0]
+
+    def _run_ahead(
+        self, it: Iterator[tuple[Tag, list[Command]]]
+    ) -> Iterator[tuple[Tag, list[Any]]]:
         if not self._lean:
             for tag, commands in it:
                 yield tag, self.run(commands)
@@ -192,6 +212,56 @@ class BatchReader:
                 if sent:  # closed early with replies unread: never hand it out again
                     conn.disconnect()
                 pool.release(conn)
+
+    def chain(
+        self,
+        first: tuple[Tag, list[Command]],
+        follow: Callable[[Tag, list[Any]], tuple[Tag, list[Command]] | None],
+    ) -> Iterator[tuple[Tag, list[Any]]]:
+        """``(tag, replies)`` of a chain of batches, like :meth:`run`, each made by
+        ``follow`` from the replies of the one before (None ends it). On the lean path the
+        next batch is sent before these replies are handed out, so the server works on it
+        while the caller handles these. A connection failure hands the rest to :meth:`run`."""
+        batch: tuple[Tag, list[Command]] | None = first
+        pool = cast("Redis", self.client).connection_pool if self._lean else None
+        conn = self._connection(pool) if pool is not None else None
+        owed = False  # a batch sent on conn whose replies are not read yet
+        try:
+            while batch is not None:
+                tag, commands = batch
+                replies = None
+                try:
+                    if conn is not None:
+                        if not owed:
+                            self._send(conn, commands)
+                        owed = True
+                        replies = self._receive(conn, len(commands))
+                        owed = False
+                except Exception:
+                    self._drop(pool, conn)
+                    conn, owed = None, False
+                if replies is None:
+                    replies = self.run(commands)
+                batch = follow(tag, replies)
+                try:
+                    if batch is not None and conn is not None:
+                        self._send(conn, batch[1])  # no reply owed on conn: a reconnect is safe
+                        owed = True
+                except Exception:
+                    self._drop(pool, conn)
+                    conn, owed = None, False
+                yield tag, replies
+        finally:
+            if conn is not None and owed:  # closed early with replies unread: never reuse it
+                conn.disconnect()
+            if conn is not None:
+                cast(Any, pool).release(conn)
+
+    def _drop(self, pool: Any, conn: Any) -> None:
+        """Give up the lean path after a connection failure (the pipeline retries)."""
+        self._lean = False
+        conn.disconnect()
+        pool.release(conn)
 
     @staticmethod
     def _connection(pool: Any) -> Any:

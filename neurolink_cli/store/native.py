@@ -43,6 +43,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from neurolink_cli.models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
+from neurolink_cli.store import nativelist
 from neurolink_cli.store.batchread import BatchReader, read_ahead
 from neurolink_cli.store.keyspace import (
     RedisClient,
@@ -52,7 +53,6 @@ from neurolink_cli.store.keyspace import (
     unlink,
 )
 from neurolink_cli.store.nativedoc import (
-    SUMMARY_FIELDS,
     TurnPages,
     append_args,
     as_int,
@@ -67,7 +67,6 @@ from neurolink_cli.store.scripts import (
     FINISH_SCRIPT,
     PRUNE_SCRIPT,
     STAGE_SCRIPT,
-    SUMMARY_SCRIPT,
 )
 from neurolink_cli.store.staged import write_staged
 from neurolink_cli.store.walk import PAGE_SCRIPT, IndexWalk, SeenSet
@@ -81,7 +80,7 @@ class NativeStore:
     """Reads and writes sessions of the native layout under one key prefix."""
 
     source = SOURCE_NATIVE
-    summary_script = True  # list rows from one script call per page (see _summary_replies)
+    summary_script = True  # list rows from one script call per page (see nativelist)
 
     def __init__(
         self,
@@ -412,23 +411,10 @@ class NativeStore:
         """Sessions newest first (by last update), as list rows, pruning gone members.
 
         For a first page (``list --limit N``); every session, each exactly once, is
-        :meth:`all_summaries` (the keyset walk)."""
-        hi: float | str = f"({until_ms}" if until_ms is not None else "+inf"
-        lo: float | str = since_ms if since_ms is not None else "-inf"
-        offset = 0
-        while True:
-            rows = self.client.zrevrangebyscore(
-                self.index_key, hi, lo, start=offset, num=page, withscores=True
-            )
-            if not rows:
-                return
-            offset += len(rows)
-            found = [(as_text(m) or "", float(sc)) for m, sc in rows]
-            out: list[SessionSummary] = []
-            offset -= self._summary_rows(found, user_id, out)
-            yield from out
-            if len(rows) < page:
-                return
+        :meth:`all_summaries` (the keyset walk). See :mod:`~neurolink_cli.store.nativelist`."""
+        return nativelist.first_summaries(
+            self, since_ms=since_ms, until_ms=until_ms, user_id=user_id, page=page
+        )
 
     def all_summaries(
         self,
@@ -439,66 +425,9 @@ class NativeStore:
         page: int = 200,
     ) -> Iterator[SessionSummary]:
         """Every session as a list row, oldest update first, each exactly once."""
-        for rows in self.index_walk(since_ms=since_ms, until_ms=until_ms, page=page):
-            out: list[SessionSummary] = []
-            self._summary_rows(rows, user_id, out)
-            yield from out
-
-    def _summary_rows(
-        self, rows: list[tuple[str, float]], user_id: str | None, out: list[SessionSummary]
-    ) -> int:
-        """Append the rows' summaries to ``out`` (one pipelined round trip); the number of
-        members found gone (and pruned)."""
-        replies = self._summary_replies(rows)
-        gone = 0
-        for i, (sid, score) in enumerate(rows):
-            fields, length, ttl = replies[3 * i : 3 * i + 3]
-            if not length and all(f is None for f in fields):
-                self._prune_member(sid, score)
-                gone += 1
-                continue
-            f = [as_text(x) for x in fields]
-            if user_id is not None and f[1] != user_id:
-                continue
-            out.append(
-                SessionSummary(
-                    session_id=f[0] or sid,
-                    user_id=f[1],
-                    created_at=f[2],
-                    updated_at=f[3],
-                    turns=as_int(f[4], length) or 0,
-                    model=f[5],
-                    title=f[6],
-                    errors=as_int(f[7], 0) or 0,
-                    source=SOURCE_NATIVE,
-                    ttl=ttl if ttl and ttl > 0 else None,
-                )
-            )
-        return gone
-
-    def _summary_replies(self, rows: list[tuple[str, float]]) -> list[Any]:
-        """``[fields, LLEN, TTL] * len(rows)``: on one server from one script call (one
-        reply to parse, not three per session), else (a cluster, scripts refused, a key of
-        the wrong type) one pipelined HMGET + LLEN + TTL per session."""
-        reader = self._reader()
-        if rows and self.summary_script and not hasattr(self.client, "get_nodes"):
-            keys = [k for sid, _ in rows for k in (self.meta_key(sid), self.turns_key(sid))]
-            found = reader.run([("EVAL", SUMMARY_SCRIPT, len(keys), *keys, *SUMMARY_FIELDS)])[0]
-            if isinstance(found, list) and len(found) == len(rows):
-                return [part for row in found for part in (row[:-2], row[-2], row[-1])]
-        commands: list[tuple[Any, ...]] = []
-        for sid, _ in rows:
-            meta_key = self.meta_key(sid)
-            commands += [
-                ("HMGET", meta_key, *SUMMARY_FIELDS),
-                ("LLEN", self.turns_key(sid)),
-                ("TTL", meta_key),
-            ]
-        replies = reader.run(commands)  # the lean hiredis path when it can
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-        return replies
+        return nativelist.all_summaries(
+            self, since_ms=since_ms, until_ms=until_ms, user_id=user_id, page=page
+        )
 
     def existing(self, session_ids: list[str]) -> set[str]:
         """Which of these ids have a key of this layout (one pipelined EXISTS each)."""

@@ -65,11 +65,13 @@ class Repository:
         user_id: str | None = None,
         limit: int = 50,
         errors_only: bool = False,
+        share: bool = False,
     ) -> list[SessionSummary]:
         """Sessions of both layouts, newest update first; ``limit`` 0 means all, each once.
 
         ``errors_only``: only sessions with a failed turn (their ``errorCount``; sessions of
-        the TypeScript layout never record failures)."""
+        the TypeScript layout never record failures). ``share``: the TypeScript layout's
+        keys read by two processes when they can (the CLI's; never inside a library)."""
         # Rows travel as (updated ms, row): each timestamp is parsed once, not once for the
         # sort and again for the merge.
         native: Iterator[tuple[int, SessionSummary]]
@@ -85,20 +87,24 @@ class Repository:
             )
             rows.sort(key=_FIRST, reverse=True)
             native = iter(rows)
-        streams: list[Iterator[tuple[int, SessionSummary]]] = [native]
+        # only the layouts with rows are merged (a heap merge of one is a cost per row)
+        streams: list[Iterator[tuple[int, SessionSummary]]] = [native] if limit or rows else []
         if self.upstream is not None:
             found = []
             for row in self.upstream.summaries(
-                since_ms=since_ms, until_ms=until_ms, user_id=user_id
+                since_ms=since_ms, until_ms=until_ms, user_id=user_id, share=share
             ):
                 if isinstance(row, Unreadable):
                     self.warnings.append(row)
                 else:
                     found.append((row.updated_ms, row))
             found.sort(key=_FIRST, reverse=True)
-            streams.append(iter(found))
-        merged: Iterator[tuple[int, SessionSummary]] = heapq.merge(
-            *streams, key=_FIRST, reverse=True
+            if found:
+                streams.append(iter(found))
+        merged: Iterator[tuple[int, SessionSummary]] = (
+            heapq.merge(*streams, key=_FIRST, reverse=True)
+            if len(streams) > 1
+            else iter(streams[0] if streams else ())
         )
         if errors_only:
             merged = (pair for pair in merged if pair[1].errors > 0)

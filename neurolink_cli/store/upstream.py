@@ -63,9 +63,10 @@ from typing import Any
 import orjson
 
 from neurolink_cli.models import SOURCE_UPSTREAM, SessionDoc, SessionSummary, Unreadable
+from neurolink_cli.store import upstreamlist
 from neurolink_cli.store.batchread import BatchReader
 from neurolink_cli.store.keyspace import RedisClient, glob_escape, scan_iter, unlink
-from neurolink_cli.store.upstreamdoc import derived, document, str_or_none, user_of
+from neurolink_cli.store.upstreamdoc import document
 from neurolink_cli.store.walk import SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import stored_to_ms
@@ -347,38 +348,15 @@ class UpstreamStore:
         since_ms: int | None = None,
         until_ms: int | None = None,
         user_id: str | None = None,
+        share: bool = False,
     ) -> Iterator[SessionSummary | Unreadable]:
         """One row per session (in SCAN order), filtered by last update; Unreadable rows
-        for keys under the prefix that are not sessions."""
-        for entry in self._entries(user_id):
-            data = self._session_data(entry)  # no document: a row needs a few fields
-            if data is None:
-                continue
-            if isinstance(data, Unreadable):
-                yield data
-                continue
-            user = user_of(data)
-            if user_id is not None and user != user_id:
-                continue
-            updated_at = str_or_none(data.get("updatedAt"))
-            if since_ms is not None or until_ms is not None:
-                updated = stored_to_ms(updated_at) or 0
-                if since_ms is not None and updated < since_ms:
-                    continue
-                if until_ms is not None and updated >= until_ms:
-                    continue
-            messages = data["messages"]
-            yield SessionSummary(
-                session_id=data["sessionId"],
-                user_id=user,
-                created_at=str_or_none(data.get("createdAt")),
-                updated_at=updated_at,
-                turns=len(messages),
-                model=derived(messages, set().union(*messages))[1],
-                title=str_or_none(data.get("title")),
-                source=SOURCE_UPSTREAM,
-                ttl=entry.ttl,
-            )
+        for keys under the prefix that are not sessions (see
+        :mod:`~neurolink_cli.store.upstreamlist`: a row needs a few fields only).
+        ``share``: read by two processes when they can (for the CLI, never a library)."""
+        return upstreamlist.summaries(
+            self, since_ms=since_ms, until_ms=until_ms, user_id=user_id, share=share
+        )
 
     def iter_docs(
         self, *, user_id: str | None = None, with_ttl: bool = True, counting: bool = False

@@ -152,11 +152,21 @@ class IndexWalk:
         """The next page of members not met before (possibly empty while not ``done``)."""
         if self.done:
             return []
+        return self.take(self._script(keys=[self.index_key], args=self._args()))
+
+    def command(self) -> tuple[Any, ...]:
+        """The next page's read as one raw command (``EVAL``), for a caller that pipelines
+        it with other commands; its reply goes to :meth:`take`."""
+        return ("EVAL", PAGE_SCRIPT, 1, self.index_key, *self._args())
+
+    def _args(self) -> list[Any]:
         score, member = self._cursor if self._cursor is not None else (b"", b"")
-        reply = self._script(
-            keys=[self.index_key],
-            args=[score, member, self.page, self.lo, self.hi, "1"],
-        )
+        return [score, member, self.page, self.lo, self.hi, "1"]
+
+    def take(self, reply: Any) -> list[tuple[str, float]]:
+        """The members of a page's reply not met before; the cursor moves past the page."""
+        if isinstance(reply, Exception):
+            raise reply
         self.done = bool(int(reply[0])) or len(reply) == 1
         members, scores = reply[1::2], reply[2::2]
         if not all(type(x) is bytes for x in reply[1:]):  # a client that decodes replies

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from neurolink_cli.models import make_turn
 from neurolink_cli.store.batchread import BatchReader
 
@@ -78,6 +80,71 @@ def test_run_ahead_falls_back_to_the_pipeline_when_the_connection_breaks(
 
     started = time.monotonic()
     got = list(reader.run_ahead(batches()))
+    assert got == [(0, [b"0"]), (1, [b"1"]), (2, [b"2"]), (3, [b"3"])]
+    assert time.monotonic() - started < 3  # no wait for a reply that will never come
+    assert not reader._lean
+
+
+def test_run_ahead_raises_an_error_of_the_batches_themselves(client: Any, prefix: str) -> None:
+    client.set(f"{prefix}:a", b"1")
+    reader = BatchReader(client)
+
+    def batches() -> Any:
+        yield 0, [("GET", f"{prefix}:a")]
+        yield 1, [("GET", f"{prefix}:a")]
+        raise ValueError("the SCAN failed")  # not a reason to end the stream quietly
+
+    got = []
+    with pytest.raises(ValueError, match="the SCAN failed"):
+        for item in reader.run_ahead(batches()):
+            got.append(item)
+    assert got == [(0, [b"1"]), (1, [b"1"])]
+    assert reader._lean
+
+
+def test_chain_makes_each_batch_from_the_replies_before(client: Any, prefix: str) -> None:
+    for i in range(5):
+        client.set(f"{prefix}:{i}", str(i + 1))  # each value names the next key
+    reader = BatchReader(client)
+
+    def follow(tag: int, replies: list[Any]) -> Any:
+        nxt = int(replies[0])
+        return (nxt, [("GET", f"{prefix}:{nxt}")]) if nxt < 5 else None
+
+    got = list(reader.chain((0, [("GET", f"{prefix}:0")]), follow))
+    assert got == [(i, [str(i + 1).encode()]) for i in range(5)]
+    assert reader._lean
+
+
+def test_chain_closed_early_leaves_the_pool_sound(client: Any, prefix: str) -> None:
+    client.set(f"{prefix}:a", b"1")
+    reader = BatchReader(client)
+    gen = reader.chain(
+        (0, [("GET", f"{prefix}:a")]), lambda t, r: (t + 1, [("GET", f"{prefix}:a")] * 50)
+    )
+    assert next(gen)[1] == [b"1"]  # the next batch is sent and unread now
+    gen.close()
+    for _ in range(3):  # no connection handed out with stale replies on it
+        assert client.get(f"{prefix}:a") == b"1"
+        assert reader.run([("GET", f"{prefix}:a")]) == [b"1"]
+
+
+def test_chain_falls_back_to_the_pipeline_when_the_connection_breaks(
+    client: Any, prefix: str
+) -> None:
+    for i in range(4):
+        client.set(f"{prefix}:{i}", str(i))
+    reader = BatchReader(client)
+
+    def follow(tag: int, replies: list[Any]) -> Any:
+        return (tag + 1, [("GET", f"{prefix}:{tag + 1}")]) if tag < 3 else None
+
+    started = time.monotonic()
+    got = []
+    for tag, replies in reader.chain((0, [("GET", f"{prefix}:0")]), follow):
+        got.append((tag, replies))
+        if tag == 1:  # batch 2 is sent: its connection goes away before the reply is read
+            client.connection_pool.disconnect()
     assert got == [(0, [b"0"]), (1, [b"1"]), (2, [b"2"]), (3, [b"3"])]
     assert time.monotonic() - started < 3  # no wait for a reply that will never come
     assert not reader._lean

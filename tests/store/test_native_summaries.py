@@ -21,6 +21,10 @@ def fill(store: NativeStore, client: Any) -> None:
     client.expire(store.meta_key("s1"), 500)
     client.delete(store.meta_key("s2"), store.turns_key("s2"))  # a member whose keys are gone
     client.hdel(store.meta_key("s3"), "totalTurns", "title")
+    # counts the reader takes as they are, and counts it cannot read (then LLEN counts)
+    for sid, total in (("s4", "0012"), ("s5", " 7"), ("s6", "x"), ("s7", "9" * 19)):
+        client.hset(store.meta_key(sid), "totalTurns", total)
+    client.hset(store.meta_key("s8"), "totalTurns", "1" * 5000)  # beyond int()'s digits
 
 
 def rows(store: NativeStore, user_id: str | None = None) -> list[Any]:
@@ -39,6 +43,9 @@ def test_script_rows_are_the_pipeline_rows(client: Any, store: NativeStore) -> N
     assert rows(store) == want and rows(store, "u1") == want_u1
     assert len(want) == 8 and {r["sessionId"] for r in want if r["ttl"]} == {"s1"}
     assert [r["turns"] for r in want if r["sessionId"] == "s3"] == [1]  # LLEN: no totalTurns
+    turns = {r["sessionId"]: r["turns"] for r in want}
+    assert (turns["s4"], turns["s5"], turns["s6"]) == (12, 7, 1)
+    assert turns["s7"] == int("9" * 19) and turns["s8"] == 3
 
 
 def test_a_key_of_the_wrong_type_still_raises(client: Any, store: NativeStore) -> None:

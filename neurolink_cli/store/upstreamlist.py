@@ -1,0 +1,170 @@
+"""The TypeScript layout's rows of ``memory list``, read without building whole sessions.
+
+A row needs the session's ids, timestamps, title, message count and model (the last one a
+message's ``metadata`` names), not the messages themselves. So each stored value is first
+decoded by a typed msgspec decoder that keeps those fields only and skips everything else
+(message bodies included) in C, about three times faster than building the objects.
+
+That fast read is taken only when it gives what the full read
+(:meth:`~neurolink_cli.store.upstream.UpstreamStore._session_data`) would: a session
+object with a non-empty string ``sessionId`` and a ``messages`` array of objects. Anything
+else the fast decoder refuses (not JSON, another shape, a lone surrogate escape, a number
+it cannot hold) goes through the full read, which decides and names the problem as
+always. What it does not check where it skips, the full read does:
+
+- UTF-8: a value that is not all ASCII is decoded strictly first (invalid bytes make the
+  full read refuse the value: "not JSON");
+- nesting depth: the value is decoded as the one element of an array, one level deeper
+  than the full read decodes it, so a value nested too deep for the full read fails here
+  first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import msgspec
+
+from neurolink_cli.models import SOURCE_UPSTREAM, SessionSummary, Unreadable
+from neurolink_cli.store.upstreamdoc import derived, str_or_none, user_of
+from neurolink_cli.util.jsonutil import _exact_float as exact_float
+from neurolink_cli.util.timeutil import stored_to_ms
+
+if TYPE_CHECKING:
+    from neurolink_cli.store.upstream import UpstreamStore, _Entry
+
+
+class _Message(msgspec.Struct):
+    metadata: Any = None
+
+
+class _Session(msgspec.Struct):
+    sessionId: Any  # noqa: N815 - the stored field names
+    messages: list[_Message]
+    userId: Any = None  # noqa: N815
+    createdAt: Any = None  # noqa: N815
+    updatedAt: Any = None  # noqa: N815
+    title: Any = None
+
+
+_METADATA = attrgetter("metadata")
+_NO_METADATA = {type(None)}
+_ONE_SESSION = msgspec.json.Decoder(list[_Session], float_hook=exact_float)
+_FAST_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, ValueError, RecursionError)
+
+
+class Filter(NamedTuple):
+    """Which rows a listing keeps: last update in [since, until), of one user."""
+
+    since_ms: int | None = None
+    until_ms: int | None = None
+    user_id: str | None = None
+
+
+def summaries(
+    store: UpstreamStore,
+    *,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    user_id: str | None = None,
+    share: bool = False,
+) -> Iterator[SessionSummary | Unreadable]:
+    """One row per session (in SCAN order), filtered by last update; Unreadable rows for
+    keys under the prefix that are not sessions. ``share``: the pages read by two
+    processes when they can (:mod:`~neurolink_cli.store.upstreamshare`)."""
+    from neurolink_cli.store import upstreamshare
+
+    keep = Filter(since_ms, until_ms, user_id)
+    pages = store.key_pages(user_id)
+    if share and upstreamshare.available(store):
+        yield from upstreamshare.shared_rows(store, pages, keep)
+        return
+    for entries in store._read_batches(pages, with_ttl=True):
+        yield from page_rows(store, entries, keep)
+
+
+def page_rows(
+    store: UpstreamStore, entries: list[_Entry], keep: Filter
+) -> list[SessionSummary | Unreadable]:
+    """The rows of one page of keys read."""
+    since_ms, until_ms, user_id = keep
+    session_data = store._session_data
+    out: list[SessionSummary | Unreadable] = []
+    for entry in entries:
+        row = _fast_row(entry)
+        if row is None:
+            data = session_data(entry)  # as deep in the stack as the fast decode
+            if data is None:
+                continue
+            if isinstance(data, Unreadable):
+                out.append(data)
+                continue
+            row = _full_row(data, entry.ttl)
+        if user_id is not None and row.user_id != user_id:
+            continue
+        if since_ms is not None or until_ms is not None:
+            updated = stored_to_ms(row.updated_at) or 0
+            if since_ms is not None and updated < since_ms:
+                continue
+            if until_ms is not None and updated >= until_ms:
+                continue
+        out.append(row)
+    return out
+
+
+def _fast_row(entry: _Entry) -> SessionSummary | None:
+    """The row from the typed decoder, or None when the full read must decide."""
+    value = entry.value
+    if entry.kind != "string" or type(value) is not bytes:
+        return None
+    found = _decode(value)
+    if found is None:
+        return None
+    sid = found.sessionId
+    if not isinstance(sid, str) or not sid:
+        return None
+    model = None
+    metas = list(map(_METADATA, found.messages))
+    if set(map(type, metas)) != _NO_METADATA:  # one C-level pass in the common case
+        for meta in metas:
+            if isinstance(meta, dict):
+                model = meta.get("model") or model
+    return SessionSummary(
+        session_id=sid,
+        user_id=user_of({"userId": found.userId}),
+        created_at=str_or_none(found.createdAt),
+        updated_at=str_or_none(found.updatedAt),
+        turns=len(found.messages),
+        model=model,
+        title=str_or_none(found.title),
+        source=SOURCE_UPSTREAM,
+        ttl=entry.ttl,
+    )
+
+
+def _decode(value: bytes) -> _Session | None:
+    try:
+        found = _ONE_SESSION.decode(b"[" + value + b"]")
+        if not value.isascii():
+            value.decode("utf-8")
+    except (*_FAST_ERRORS, UnicodeDecodeError):
+        return None
+    return found[0] if len(found) == 1 else None
+
+
+def _full_row(data: dict[str, Any], ttl: int | None) -> SessionSummary:
+    """The row of a session object checked by the full read."""
+    messages = data["messages"]
+    return SessionSummary(
+        session_id=data["sessionId"],
+        user_id=user_of(data),
+        created_at=str_or_none(data.get("createdAt")),
+        updated_at=str_or_none(data.get("updatedAt")),
+        turns=len(messages),
+        model=derived(messages, set().union(*messages))[1],
+        title=str_or_none(data.get("title")),
+        source=SOURCE_UPSTREAM,
+        ttl=ttl,
+    )

@@ -1,0 +1,87 @@
+"""``memory list`` of the TypeScript layout read by two processes gives exactly the rows, the
+unreadable keys and the order of one process (:mod:`neurolink_cli.store.upstreamshare`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from test_upstream import Upstream, session
+
+from neurolink_cli.models import SessionSummary
+from neurolink_cli.store import upstreamshare
+
+
+def shown(rows: Any) -> list[Any]:
+    """Rows to compare; a TTL as whether there is one (it ticks between two listings)."""
+    return [
+        {**r.as_dict(), "ttl": r.ttl is not None} if isinstance(r, SessionSummary) else repr(r)
+        for r in rows
+    ]
+
+
+@pytest.fixture
+def up(client: Any, prefix: str) -> Upstream:
+    up = Upstream(client, prefix)  # three keys a page: many pages, the worker's and ours
+    up.load_samples()
+    for i in range(40):
+        user = "lee" if i % 3 else "kim"
+        up.put(f"{user}:s{i}", session(f"s{i}", user, []), user=user)
+    up.client.set(up.c + "junk", "not json")
+    up.client.set(up.c + "broken", b'{"sessionId":"x","messages":[1]}')
+    up.client.rpush(up.c + "a-list", b"x")
+    return up
+
+
+def test_two_processes_give_the_rows_of_one(up: Upstream) -> None:
+    assert upstreamshare.available(up.store)
+    for filters in ({}, {"user_id": "lee"}, {"since_ms": 0, "until_ms": 2_000_000_000_000}):
+        alone = shown(up.store.summaries(**filters))
+        shared = shown(up.store.summaries(share=True, **filters))
+        assert shared == alone and len(alone) > 20
+
+
+def test_one_page_never_forks(client: Any, prefix: str, monkeypatch: Any) -> None:
+    up = Upstream(client, prefix)
+    up.put("lee:s1", session("s1", "lee", []), user="lee")
+
+    def no_worker(*args: Any) -> None:
+        raise AssertionError("a worker for one page")
+
+    monkeypatch.setattr(upstreamshare, "_Worker", no_worker)
+    assert len(list(up.store.summaries(share=True))) == 1
+
+
+def test_the_workers_error_is_raised_here(up: Upstream, monkeypatch: Any) -> None:
+    def broken(*args: Any) -> Any:
+        raise ValueError("worker says no")
+
+    monkeypatch.setattr(upstreamshare, "_packed", broken)  # used in the worker only
+    with pytest.raises(ValueError, match="worker says no"):
+        list(up.store.summaries(share=True))
+
+
+def test_one_process_when_asked(up: Upstream, monkeypatch: Any) -> None:
+    monkeypatch.setenv("NEUROLINK_EXPORT_PROCESSES", "1")
+    assert not upstreamshare.available(up.store)
+
+
+@pytest.mark.e2e
+def test_the_cli_lists_as_one_process(neurolink_bin: Any, client: Any, prefix: str) -> None:
+    up = Upstream(client, prefix)
+    pipe = client.pipeline(transaction=False)
+    for i in range(1100):  # five pages of 250 keys
+        pipe.set(f"{up.c}u{i % 7}:s{i}", orjson.dumps(session(f"s{i}", f"u{i % 7}", [])))
+    pipe.execute()
+    up.client.set(up.c + "junk", "not json")
+    env = {"REDIS_KEY_PREFIX": up.c}
+    for args in (["--format", "jsonl"], ["--format", "table"], ["--user-id", "u3"]):
+        shared = neurolink_bin("memory", "list", "--limit", "0", *args, env_extra=env)
+        alone = neurolink_bin(
+            "memory", "list", "--limit", "0", *args,
+            env_extra={**env, "NEUROLINK_EXPORT_PROCESSES": "1"},
+        )  # fmt: skip
+        assert shared.returncode == alone.returncode == 0, shared.stderr
+        assert (shared.stdout, shared.stderr) == (alone.stdout, alone.stderr)
+        assert b"junk" in shared.stderr or "--user-id" in args
