@@ -322,7 +322,7 @@ class UpstreamStore:
     def read_entries(self, pages: Iterator[list[bytes]]) -> Iterator[tuple[None, list[_Entry]]]:
         """Each page of keys read (type, value, TTL of each key; keys gone left out), the
         next page's read sent before these are handed out: for a reader that decodes the
-        values its own way (``memory stats``), with :meth:`entry_docs` for the others."""
+        values its own way (``memory stats``, ``memory list``), with :meth:`entry_docs` for the others."""
         for batch in self._read_batches(pages):
             yield None, batch
 

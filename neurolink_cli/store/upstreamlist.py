@@ -22,6 +22,7 @@ always. What it does not check where it skips, the full read does:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -72,17 +73,23 @@ def summaries(
     share: bool = False,
 ) -> Iterator[SessionSummary | Unreadable]:
     """One row per session (in SCAN order), filtered by last update; Unreadable rows for
-    keys under the prefix that are not sessions. ``share``: the pages read by two
-    processes when they can (:mod:`~neurolink_cli.store.upstreamshare`)."""
-    from neurolink_cli.store import upstreamshare
+    keys under the prefix that are not sessions. ``share``: the key pages read by two
+    processes when they can (:func:`~neurolink_cli.util.forkmap.map_pages`, 4 of every 7
+    pages to a forked worker; the rows in page order, exactly as one process gives them)."""
+    from neurolink_cli.util import forkmap
 
     keep = Filter(since_ms, until_ms, user_id)
     pages = store.key_pages(user_id)
-    if share and upstreamshare.available(store):
-        yield from upstreamshare.shared_rows(store, pages, keep)
-        return
-    for entries in store._read_batches(pages, with_ttl=True):
-        yield from page_rows(store, entries, keep)
+    share = share and forkmap.available() and store.can_share_pages()
+    work = partial(_rows_of, store, keep)
+    for rows in forkmap.map_pages(pages, store.read_entries, work, share=share):
+        yield from rows
+
+
+def _rows_of(
+    store: UpstreamStore, keep: Filter, _page: Any, entries: list[_Entry]
+) -> list[SessionSummary | Unreadable]:
+    return page_rows(store, entries, keep)
 
 
 def page_rows(

@@ -116,8 +116,9 @@ class _Shared:
         self.done: dict[int, Any] = {}  # maps not yet handed out, by page number
         self.owed: set[int] = set()  # the worker's pages whose map has not come back
         self.bye = False
+        self.proc: Any = None  # forked at the worker's first page: a walk of one page forks nothing
 
-    def run(self, pages: Iterator[Any]) -> Iterator[Any]:
+    def _start(self) -> None:
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")
@@ -131,22 +132,32 @@ class _Shared:
             gc.unfreeze()
         child.close()
         self.proc = proc
+
+    def run(self, pages: Iterator[Any]) -> Iterator[Any]:
         numbers: deque[int] = deque()
         following = 0  # the next page number to hand out
 
         def give(number: int, page: Any) -> None:
+            if self.proc is None:
+                self._start()
             self.owed.add(number)
             self._send(("page", number, page))
 
+        def ended() -> None:
+            if self.proc is None:
+                self.bye = True  # no worker: nothing to wait for
+            else:
+                self._send(("end",))
+
         def own() -> Iterator[Any]:
-            for number, page in pages_for(pages, give, lambda: self._send(("end",))):
+            for number, page in pages_for(pages, give, ended):
                 numbers.append(number)
                 yield page
 
         try:
             for page, data in self.read(own()):
                 self.done[numbers.popleft()] = self.work(page, data)
-                while not self.bye and self.conn.poll():  # after "bye", poll sees the end
+                while not self.bye and self.proc is not None and self.conn.poll():
                     self._take()
                 while following in self.done:
                     yield self.done.pop(following)
@@ -157,13 +168,16 @@ class _Shared:
                     yield self.done.pop(following)
                     following += 1
         except BaseException:
-            with contextlib.suppress(Exception):
-                self.conn.close()
-            if proc.is_alive():
-                proc.terminate()
-            proc.join(5)
+            proc = self.proc
+            if proc is not None:
+                with contextlib.suppress(Exception):
+                    self.conn.close()
+                if proc.is_alive():
+                    proc.terminate()
+                proc.join(5)
             raise
-        proc.join(10)
+        if self.proc is not None:
+            self.proc.join(10)
 
     def _take(self) -> None:
         try:

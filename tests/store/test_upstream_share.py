@@ -1,8 +1,9 @@
 """``memory list`` of the TypeScript layout read by two processes gives exactly the rows, the
-unreadable keys and the order of one process (:mod:`neurolink_cli.store.upstreamshare`)."""
+unreadable keys and the order of one process (:func:`neurolink_cli.util.forkmap.map_pages`)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import orjson
@@ -10,7 +11,8 @@ import pytest
 from test_upstream import Upstream, session
 
 from neurolink_cli.models import SessionSummary
-from neurolink_cli.store import upstreamshare
+from neurolink_cli.store import upstreamlist
+from neurolink_cli.util import forkmap
 
 
 def shown(rows: Any) -> list[Any]:
@@ -35,7 +37,7 @@ def up(client: Any, prefix: str) -> Upstream:
 
 
 def test_two_processes_give_the_rows_of_one(up: Upstream) -> None:
-    assert upstreamshare.available(up.store)
+    assert forkmap.available() and up.store.can_share_pages()
     for filters in ({}, {"user_id": "lee"}, {"since_ms": 0, "until_ms": 2_000_000_000_000}):
         alone = shown(up.store.summaries(**filters))
         shared = shown(up.store.summaries(share=True, **filters))
@@ -49,22 +51,33 @@ def test_one_page_never_forks(client: Any, prefix: str, monkeypatch: Any) -> Non
     def no_worker(*args: Any) -> None:
         raise AssertionError("a worker for one page")
 
-    monkeypatch.setattr(upstreamshare, "_Worker", no_worker)
+    monkeypatch.setattr(forkmap._Shared, "_start", no_worker)
     assert len(list(up.store.summaries(share=True))) == 1
 
 
 def test_the_workers_error_is_raised_here(up: Upstream, monkeypatch: Any) -> None:
-    def broken(*args: Any) -> Any:
-        raise ValueError("worker says no")
+    here = os.getpid()
+    rows_of = upstreamlist.page_rows
 
-    monkeypatch.setattr(upstreamshare, "_packed", broken)  # used in the worker only
+    def broken(*args: Any) -> Any:
+        if os.getpid() != here:  # in the worker only
+            raise ValueError("worker says no")
+        return rows_of(*args)
+
+    monkeypatch.setattr(upstreamlist, "page_rows", broken)
     with pytest.raises(ValueError, match="worker says no"):
         list(up.store.summaries(share=True))
 
 
 def test_one_process_when_asked(up: Upstream, monkeypatch: Any) -> None:
     monkeypatch.setenv("NEUROLINK_EXPORT_PROCESSES", "1")
-    assert not upstreamshare.available(up.store)
+    assert not forkmap.available()
+
+    def no_worker(*args: Any) -> None:
+        raise AssertionError("a worker with NEUROLINK_EXPORT_PROCESSES=1")
+
+    monkeypatch.setattr(forkmap._Shared, "_start", no_worker)
+    assert len(list(up.store.summaries(share=True))) > 20
 
 
 @pytest.mark.e2e
