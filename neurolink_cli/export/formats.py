@@ -4,7 +4,8 @@ Every writer has the same shape: ``write(doc)`` for each session, then ``close()
 write bytes to a binary stream (``sys.stdout.buffer`` or a file), never through
 ``click.echo``. Which writer serves which format is the table in
 :mod:`~neurolink_cli.export.registry`. JSON and JSONL splice a document's raw stored turns when it still has them
-(see :class:`~neurolink_cli.models.SessionDoc`); CSV and Markdown read parsed turns.
+(see :class:`~neurolink_cli.models.SessionDoc`); CSV decodes them straight into the cells
+of its rows (:func:`csv_stored_lines`); Markdown reads parsed turns.
 """
 
 from __future__ import annotations
@@ -159,11 +160,11 @@ def csv_lines(
 def csv_stored_lines(doc: SessionDoc, raws: list[bytes], include_metadata: bool, guard: bool,
                      offset: int = 0) -> list[str]:  # fmt: skip
     """The CSV lines of stored turns ``raws`` (``offset``: the first one's position in the
-    session), each decoded straight into the cells a row reads (:class:`_Cells`): no dict
-    is built. When that fails (a turn with a field :class:`_Cells` does not name, one that
-    is not a JSON object, or what only the full parser reads: a lone surrogate escape, a
-    number beyond a float) the turns are parsed as every reader parses them, which names a
-    bad turn (BadData) or reads them."""
+    session), each decoded straight into the cells a row reads (:class:`_StoredCells`): no
+    dict is built. When that fails (a turn with a field it does not name, one that is not a
+    JSON object, or what only the full parser reads: a lone surrogate escape, a number
+    beyond a float) the turns are parsed as every reader parses them, which names a bad
+    turn (BadData) or reads them: the rows are those of the same values either way."""
     try:
         cells = list(map(_DECODE_CELLS, raws))
     except (msgspec.DecodeError, ValueError, RecursionError, TypeError):
