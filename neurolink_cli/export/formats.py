@@ -124,12 +124,20 @@ class _Cells(msgspec.Struct, gc=False):
     interrupted: Any = None
 
 
+class _Tokens(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+    """A stored turn's ``tokens`` object (any other field: the turn is parsed in full)."""
+
+    prompt: Any = None
+    completion: Any = None
+
+
 class _StoredCells(_Cells, forbid_unknown_fields=True):
     """A stored turn decoded straight into its cells. Every field a turn may have (CONTRACT
     §3, and the tool fields of imported turns) is named, so msgspec reads each value whole
     (strict UTF-8 included) and a turn with another field is refused (then parsed in
     full): nothing is skipped unchecked."""
 
+    tokens: _Tokens | None = None  # (not an object: the turn is parsed in full)
     latencyMs: Any = None  # noqa: N815 - the stored name
     cost: Any = None
     toolCalls: Any = None  # noqa: N815
@@ -229,16 +237,19 @@ def _csv_rows(doc: SessionDoc, cells: list[_Cells], turn_at: Callable[[int], dic
         if not include_metadata:
             append(f"{head}{index},{before}{ts},{text}\r\n")
             continue
-        tokens = cell.tokens
-        if tokens.__class__ is dict:
+        tokens: Any = cell.tokens  # _Tokens decoded, a dict converted, or anything
+        if tokens.__class__ is _Tokens:
+            prompt, completion = tokens.prompt, tokens.completion
+        elif tokens.__class__ is dict:
             prompt, completion = tokens.get("prompt"), tokens.get("completion")
-            if prompt.__class__ is not int:
-                prompt = _field(prompt, guard)
-            if completion.__class__ is not int:
-                completion = _field(completion, guard)
-            append(f"{head}{index},{before}{ts}{after},{prompt},{completion},{text}\r\n")
         else:
             append(f"{head}{index},{before}{ts}{after},,,{text}\r\n")
+            continue
+        if prompt.__class__ is not int:
+            prompt = _field(prompt, guard)
+        if completion.__class__ is not int:
+            completion = _field(completion, guard)
+        append(f"{head}{index},{before}{ts}{after},{prompt},{completion},{text}\r\n")
     return lines
 
 

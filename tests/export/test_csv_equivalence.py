@@ -133,7 +133,8 @@ ODD_TURNS = st.sampled_from([
     b'{"content":"a","other":"\xff"}', b'{"content":"a","latencyMs":"\xed\xa0\x80"}',
     b'{"content":"\xc3"}', b'{"content":"\\ud800 cut","role":"assistant"}',
     b'{"content":"x","other":"\\udc00"}', b'{"index":' + b"9" * 5000 + b',"content":"big"}',
-    b'{"index":1e999,"content":"x"}', b'{"tokens":{"prompt":1,"prompt":"two"},"content":"x"}',
+    b'{"index":1e999,"content":"x"}', b'{"tokens":{"prompt":1,"prompt":"two"},"content":"x"}', b'{"tokens":{"prompt":1,"total":3},"content":"x"}',
+    b'{"tokens":null,"content":"x"}', b'{"tokens":[1,2],"content":"x"}',
     b'{"\\u0063ontent":"escaped key","role":"user"}', b'{"content":"=1","error":{"type":"x"}}',
     b'{"content":"","tool":"t","args":{"a":1}}', b'{"content":"a","interrupted":true}',
 ])  # fmt: skip
