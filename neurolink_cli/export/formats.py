@@ -4,17 +4,20 @@ Every writer has the same shape: ``write(doc)`` for each session, then ``close()
 write bytes to a binary stream (``sys.stdout.buffer`` or a file), never through
 ``click.echo``. Which writer serves which format is the table in
 :mod:`~neurolink_cli.export.registry`. JSON and JSONL splice a document's raw stored turns when it still has them
-(see :class:`~neurolink_cli.models.SessionDoc`); CSV and Markdown read parsed turns.
+(see :class:`~neurolink_cli.models.SessionDoc`); CSV decodes them straight into the cells
+of its rows (:func:`csv_stored_lines`); Markdown reads parsed turns.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from typing import IO, Any
+
+import msgspec
 
 from neurolink_cli.export.streaming import write_paged
 from neurolink_cli.failures import failure_label
-from neurolink_cli.models import SessionDoc
+from neurolink_cli.models import SessionDoc, parse_turns
 from neurolink_cli.util import jsonutil
 
 # A session a writer could only report as failed when it closed: (id, reason, turns).
@@ -104,7 +107,48 @@ def turn_content_text(turn: dict[str, Any]) -> str:
 
 
 _FORMULA_CHARS = frozenset("=+-@\t\r")  # a cell starting so gets a leading ' (§5)
-_NO_TOKENS: dict[str, Any] = {}
+
+
+class _Cells(msgspec.Struct, gc=False):
+    """A turn as a CSV row reads it: any JSON value each, None when absent (its other fields
+    are not read: converted from a dict, they are left there)."""
+
+    index: Any = None
+    role: Any = None
+    content: Any = None
+    timestamp: Any = None
+    provider: Any = None
+    model: Any = None
+    tokens: Any = None
+    error: Any = None
+    interrupted: Any = None
+
+
+class _Tokens(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+    """A stored turn's ``tokens`` object (any other field: the turn is parsed in full)."""
+
+    prompt: Any = None
+    completion: Any = None
+
+
+class _StoredCells(_Cells, forbid_unknown_fields=True):
+    """A stored turn decoded straight into its cells. Every field a turn may have (CONTRACT
+    §3, and the tool fields of imported turns) is named, so msgspec reads each value whole
+    (strict UTF-8 included) and a turn with another field is refused (then parsed in
+    full): nothing is skipped unchecked."""
+
+    tokens: _Tokens | None = None  # (not an object: the turn is parsed in full)
+    latencyMs: Any = None  # noqa: N815 - the stored name
+    cost: Any = None
+    toolCalls: Any = None  # noqa: N815
+    tool: Any = None
+    args: Any = None
+    result: Any = None
+
+
+_DECODE_CELLS = jsonutil.typed_decoder(_StoredCells)
+_CELLS_OF_DICTS = list[_Cells]
+_TEXT_OR_NONE = frozenset((str, type(None)))
 
 
 def csv_lines(
@@ -114,65 +158,123 @@ def csv_lines(
     turns: list[dict[str, Any]] | None = None,
 ) -> list[str]:
     """The CSV text of one session (or of ``turns``, one page of it), one ``...\\r\\n``
-    line per turn.
+    line per turn. A session whose stored turns are still unparsed is read from them
+    (:func:`csv_stored_lines`)."""
+    if turns is None and doc.raw_turns is not None and not doc.paged:
+        return csv_stored_lines(doc, doc.raw_turns, include_metadata, guard)
+    return _csv_of_turns(doc, doc.turns if turns is None else turns, include_metadata, guard)
+
+
+def csv_stored_lines(doc: SessionDoc, raws: list[bytes], include_metadata: bool, guard: bool,
+                     offset: int = 0) -> list[str]:  # fmt: skip
+    """The CSV lines of stored turns ``raws`` (``offset``: the first one's position in the
+    session), each decoded straight into the cells a row reads (:class:`_StoredCells`): no
+    dict is built. When that fails (a turn with a field it does not name, one that is not a
+    JSON object, or what only the full parser reads: a lone surrogate escape, a number
+    beyond a float) the turns are parsed as every reader parses them, which names a bad
+    turn (BadData) or reads them: the rows are those of the same values either way."""
+    try:
+        cells = list(map(_DECODE_CELLS, raws))
+    except (msgspec.DecodeError, ValueError, RecursionError, TypeError):
+        return _csv_of_turns(doc, parse_turns(raws, doc.session_id, offset), include_metadata,
+                             guard)  # fmt: skip
+    return _csv_rows(doc, cells, lambda i: jsonutil.loads(raws[i]), include_metadata, guard)
+
+
+def _csv_of_turns(doc: SessionDoc, turns: list[dict[str, Any]], include_metadata: bool,
+                  guard: bool) -> list[str]:  # fmt: skip
+    cells = msgspec.convert(turns, _CELLS_OF_DICTS)
+    return _csv_rows(doc, cells, turns.__getitem__, include_metadata, guard)
+
+
+def _csv_rows(doc: SessionDoc, cells: list[_Cells], turn_at: Callable[[int], dict[str, Any]],
+              include_metadata: bool, guard: bool) -> list[str]:  # fmt: skip
+    """The lines of the turns whose cells are ``cells``; ``turn_at(i)`` is turn ``i`` whole,
+    asked for only when its content is not plain text or it failed.
 
     Byte for byte what :mod:`csv` (``QUOTE_MINIMAL``, ``\\r\\n``) writes for the same
-    cells (``tests/test_perf_shape.py`` holds it to that), built with one f-string per turn
-    instead: the csv module walks every character of every cell in a loop, which made it the
-    bulk of a CSV export's time.
-    """
-
-    def field(value: Any) -> str:
-        return _field(value, guard)
-
-    head = f"{field(doc.session_id)},{field(doc.user_id)},"
-    # Roles, providers and models repeat on almost every row: render each value once.
-    memo: dict[Any, str] = {}
+    cells (``tests/export/test_csv_equivalence.py`` holds it to that), built with one
+    f-string per turn: the csv module walks every character of every cell in a loop, which
+    made it the bulk of a CSV export's time. A cell that is text or an int is written
+    here inline; anything else goes through :func:`_field`."""
+    formula = _FORMULA_CHARS if guard else frozenset()
+    head = f"{_field(doc.session_id, guard)},{_field(doc.user_id, guard)},"
+    # (role, provider, model) repeat on almost every row: their cells are rendered once per
+    # session (:func:`_around_ts`, which keeps only those of text or None: False == 0 == 0.0
+    # would share one rendering, and a list or an object cannot be a key).
+    memo: dict[tuple[Any, Any, Any], tuple[str, str]] = {}
     lines: list[str] = []
     append = lines.append
-    plain = _PLAIN_CELL
-    for turn in doc.turns if turns is None else turns:
-        get = turn.get
-        content = get("content")
-        text = content if content.__class__ is str and content else turn_content_text(turn)
-        if get("error") is not None or get("interrupted") is not None:
-            label = failure_label(turn)  # no column for it in the contract's header (§9)
-            if label is not None:
-                text = f"[{label}] {text}" if text else f"[{label}]"
-        if guard and text[:1] in _FORMULA_CHARS:  # content: every row, so no function call
+    for i, cell in enumerate(cells):
+        text = cell.content
+        # (a falsy ``interrupted`` labels nothing: no need to look at the whole turn)
+        if text.__class__ is not str or not text or cell.error is not None or cell.interrupted:
+            text = _content_cell(turn_at(i))
+        if text[:1] in formula:  # content: every row, so no function call
             text = "'" + text
-        text = _quote(text)
-        index = get("index")
-        index_s = str(index) if index.__class__ is int else field(index)
-        role = get("role")
-        role_s = memo.get(role) if role.__class__ is str else None
-        if role_s is None:
-            role_s = field(role)
-            if role.__class__ is str:
-                memo[role] = role_s
-        ts = get("timestamp")
-        ts_s = ts if ts.__class__ is str and plain(ts) else field(ts)
-        if include_metadata:
-            pm = (get("provider"), get("model"))
-            # keyed with the types too: False == 0 == 0.0 would share one rendering
-            key = (pm, pm[0].__class__, pm[1].__class__)
-            pm_s = memo.get(key)
-            if pm_s is None:
-                pm_s = memo[key] = f"{field(pm[0])},{field(pm[1])}"
-            tokens = get("tokens")
-            if tokens.__class__ is not dict:
-                tokens = _NO_TOKENS
+        if '"' in text:
+            text = '"' + text.replace('"', '""') + '"'
+        elif "," in text or "\n" in text or "\r" in text:
+            text = '"' + text + '"'
+        index = cell.index
+        if index.__class__ is not int:
+            index = _field(index, guard)
+        ts = cell.timestamp
+        if (
+            ts.__class__ is not str
+            or ts[:1] in formula
+            or '"' in ts
+            or "," in ts
+            or "\n" in ts
+            or "\r" in ts
+        ):
+            ts = _field(ts, guard)
+        key = (cell.role, cell.provider, cell.model)
+        try:
+            before, after = memo[key]
+        except (KeyError, TypeError):  # the first of these, or a list or object
+            before, after = _around_ts(key, memo, include_metadata, guard)
+        if not include_metadata:
+            append(f"{head}{index},{before}{ts},{text}\r\n")
+            continue
+        tokens: Any = cell.tokens  # _Tokens decoded, a dict converted, or anything
+        if tokens.__class__ is _Tokens:
+            prompt, completion = tokens.prompt, tokens.completion
+        elif tokens.__class__ is dict:
             prompt, completion = tokens.get("prompt"), tokens.get("completion")
-            prompt_s = str(prompt) if prompt.__class__ is int else field(prompt)
-            completion_s = str(completion) if completion.__class__ is int else field(completion)
-            append(f"{head}{index_s},{role_s},{ts_s},{pm_s},{prompt_s},{completion_s},{text}\r\n")
         else:
-            append(f"{head}{index_s},{role_s},{ts_s},{text}\r\n")
+            append(f"{head}{index},{before}{ts}{after},,,{text}\r\n")
+            continue
+        if prompt.__class__ is not int:
+            prompt = _field(prompt, guard)
+        if completion.__class__ is not int:
+            completion = _field(completion, guard)
+        append(f"{head}{index},{before}{ts}{after},{prompt},{completion},{text}\r\n")
     return lines
 
 
-# A cell the csv module writes as is and the formula guard leaves alone (timestamps).
-_PLAIN_CELL = re.compile(r"[0-9A-Za-z][0-9A-Za-z.:_ TZ+-]*").fullmatch
+def _around_ts(key: tuple[Any, Any, Any], memo: dict[tuple[Any, Any, Any], tuple[str, str]],
+               include_metadata: bool, guard: bool) -> tuple[str, str]:  # fmt: skip
+    """The cells of (role, provider, model) around the timestamp's: ``role,`` before it,
+    ``,provider,model`` after it (nothing without metadata); kept in ``memo`` when all three
+    are text or None, whose equal values render equally."""
+    role, provider, model = key
+    after = f",{_field(provider, guard)},{_field(model, guard)}" if include_metadata else ""
+    around = f"{_field(role, guard)},", after
+    if {role.__class__, provider.__class__, model.__class__} <= _TEXT_OR_NONE:
+        memo[key] = around
+    return around
+
+
+def _content_cell(turn: dict[str, Any]) -> str:
+    """The content cell's text of a turn whose content is not plain text, or that failed:
+    its text (:func:`turn_content_text`) after its failure label (no column for it, §9)."""
+    text = turn_content_text(turn)
+    if turn.get("error") is not None or turn.get("interrupted") is not None:
+        label = failure_label(turn)
+        if label is not None:
+            text = f"[{label}] {text}" if text else f"[{label}]"
+    return text
 
 
 def _quote(text: str) -> str:

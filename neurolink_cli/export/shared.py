@@ -2,12 +2,15 @@
 
 An export is one core's work per session (read the replies, build the document, format
 and check it), with the Redis server on the other core needing a fraction of it. So the
-pages of the native index walk are dealt out as met, 4 of every 7 to a worker
+pages of the native index walk are dealt out as met to a worker
 (:func:`~neurolink_cli.util.forkmap.pages_for`), forked when the walk gives it its first
-page (a walk of one page forks nothing). Each reads its pages on its own connection(s) (the next one
-sent before this one is formatted), builds and checks every session as a single process
-would (:class:`~neurolink_cli.export.run.SessionHandler`, the same code), and formats the
-page into memory. The output keeps the walk's order with a turn passed back and forth:
+page (a walk of one page forks nothing), in the share that evens out the two processes'
+work (:func:`worker_share`: this process also walks the index, so the worker takes more
+of the pages the cheaper a page is to format: 4 of 7 for JSONL, 7 of 13 for CSV). Each
+reads its pages on its own connection(s) (the next one sent before this one is formatted),
+builds and checks every session as a single process would
+(:class:`~neurolink_cli.export.run.SessionHandler`, the same code), and formats the page
+into memory. The output keeps the walk's order with a turn passed back and forth:
 a process writes page *k* once page *k - 1* is written, then hands the turn on.
 
 - Only this process walks the index (the exactly-once walk, :mod:`~neurolink_cli.store.walk`)
@@ -132,6 +135,23 @@ def _do_page(docs: Iterable[SessionDoc | Unreadable], opts: ExportOptions, page_
     return ledger, said
 
 
+# What formatting a page costs, per format, in units of the work this process does per page
+# besides (walking the index, handing pages out, recording what the worker did), from
+# process CPU time per page on 20,000 sessions x 20 turns (pages of 250): that extra work
+# ~2 ms, a JSONL page ~6.5 ms, a CSV page ~13 ms. A format not listed costs as JSONL.
+PAGE_COST = {"jsonl": 3, "csv": 6}
+
+
+def worker_share(fmt: str) -> tuple[int, int]:
+    """The worker's pages of each period of the walk, ``(c + 1, 2c + 1)`` for a page cost
+    ``c`` (:data:`PAGE_COST`): the share that gives both processes the same work. JSONL:
+    4 pages of 7 (:data:`~neurolink_cli.util.forkmap.WORKER_SHARE`); CSV: 7 of 13
+    (measured: with 4 of 7 this process waited on the worker's pages, with 1 of 2 the
+    worker on this process's; with 7 of 13 neither much)."""
+    cost = PAGE_COST.get(fmt, PAGE_COST["jsonl"])
+    return cost + 1, 2 * cost + 1
+
+
 def export_shared(repo: Repository, opts: ExportOptions, out: IO[bytes], ledger: ExportLedger,
                   say: Callable[[str], None], progress: Progress | None,
                   depth: int = 1) -> None:  # fmt: skip
@@ -197,7 +217,7 @@ class _Phase:
             numbers: deque[int] = deque()
 
             def own_pages() -> Iterator[Any]:
-                for number, rows in pages_for(pages, give, worker.end):
+                for number, rows in pages_for(pages, give, worker.end, share=worker_share(fmt)):
                     numbers.append(number)
                     yield rows
 

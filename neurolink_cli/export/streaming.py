@@ -89,9 +89,17 @@ def write_json(doc: SessionDoc, out: IO[bytes], include_metadata: bool) -> None:
 
 
 def write_csv(doc: SessionDoc, out: IO[bytes], include_metadata: bool, guard: bool) -> None:
-    """The rows of the session, page by page (the header is the writer's)."""
-    from neurolink_cli.export.formats import csv_lines
+    """The rows of the session, page by page (the header is the writer's): read from the
+    stored turns when no page filter stands between them and the rows."""
+    from neurolink_cli.export.formats import csv_lines, csv_stored_lines
 
+    if not doc.page_filters and not doc.more_parsed:
+        offset = 0
+        for raw in doc.raw_pages():
+            text = "".join(csv_stored_lines(doc, raw, include_metadata, guard, offset))
+            offset += len(raw)
+            out.write(text.encode("utf-8", "backslashreplace"))
+        return
     for page in doc.turn_pages():
         text = "".join(csv_lines(doc, include_metadata, guard, page))
         out.write(text.encode("utf-8", "backslashreplace"))

@@ -36,6 +36,8 @@ ReadPages = Callable[[Iterator[Any]], Iterator[tuple[Any, Any]]]
 
 # The worker takes 4 pages of every 7, spread evenly: this process also walks the index,
 # hands pages out and records what the worker did (about a fifth more work per page).
+# A caller whose pages cost more to work on passes a share nearer one half
+# (``export-all --format csv``: :func:`~neurolink_cli.export.shared.worker_share`).
 WORKER_SHARE = (4, 7)
 
 
@@ -54,19 +56,21 @@ def available() -> bool:
     return can_fork()
 
 
-def worker_page(k: int) -> bool:
-    """True when page ``k`` is the worker's (page 0 is this process's)."""
-    share, period = WORKER_SHARE
-    return (k + 1) * share // period - k * share // period == 1
+def worker_page(k: int, share: tuple[int, int] = WORKER_SHARE) -> bool:
+    """True when page ``k`` is the worker's, the worker taking ``share`` = (pages, of every
+    period) spread evenly (page 0 is this process's)."""
+    pages, period = share
+    return (k + 1) * pages // period - k * pages // period == 1
 
 
 def pages_for(rows_iter: Iterator[Any], give: Callable[[int, Any], None],
-              done: Callable[[], None], ahead: int = 2) -> Iterator[tuple[int, Any]]:  # fmt: skip
-    """This process's pages with their numbers; the worker's handed to ``give`` as met,
-    and ``done`` called as soon as the walk is over. The walk runs ``ahead`` of this
-    process's pages: the worker reads one page ahead of the one it works on, so its next
-    page must already be on its way when this process starts on its own (else each waits
-    for the other in turn)."""
+              done: Callable[[], None], ahead: int = 2,
+              share: tuple[int, int] = WORKER_SHARE) -> Iterator[tuple[int, Any]]:  # fmt: skip
+    """This process's pages with their numbers; the worker's (``share`` of them,
+    :func:`worker_page`) handed to ``give`` as met, and ``done`` called as soon as the walk
+    is over. The walk runs ``ahead`` of this process's pages: the worker reads one page
+    ahead of the one it works on, so its next page must already be on its way when this
+    process starts on its own (else each waits for the other in turn)."""
     held: deque[Any] = deque()
     walk = enumerate(rows_iter)
     over = False
@@ -76,7 +80,7 @@ def pages_for(rows_iter: Iterator[Any], give: Callable[[int, Any], None],
             if step is None:
                 over = True
                 done()
-            elif worker_page(step[0]):
+            elif worker_page(step[0], share):
                 give(*step)
             else:
                 held.append(step)
