@@ -327,6 +327,9 @@ def _send(conn: Connection, proc: Any, message: object) -> None:
 
 
 def _recv(conn: Connection, proc: Any) -> Any:
+    said = getattr(proc, "last_word", None)
+    if said is not None:  # raised once inside a reader that finished its batches first:
+        return said  # the pipe holds nothing more than its end
     try:
         return conn.recv()
     except (EOFError, ConnectionResetError, OSError):
@@ -334,7 +337,8 @@ def _recv(conn: Connection, proc: Any) -> Any:
 
 
 def _fail(msg: Any, proc: Any) -> None:
-    """Raise what the worker reported (its error, or a closed stdout)."""
+    """Raise what the worker reported (its error, or a closed stdout), again if asked again."""
+    proc.last_word = msg
     if proc.is_alive():
         proc.terminate()
     proc.join(5)

@@ -120,6 +120,7 @@ class _Shared:
         self.done: dict[int, Any] = {}  # maps not yet handed out, by page number
         self.owed: set[int] = set()  # the worker's pages whose map has not come back
         self.bye = False
+        self.error: BaseException | None = None  # the worker's, raised again if asked again
         self.proc: Any = None  # forked at the worker's first page: a walk of one page forks nothing
 
     def _start(self) -> None:
@@ -184,6 +185,8 @@ class _Shared:
             self.proc.join(10)
 
     def _take(self) -> None:
+        if self.error is not None:  # raised once inside a reader that finished its batches
+            raise self.error  # first: the pipe holds nothing more than the end
         try:
             msg = self.conn.recv()
         except (EOFError, ConnectionResetError, OSError):
@@ -194,6 +197,7 @@ class _Shared:
         elif msg[0] == "bye" and not self.owed:
             self.bye = True
         elif msg[0] == "error" and isinstance(msg[1], BaseException):
+            self.error = msg[1]
             raise msg[1]
         else:
             raise NeurolinkError(f"the second process sent {msg[0]!r} out of turn")
