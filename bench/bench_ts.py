@@ -9,7 +9,8 @@ commands meet the other's keys. Cases, each a whole process like every other row
   layout's ceiling, which ``export-all`` must at least equal;
 - ``ts: export-all --format jsonl``, ``ts: memory list --limit 0``, ``ts: memory stats``;
 - ``ts: fetch + parse only``: the reference without output, the floor of list and stats
-  (both must parse every session to count its messages).
+  (both must parse every session to count its messages);
+- ``ts: fetch only``: the reads alone (SCAN + MGET on one connection, nothing parsed).
 
 Their "vs ceil" column is relative to that reference, not to the native fetch-only ceiling.
 ``ts_verify`` checks, before timing, that every exported turn is its stored message (same
@@ -33,6 +34,7 @@ TS = "ts: "
 REFERENCE = "ts: reference (redis-py+hiredis+orjson)"
 EXPORT = "ts: export-all --format jsonl"
 FLOOR = "ts: fetch + parse only (floor of list/stats)"
+FETCH = "ts: fetch only (SCAN + MGET, one connection)"
 FS = "file system ceiling (write+rename, 1 syncfs)"
 
 
@@ -80,6 +82,17 @@ def ts_cases(case: Any, python: str, neurolink: str, env: dict[str, str], turns:
             env=env,
         ),  # fmt: skip
         case(
+            FETCH,
+            [
+                python,
+                str(HERE / "ts_reference.py"),
+                env["REDIS_URL"],
+                "neurolink:conversation:",
+                "--fetch-only",
+            ],
+            env=env,
+        ),  # fmt: skip
+        case(
             "ts: memory list --limit 0", [*nl, "list", "--limit", "0", "--format", "jsonl"], env=env
         ),  # fmt: skip
         case("ts: memory stats", [*nl, "stats", "--format", "json"], env=env),
@@ -117,6 +130,10 @@ def ts_targets(rows: list[dict[str, Any]]) -> None:
         ("fetch + parse every turn (floor of stats)", "export-all --format jsonl", "native"),
         (FLOOR, EXPORT, "TS"),
     ]
+    fetch, best_fetch = _ratio(by, FETCH, EXPORT), _ratio(by, FETCH, EXPORT, "min_s")
+    if fetch is not None and best_fetch is not None:
+        print(f"  info TS: merely reading everything (no parse, one connection) takes "
+              f"{fetch:.2f}x export-all (fastest runs {best_fetch:.2f}x)")  # fmt: skip
     for a, b, label in floors:
         ratio = _ratio(by, a, b)
         best = _ratio(by, a, b, "min_s")  # on a shared machine the fastest runs disturb least
