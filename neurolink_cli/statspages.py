@@ -62,6 +62,12 @@ def _utf8(data: bytes | str) -> bool:
     """True when ``data`` is valid UTF-8 (msgspec does not look at what it skips)."""
     if isinstance(data, str) or data.isascii():
         return True
+    if len(data) <= _CHUNK:  # one call in C (the incremental decoder's layers cost more)
+        try:
+            data.decode()
+        except UnicodeDecodeError:
+            return False
+        return True
     decoder = _UTF8()
     view = memoryview(data)
     try:
