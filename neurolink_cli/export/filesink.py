@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import multiprocessing
 import os
 import signal
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 
 from neurolink_cli.errors import NeurolinkError
-from neurolink_cli.util import atomic
+from neurolink_cli.util import atomic, forkmap
 
 if TYPE_CHECKING:  # the module (subprocess, tempfile...) is imported when a pipe is made
     from multiprocessing.connection import Connection
@@ -116,12 +115,7 @@ class ProcessSink(FileSink):
 
     def _start(self) -> None:
         self.log.flush()  # the worker appends from here on; nothing buffered is written twice
-        ctx = multiprocessing.get_context("fork")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, self), daemon=True,
-                                 name="neurolink-files")  # fmt: skip
-        self._proc.start()
-        child.close()
+        self._proc, self._conn = forkmap.fork(_serve, self, name="neurolink-files")
 
     def _send(self) -> None:
         assert self._conn is not None
@@ -181,9 +175,7 @@ class ProcessSink(FileSink):
 
 def _serve(conn: Connection, sink: ProcessSink) -> None:
     """The worker: run each batch's jobs in order until the end mark (or the pipe closes)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sink._conn is not None:  # the main process's end: closed here, its close means EOF
-        sink._conn.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # (forkmap.fork closed the main end here)
     try:
         while (batch := conn.recv()) is not None:
             for job in batch:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import io
 import os
 import signal
@@ -238,39 +237,45 @@ class _Phase:
 
 class _Worker:
     """The second process of one phase, forked when the walk gives it its first page (a
-    walk of one page, or none, forks nothing), and the pipe to it."""
+    walk of one page, or none, forks nothing), and the pipe to it. Its last word (an
+    error, a closed stdout) is kept: asked again (a reader that finished its batches before
+    raising it), it is raised again, not taken for a process that stopped unexpectedly."""
 
     def __init__(self, out: IO[bytes], read_pages: ReadPages, opts: ExportOptions,
                  fmt: str) -> None:  # fmt: skip
         self.args = (out.fileno(), read_pages, opts, fmt)
         self.proc: Any = None
         self.conn: Connection | None = None
-
-    def _start(self) -> Connection:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("fork")
-        conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, *self.args), daemon=True,
-                                name="neurolink-export")  # fmt: skip
-        gc.freeze()  # the inherited heap in a permanent generation: the child's collector
-        try:  # never walks it (which would copy every page of it)
-            self.proc.start()
-        finally:
-            gc.unfreeze()
-        child.close()
-        self.conn = conn
-        return conn
+        self.last_word: Any = None
 
     def send(self, message: object) -> None:
-        _send(self.conn or self._start(), self.proc, message)
+        if self.conn is None:
+            self.proc, self.conn = forkmap.fork(_serve, *self.args, name="neurolink-export")
+        try:
+            self.conn.send(message)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            self.fail(self.recv())
 
     def recv(self) -> Any:
         assert self.conn is not None
-        return _recv(self.conn, self.proc)
+        if self.last_word is not None:
+            return self.last_word
+        try:
+            return self.conn.recv()
+        except (EOFError, ConnectionResetError, OSError):
+            return ("error", NeurolinkError("the second export process stopped unexpectedly"))
 
     def fail(self, msg: Any) -> None:
-        _fail(msg, self.proc)
+        """Raise what the worker reported (its error, or a closed stdout)."""
+        self.last_word = msg
+        if self.proc.is_alive():
+            self.proc.terminate()
+        self.proc.join(5)
+        if msg and msg[0] == "broken-pipe":
+            raise BrokenPipeError
+        if msg and msg[0] == "error" and isinstance(msg[1], BaseException):
+            raise msg[1]
+        raise NeurolinkError(f"the second export process sent {msg[0]!r} out of turn")
 
     def end(self) -> None:
         """The walk is over: no more pages (nothing to say to a worker never started)."""
@@ -288,13 +293,8 @@ class _Worker:
 
     def stop(self) -> None:
         """On an error here: close the pipe and stop the worker."""
-        if self.conn is None:
-            return
-        with contextlib.suppress(Exception):
-            self.conn.close()
-        if self.proc.is_alive():
-            self.proc.terminate()
-        self.proc.join(5)
+        if self.conn is not None:
+            forkmap.stop(self.proc, self.conn)
 
 
 def _headless(stream: registry.Format, out: Any, opts: ExportOptions) -> registry.Writer:
@@ -317,36 +317,6 @@ def _merge(ledger: ExportLedger, delta: ExportLedger, said: list[str],
     ledger.warnings += delta.warnings
     if progress and (delta.exported or delta.resumed):
         progress(delta.exported + delta.resumed, delta.turns)
-
-
-def _send(conn: Connection, proc: Any, message: object) -> None:
-    try:
-        conn.send(message)
-    except (BrokenPipeError, ConnectionResetError, EOFError):
-        _fail(_recv(conn, proc), proc)
-
-
-def _recv(conn: Connection, proc: Any) -> Any:
-    said = getattr(proc, "last_word", None)
-    if said is not None:  # raised once inside a reader that finished its batches first:
-        return said  # the pipe holds nothing more than its end
-    try:
-        return conn.recv()
-    except (EOFError, ConnectionResetError, OSError):
-        return ("error", NeurolinkError("the second export process stopped unexpectedly"))
-
-
-def _fail(msg: Any, proc: Any) -> None:
-    """Raise what the worker reported (its error, or a closed stdout), again if asked again."""
-    proc.last_word = msg
-    if proc.is_alive():
-        proc.terminate()
-    proc.join(5)
-    if msg and msg[0] == "broken-pipe":
-        raise BrokenPipeError
-    if msg and msg[0] == "error" and isinstance(msg[1], BaseException):
-        raise msg[1]
-    raise NeurolinkError(f"the second export process sent {msg[0]!r} out of turn")
 
 
 # -- the worker -----------------------------------------------------------------------------

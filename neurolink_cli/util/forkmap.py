@@ -100,6 +100,39 @@ def portable(exc: BaseException) -> BaseException:
         return NeurolinkError(f"{type(exc).__name__}: {exc}")
 
 
+def fork(target: Callable[..., None], *args: Any, name: str) -> tuple[Any, Connection]:
+    """``target(conn, *args)`` started in a forked process: (the process, this end of the
+    pipe whose other end is ``conn``). The child closes this end, so that it meets the end
+    of the pipe when this process goes away. The inherited heap is frozen around the fork,
+    so the child's collector never walks it (which would copy every page of it)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    conn, child = ctx.Pipe()
+    proc = ctx.Process(target=_child, args=(conn, target, child, *args), daemon=True, name=name)
+    gc.freeze()
+    try:
+        proc.start()
+    finally:
+        gc.unfreeze()
+    child.close()
+    return proc, conn
+
+
+def _child(ours: Connection, target: Callable[..., None], conn: Connection, *args: Any) -> None:
+    ours.close()
+    target(conn, *args)
+
+
+def stop(proc: Any, conn: Connection) -> None:
+    """Close the pipe and stop the process (an error or an early stop in this one)."""
+    with contextlib.suppress(Exception):
+        conn.close()
+    if proc.is_alive():
+        proc.terminate()
+    proc.join(5)
+
+
 def map_pages(pages: Iterator[Any], read: ReadPages, work: Callable[[Any, Any], R], *,
               share: bool) -> Iterator[R]:  # fmt: skip
     """``work(page, data)`` of each page, in page order. ``read`` takes an iterator of
@@ -123,28 +156,13 @@ class _Shared:
         self.error: BaseException | None = None  # the worker's, raised again if asked again
         self.proc: Any = None  # forked at the worker's first page: a walk of one page forks nothing
 
-    def _start(self) -> None:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("fork")
-        self.conn, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(child, self.read, self.work), daemon=True,
-                           name="neurolink-pages")  # fmt: skip
-        gc.freeze()  # the inherited heap in a permanent generation: the child's collector
-        try:  # never walks it (which would copy every page of it)
-            proc.start()
-        finally:
-            gc.unfreeze()
-        child.close()
-        self.proc = proc
-
     def run(self, pages: Iterator[Any]) -> Iterator[Any]:
         numbers: deque[int] = deque()
         following = 0  # the next page number to hand out
 
         def give(number: int, page: Any) -> None:
             if self.proc is None:
-                self._start()
+                self.proc, self.conn = fork(_serve, self.read, self.work, name="neurolink-pages")
             self.owed.add(number)
             self._send(("page", number, page))
 
@@ -173,13 +191,8 @@ class _Shared:
                     yield self.done.pop(following)
                     following += 1
         except BaseException:
-            proc = self.proc
-            if proc is not None:
-                with contextlib.suppress(Exception):
-                    self.conn.close()
-                if proc.is_alive():
-                    proc.terminate()
-                proc.join(5)
+            if self.proc is not None:
+                stop(self.proc, self.conn)
             raise
         if self.proc is not None:
             self.proc.join(10)

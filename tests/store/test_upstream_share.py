@@ -53,10 +53,10 @@ def test_one_page_never_forks(client: Any, prefix: str, monkeypatch: Any) -> Non
     up = Upstream(client, prefix)
     up.put("lee:s1", session("s1", "lee", []), user="lee")
 
-    def no_worker(*args: Any) -> None:
+    def no_worker(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a worker for one page")
 
-    monkeypatch.setattr(forkmap._Shared, "_start", no_worker)
+    monkeypatch.setattr(forkmap, "fork", no_worker)
     assert len(list(up.store.summaries(share=True))) == 1
 
 
@@ -78,10 +78,10 @@ def test_one_process_when_asked(up: Upstream, monkeypatch: Any) -> None:
     monkeypatch.setenv("NEUROLINK_EXPORT_PROCESSES", "1")
     assert not forkmap.available()
 
-    def no_worker(*args: Any) -> None:
+    def no_worker(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a worker with NEUROLINK_EXPORT_PROCESSES=1")
 
-    monkeypatch.setattr(forkmap._Shared, "_start", no_worker)
+    monkeypatch.setattr(forkmap, "fork", no_worker)
     assert len(list(up.store.summaries(share=True))) > 20
 
 

@@ -42,10 +42,10 @@ def test_maps_in_page_order_from_both_processes() -> None:
 
 
 def test_one_page_forks_nothing(monkeypatch: Any) -> None:
-    def no_worker(*args: Any) -> None:
+    def no_worker(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a worker for one page")
 
-    monkeypatch.setattr(forkmap._Shared, "_start", no_worker)
+    monkeypatch.setattr(forkmap, "fork", no_worker)
     assert list(forkmap.map_pages(iter([7]), deferring_read, lambda p, d: d, share=True)) == [70]
 
 
