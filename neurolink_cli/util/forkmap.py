@@ -23,13 +23,13 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterator
-from multiprocessing.connection import Connection
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from neurolink_cli.errors import NeurolinkError
 
-P = TypeVar("P")  # a page of the walk (index rows, keys)
-D = TypeVar("D")  # what is read for a page
+if TYPE_CHECKING:  # imported when a pipe is made (fork): not at start-up
+    from multiprocessing.connection import Connection
+
 R = TypeVar("R")  # what a page is mapped to (sent back from the worker: picklable)
 
 ReadPages = Callable[[Iterator[Any]], Iterator[tuple[Any, Any]]]
