@@ -155,7 +155,7 @@ def test_read_replies_spans_many_socket_reads_and_matches_read_response(
 ) -> None:
     """Replies far larger than one socket read (64 kB) and many of them: the reader taken
     straight from hiredis gives what redis-py's read_response gives, an error in its place."""
-    from neurolink_cli.store.batchread import read_replies
+    from neurolink_cli.store.replies import read_replies
 
     big = [bytes([65 + i % 26]) * (3000 + i) for i in range(300)]  # ~1 MB list
     client.rpush(f"{prefix}:big", *big)
