@@ -66,20 +66,31 @@ TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
 TRASH = Path(tempfile.gettempdir())  # set by main(): where finished output dirs wait
-SERVER: tuple[str, Callable[[], float]] | None = None  # set by main(): url, its CPU seconds
+# set by main(): each server's URL without its db -> its CPU seconds so far (a cluster's:
+# the sum over its primaries)
+SERVERS: dict[str, Callable[[], float]] = {}
 
 
-def server_cpu_reader(port: int) -> Callable[[], float]:
-    """The bench server's CPU seconds so far (INFO cpu: user + sys, all its threads)."""
+def server_cpu_reader(*ports: int) -> Callable[[], float]:
+    """The CPU seconds so far of the redis-servers on ``ports`` (INFO cpu: user + sys, all
+    their threads), summed."""
     import redis
 
-    client = redis.Redis(port=port)
+    clients = [redis.Redis(port=port) for port in ports]
 
     def read() -> float:
-        info = client.info("cpu")
-        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        total = 0.0
+        for client in clients:
+            info = client.info("cpu")
+            total += float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        return total
 
     return read
+
+
+def server_of(url: str) -> str:
+    """The key of a URL's server in SERVERS: the URL without its db."""
+    return url.rsplit("/", 1)[0]
 
 
 @dataclass
@@ -98,7 +109,7 @@ class Case:
     times: list[float] = field(default_factory=list)
     rss_kb: list[int] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # user + system seconds of the process
-    server_cpu: list[float] = field(default_factory=list)  # the single server's, in the run
+    server_cpu: list[float] = field(default_factory=list)  # its Redis server's (or cluster's)
 
     @property
     def median(self) -> float:
@@ -170,12 +181,12 @@ def run_once(argv: list[str], env: dict[str, str], cwd: Path, *, tty: bool = Fal
 
 def run_case(case: Case, env: dict[str, str], cwd: Path, reps: int | None = None) -> None:
     e = case.env or env
-    on_server = SERVER is not None and e.get("REDIS_URL", "").startswith(SERVER[0])
+    server_cpu = SERVERS.get(server_of(e.get("REDIS_URL", "")))
     for _ in range(case.reps if reps is None else reps):
-        before = SERVER[1]() if SERVER is not None and on_server else 0.0
+        before = server_cpu() if server_cpu is not None else 0.0
         r = run_once(case.argv, e, cwd, tty=case.tty)
-        if SERVER is not None and on_server:
-            case.server_cpu.append(SERVER[1]() - before)
+        if server_cpu is not None:
+            case.server_cpu.append(server_cpu() - before)
         if r.returncode != 0:
             raise SystemExit(
                 f"bench: {case.name} failed (exit {r.returncode}): "
@@ -325,8 +336,7 @@ def main() -> None:
         raise SystemExit(f"bench: {neurolink} not found; run make install")
 
     server = RedisServer().start()
-    global SERVER
-    SERVER = (server.url.rsplit("/", 1)[0], server_cpu_reader(server.port))
+    SERVERS[server_of(server.url)] = server_cpu_reader(server.port)
     cluster = None
     work = Path(tempfile.mkdtemp(prefix="nl-bench-work-"))
     global TRASH
@@ -364,6 +374,7 @@ def main() -> None:
         cluster_env: dict[str, str] = {}
         if not args.no_cluster and not args.only_huge:
             cluster, cluster_env, _ = cluster_start(args, env, PREFIX)
+            SERVERS[server_of(cluster.url)] = server_cpu_reader(*(n.port for n in cluster.nodes))
         if not args.no_verify:
             verify(python, neurolink, server.url, env, work)
             ts_verify(python, neurolink, ts_env, work)
