@@ -12,6 +12,7 @@ session of 5,000 turns, then runs every case several times as a separate process
   ``export --session-id`` of the big session, ``memory search`` (a substring, and a
   case-insensitive regex), ``memory list --limit 50``, and the startup
   of ``--version`` and ``memory list --help``;
+- the floors of ``list`` and ``stats`` and the CLI's start-up (``bench_floors.py``);
 - the same data set in a private 3-primary Redis Cluster (``bench_cluster.py``):
   ``export-all --format jsonl`` with ``--jobs 1`` and ``--jobs 3`` (``--no-cluster``: skip);
 - then one huge session (``--huge-turns``, 200,000 turns of ~580 bytes: ~116 MB) alone
@@ -58,6 +59,7 @@ from bench_cluster import (  # noqa: E402
     cluster_targets,
     cluster_verify,
 )
+from bench_floors import floor_cases, floor_targets  # noqa: E402
 from bench_ts import ts_annotate, ts_cases, ts_load, ts_targets, ts_verify  # noqa: E402
 from dataset import RedisServer, describe_machine, load, redis_version  # noqa: E402
 
@@ -456,6 +458,7 @@ def main() -> None:
             Case("memory list --limit 0", [*nl, "list", "--limit", "0", "--format", "jsonl"]),
             Case("memory stats", [*nl, "stats", "--format", "json"]),
             *ts_cases(Case, python, neurolink, ts_env, ts_turns),
+            *floor_cases(Case, python, neurolink, env, ts_env if ts_turns else None),
             *(cluster_cases(Case, neurolink, cluster_env, turns) if cluster is not None else []),
             Case("neurolink --version", [neurolink, "--version"], reps=args.startup_reps),
             Case("memory list --help", [*nl, "list", "--help"], reps=args.startup_reps),
@@ -492,6 +495,7 @@ def main() -> None:
         if check_huge is not None:
             check_huge(rows)
         ts_targets(rows)
+        floor_targets(rows)
         cluster_targets(rows)
         if args.json:
             Path(args.json).write_bytes(

@@ -1,0 +1,88 @@
+"""``make bench``'s floor rows (issue 14): the least time ``list`` and ``stats`` can take.
+
+The targets ``memory list --limit 0`` <= 0.5x and ``memory stats`` <= 0.8x ``export-all``
+compare commands that do different work. To tell our overhead from the work itself, each is
+given a floor: ``lean_floor.py`` does only the reads and the decoding the command cannot do
+without, on two processes, with no CLI around it (raw socket + hiredis + msgspec); and the
+command's own start-up is timed as the same command against an empty database (database 2:
+the interpreter, the imports, the connection, the empty walk and SCAN). The bound printed is
+
+    floor + the command's start-up - the floor script's own (it too, on the empty database)
+
+over ``export-all`` of the same layout: what the command would take if everything it does
+beyond that least work cost nothing. A target below that bound cannot be met on this
+machine by any code that starts as this CLI starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+STARTS = {
+    "stats": "start-up: memory stats, empty database",
+    "list": "start-up: memory list --limit 0, empty database",
+}
+LEAN_START = "start-up: lean floor, empty database"
+NATIVE_EXPORT = "export-all --format jsonl"
+TS_EXPORT = "ts: export-all --format jsonl"
+FLOORS = {
+    # floor row -> (the command's row, its export-all row, the target)
+    "floor of stats (lean, 2 processes)": ("memory stats", NATIVE_EXPORT, 0.8),
+    "floor of list (lean, 2 processes)": ("memory list --limit 0", NATIVE_EXPORT, 0.5),
+    "ts: floor of stats (lean, 2 processes)": ("ts: memory stats", TS_EXPORT, 0.8),
+    "ts: floor of list (lean, 2 processes)": ("ts: memory list --limit 0", TS_EXPORT, 0.5),
+}
+
+
+def floor_cases(
+    case: Any, python: str, neurolink: str, env: dict[str, str], ts_env: dict[str, str] | None
+) -> list[Any]:
+    """The rows (``case`` is bench_export's Case class); ``ts_env`` None: no TypeScript rows."""
+    lean = [python, str(HERE / "lean_floor.py")]
+    prefix = env["NEUROLINK_KEY_PREFIX"]
+    empty = {**env, "REDIS_URL": env["REDIS_URL"].rsplit("/", 1)[0] + "/2"}
+    rows = [
+        case(STARTS["stats"], [neurolink, "memory", "stats", "--format", "json"], env=empty),
+        case(
+            STARTS["list"],
+            [neurolink, "memory", "list", "--limit", "0", "--format", "jsonl"],
+            env=empty,
+        ),  # fmt: skip
+        case(LEAN_START, [*lean, empty["REDIS_URL"], prefix, "native", "stats"], env=empty),
+    ]
+    for name in FLOORS:
+        ts = name.startswith("ts: ")
+        if ts and ts_env is None:
+            continue
+        url = (ts_env or env)["REDIS_URL"]
+        key_prefix = "neurolink:conversation:" if ts else prefix
+        what = "stats" if "stats" in name else "list"
+        rows.append(case(name, [*lean, url, key_prefix, "ts" if ts else "native", what]))
+    return rows
+
+
+def floor_targets(rows: list[dict[str, Any]]) -> None:
+    """Each floor with the CLI's start-up, against the command and its target."""
+    by = {r["case"]: r for r in rows}
+    if LEAN_START not in by or any(s not in by for s in STARTS.values()):
+        return
+    lean = by[LEAN_START]["median_s"]
+    print(
+        f"  info the CLI's start-up on an empty database: memory stats "
+        f"{by[STARTS['stats']]['median_s'] * 1000:.0f}ms, memory list "
+        f"{by[STARTS['list']]['median_s'] * 1000:.0f}ms; the lean floor's own {lean * 1000:.0f}ms"
+    )
+    for name, (command, export, limit) in FLOORS.items():
+        if name not in by or export not in by:
+            continue
+        start = by[STARTS["stats" if "stats" in command else "list"]]["median_s"] - lean
+        bound = (by[name]["median_s"] + start) / by[export]["median_s"]
+        now = by[command]["median_s"] / by[export]["median_s"] if command in by else None
+        verdict = "cannot be met" if bound > limit else "leaves room"
+        shown = f"; the command itself {now:.2f}x" if now is not None else ""
+        print(
+            f"  info {command}: floor {by[name]['median_s'] * 1000:.0f}ms + its start-up "
+            f"= {bound:.2f}x {export}{shown}: the target {limit} {verdict}"
+        )

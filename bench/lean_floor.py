@@ -1,0 +1,155 @@
+"""The lean floors of ``memory stats`` and ``memory list`` (issue 14): the least work either
+must do, done as cheaply as this machine allows, on both cores.
+
+    python bench/lean_floor.py URL PREFIX native|ts stats|list [PROCESSES]
+
+No CLI, no click, no redis-py: a raw socket, hiredis and msgspec, so that the start-up is a
+few imports. The keys are dealt between PROCESSES (default 2) forked processes, a page (250
+sessions, or 500 keys of the TypeScript layout) at a time, each on its own connection:
+
+- ``native stats``: HGETALL + LRANGE of every session (what ``stats`` reads), each turn
+  decoded by msgspec into the seven fields ``stats`` counts (the rest skipped in C), nothing
+  counted;
+- ``native list``: HMGET of the eight row fields + LLEN + TTL of every session, nothing built;
+- ``ts stats``: SCAN, then MGET + the session objects decoded into their messages' seven
+  fields; ``ts list``: the same, with the messages skipped (a list row counts them).
+
+Against an empty database it measures its own start-up, which the bench subtracts when it
+adds the CLI's start-up (``memory stats`` on an empty database) to a floor. No check of the
+UTF-8 or the JSON of what is skipped, no output: a floor, not an exporter.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from typing import Any
+from urllib.parse import urlparse
+
+import hiredis
+import msgspec
+
+
+class Turn(msgspec.Struct):
+    role: Any = None
+    model: Any = None
+    provider: Any = None
+    tokens: Any = None
+    cost: Any = None
+    error: Any = None
+    timestamp: Any = None
+
+
+class Message(Turn):
+    metadata: Any = None
+
+
+class Session(msgspec.Struct):
+    sessionId: Any = None  # noqa: N815 - the stored field names
+    messages: list[Message] = []
+    createdAt: Any = None  # noqa: N815
+    updatedAt: Any = None  # noqa: N815
+
+
+class Row(msgspec.Struct):
+    sessionId: Any = None  # noqa: N815
+    messages: list[msgspec.Raw] = []
+    createdAt: Any = None  # noqa: N815
+    updatedAt: Any = None  # noqa: N815
+    title: Any = None
+
+
+ROW_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt", "totalTurns", "model", "title",
+              "errorCount")  # fmt: skip
+
+
+class Conn:
+    def __init__(self, url: str) -> None:
+        u = urlparse(url)
+        self.sock = socket.create_connection((u.hostname or "127.0.0.1", u.port or 6379))
+        self.reader = hiredis.Reader()
+        db = (u.path or "/0").strip("/") or "0"
+        if db != "0":
+            self.call([("SELECT", db)])
+
+    def call(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        self.sock.sendall(b"".join(map(hiredis.pack_command, commands)))
+        out: list[Any] = []
+        gets, feed, recv = self.reader.gets, self.reader.feed, self.sock.recv
+        while len(out) < len(commands):
+            reply = gets()
+            if reply is False:
+                feed(recv(1 << 20))
+            else:
+                out.append(reply)
+        return out
+
+
+def native(conn: Conn, prefix: str, what: str, part: int, parts: int) -> None:
+    index, batch = f"{prefix}:sessions", 250
+    size = conn.call([("ZCARD", index)])[0]
+    decode = msgspec.json.Decoder(Turn).decode
+    for page, start in enumerate(range(0, size, batch)):
+        if page % parts != part:
+            continue
+        ids = conn.call([("ZRANGE", index, start, start + batch - 1)])[0]
+        commands: list[tuple[Any, ...]] = []
+        for sid in ids:
+            base = f"{prefix}:session:{{{sid.decode()}}}:"
+            if what == "stats":
+                commands += [("HGETALL", base + "metadata"), ("LRANGE", base + "turns", 0, -1)]
+            else:
+                commands += [("HMGET", base + "metadata", *ROW_FIELDS), ("LLEN", base + "turns"),
+                             ("TTL", base + "metadata")]  # fmt: skip
+        replies = conn.call(commands)
+        if what == "stats":
+            for turns in replies[1::2]:
+                list(map(decode, turns))
+
+
+def typescript(conn: Conn, keys: list[bytes], what: str, part: int, parts: int) -> None:
+    decode = msgspec.json.Decoder(Session if what == "stats" else Row).decode
+    for page, at in enumerate(range(0, len(keys), 500)):
+        if page % parts == part:
+            values = conn.call([("MGET", *keys[at : at + 500])])[0]
+            list(map(decode, filter(None, values)))
+
+
+def main() -> None:
+    url, prefix, layout, what = sys.argv[1:5]
+    parts = int(sys.argv[5]) if len(sys.argv) > 5 else 2
+    keys: list[bytes] = []
+    if layout == "ts":  # the SCAN in one process, before the deal (it is cheap)
+        conn, cursor = Conn(url), b"0"
+        while True:
+            cursor, found = conn.call([("SCAN", cursor, "MATCH", prefix + "*", "COUNT", 1000)])[0]
+            keys += found
+            if cursor == b"0":
+                break
+        conn.sock.close()
+    children = []
+    for part in range(1, parts):
+        pid = os.fork()
+        if pid == 0:
+            work(url, prefix, layout, what, keys, part, parts)
+            os._exit(0)
+        children.append(pid)
+    work(url, prefix, layout, what, keys, 0, parts)
+    for pid in children:
+        _, status = os.waitpid(pid, 0)
+        if status:
+            raise SystemExit(f"lean_floor: a process failed ({status})")
+
+
+def work(url: str, prefix: str, layout: str, what: str, keys: list[bytes], part: int,
+         parts: int) -> None:  # fmt: skip
+    conn = Conn(url)
+    if layout == "ts":
+        typescript(conn, keys, what, part, parts)
+    else:
+        native(conn, prefix, what, part, parts)
+
+
+if __name__ == "__main__":
+    main()
