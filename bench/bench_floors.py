@@ -56,7 +56,7 @@ def floor_cases(
         ts = name.startswith("ts: ")
         if ts and ts_env is None:
             continue
-        url = (ts_env or env)["REDIS_URL"]
+        url = (ts_env if ts and ts_env else env)["REDIS_URL"]
         key_prefix = "neurolink:conversation:" if ts else prefix
         what = "stats" if "stats" in name else "list"
         rows.append(case(name, [*lean, url, key_prefix, "ts" if ts else "native", what]))
