@@ -12,12 +12,12 @@ from neurolink_cli.cli.lazygroup import LazyGroup
 from neurolink_cli.errors import BadInput, NeurolinkError, PartialFailure, SessionNotFound
 from neurolink_cli.export.registry import bulk_choices, single_choices
 from neurolink_cli.export.request import export_options, time_range
-from neurolink_cli.store.deletion import DeleteTarget
 from neurolink_cli.util.timeutil import now_ms, parse_duration
 from neurolink_cli.util.validate import check_session_id
 
 if TYPE_CHECKING:
     from neurolink_cli.export.transform import ExportOptions
+    from neurolink_cli.store.deletion import DeleteTarget
 
 pass_app = click.make_pass_decorator(AppContext)
 

@@ -4,6 +4,10 @@ One row per format (the iredis command-table idea): its name, the extension of i
 the writer class, and what it is offered for. ``memory export``, ``memory export-all``
 (its Click choices and what a stream uses), the REPL's ``/export``, and the importer's
 check of an export directory all read this table; a new format is one new row.
+
+The writers' modules are imported when a writer is made, not with the table: the CLI reads
+the table for its Click choices on every start (``memory list`` too), and the writers and
+their imports cost more start-up than the table itself.
 """
 
 from __future__ import annotations
@@ -11,11 +15,11 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
-from neurolink_cli.export.finetune import ChatJsonlWriter, example_turns
-from neurolink_cli.export.formats import CsvWriter, Failure, JsonlWriter, JsonWriter, MarkdownWriter
-from neurolink_cli.models import SessionDoc
+if TYPE_CHECKING:
+    from neurolink_cli.export.formats import Failure
+    from neurolink_cli.models import SessionDoc
 
 
 class Writer(Protocol):
@@ -52,13 +56,49 @@ def _register(fmt: Format) -> None:
     FORMATS[fmt.name] = fmt
 
 
-_register(Format("json", "json", lambda o, m, g: JsonWriter(o, m), True, "jsonl", True, True))
-_register(Format("csv", "csv", lambda o, m, g: CsvWriter(o, m, g), True, "csv", True, False))
-_register(Format("jsonl", "jsonl", lambda o, m, g: JsonlWriter(o, m), True, "jsonl", True, True))
-_register(Format("markdown", "md", lambda o, m, g: MarkdownWriter(o, m), True, None, False, False))
+def _json(out: IO[bytes], metadata: bool, guard: bool) -> Writer:
+    from neurolink_cli.export.formats import JsonWriter
+
+    return JsonWriter(out, metadata)
+
+
+def _csv(out: IO[bytes], metadata: bool, guard: bool) -> Writer:
+    from neurolink_cli.export.formats import CsvWriter
+
+    return CsvWriter(out, metadata, guard)
+
+
+def _jsonl(out: IO[bytes], metadata: bool, guard: bool) -> Writer:
+    from neurolink_cli.export.formats import JsonlWriter
+
+    return JsonlWriter(out, metadata)
+
+
+def _markdown(out: IO[bytes], metadata: bool, guard: bool) -> Writer:
+    from neurolink_cli.export.formats import MarkdownWriter
+
+    return MarkdownWriter(out, metadata)
+
+
+def _chat_jsonl(out: IO[bytes], metadata: bool, guard: bool) -> Writer:
+    from neurolink_cli.export.finetune import ChatJsonlWriter
+
+    return ChatJsonlWriter(out)
+
+
+def _example_turns(doc: SessionDoc) -> int:
+    from neurolink_cli.export.finetune import example_turns
+
+    return example_turns(doc)
+
+
+_register(Format("json", "json", _json, True, "jsonl", True, True))
+_register(Format("csv", "csv", _csv, True, "csv", True, False))
+_register(Format("jsonl", "jsonl", _jsonl, True, "jsonl", True, True))
+_register(Format("markdown", "md", _markdown, True, None, False, False))
 # fine-tuning data: OpenAI fine-tuning, Hugging Face TRL "messages", most services (issue 18)
-_register(Format("chat-jsonl", "chat.jsonl", lambda o, m, g: ChatJsonlWriter(o), True, "chat-jsonl",
-                 True, False, turns_of=example_turns))  # fmt: skip
+_register(Format("chat-jsonl", "chat.jsonl", _chat_jsonl, True, "chat-jsonl", True, False,
+                 turns_of=_example_turns))  # fmt: skip
 
 
 def kept_turns(fmt: Format, doc: SessionDoc) -> int:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from neurolink_cli.errors import BadInput
-from neurolink_cli.export.transform import ExportOptions
 from neurolink_cli.util.timeutil import parse_time
+
+if TYPE_CHECKING:  # imported by export_options: memory list reads time_range only
+    from neurolink_cli.export.transform import ExportOptions
 
 TimeValue = str | datetime | None
 
@@ -71,6 +74,8 @@ def export_options(
     end_name: str = "end_time",
 ) -> ExportOptions:
     """The options of one export; ``start_name``/``end_name`` are the names errors use."""
+    from neurolink_cli.export.transform import ExportOptions
+
     start_text, end_text = time_text(start_time), time_text(end_time)
     start, end = time_range(start_text, start_name, end_text, end_name)
     patterns = tuple(redact_patterns)

@@ -40,12 +40,9 @@ Design:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -117,6 +114,9 @@ def socket_path(data_dir: Path) -> Path:
     preferred = data_dir / "redis.sock"
     if len(os.fsencode(preferred)) <= MAX_SOCKET_PATH:
         return preferred
+    import hashlib
+    import tempfile
+
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     digest = hashlib.sha256(os.fsencode(data_dir.resolve())).hexdigest()[:16]
     return Path(base) / f"neurolink-{os.getuid()}" / f"{digest}.sock"
@@ -202,6 +202,8 @@ def _pid_is_redis(pid: int, paths: EmbeddedPaths | None = None) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except FileNotFoundError:
+        import subprocess
+
         try:
             cmdline = subprocess.run(
                 ["ps", "-p", str(pid), "-o", "command="], capture_output=True, timeout=5
@@ -334,6 +336,8 @@ def ensure_embedded(settings: Settings) -> None:
 
 
 def _start(binary: str, paths: EmbeddedPaths) -> None:
+    import subprocess  # only to start the server: not on every command's path
+
     try:
         launcher = subprocess.run(
             server_args(binary, paths),

@@ -16,13 +16,16 @@ import itertools
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from neurolink_cli.errors import SessionNotFound
 from neurolink_cli.models import SessionDoc, SessionSummary, Unreadable
-from neurolink_cli.store import deletion, versioned
-from neurolink_cli.store.deletion import DeleteReport, DeleteTarget
 from neurolink_cli.store.native import NativeStore
 from neurolink_cli.store.upstream import UpstreamStore
+
+if TYPE_CHECKING:  # deleting and archiving import them when used (not at every start)
+    from neurolink_cli.store import versioned
+    from neurolink_cli.store.deletion import DeleteReport, DeleteTarget
 
 _FIRST = itemgetter(0)
 
@@ -170,6 +173,8 @@ class Repository:
         ``older_than_ms``: only those whose own last update is before it. ``user_id``: only
         that user's. Each session (each key of the TypeScript layout) is judged on its own.
         """
+        from neurolink_cli.store import deletion
+
         ids = None if session_ids is None else list(dict.fromkeys(session_ids))
         found = list(
             deletion.native_targets(
@@ -192,6 +197,8 @@ class Repository:
     ) -> Iterator[builtins.list[versioned.Versioned]]:
         """What :meth:`select` selects, read whole: batches of ``(document, target)`` where
         the target's version is the one of exactly these bytes (``memory archive``)."""
+        from neurolink_cli.store import versioned
+
         ids = None if session_ids is None else builtins.list(dict.fromkeys(session_ids))
         return versioned.versioned_batches(
             self.native,
@@ -205,7 +212,9 @@ class Repository:
     def delete_selected(self, targets: builtins.list[DeleteTarget]) -> DeleteReport:
         """Delete each target only if it is still as selected (a compare-and-delete on the
         server); the others are kept and listed in ``report.kept``."""
-        report = DeleteReport()
+        from neurolink_cli.store import deletion
+
+        report = deletion.DeleteReport()
         deletion.native_delete(self.native, [t for t in targets if t.source == "native"], report)
         if self.upstream is not None:
             rest = [t for t in targets if t.source != "native"]

@@ -42,10 +42,10 @@ WORKER_SHARE = (4, 7)
 
 
 def can_fork() -> bool:
-    """True when a second process can run at the same time: more than one core, and fork."""
-    import multiprocessing
-
-    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+    """True when a second process can run at the same time: more than one core, and fork
+    (multiprocessing offers the fork start method wherever ``os.fork`` exists; it is
+    imported when a process is forked, not to ask)."""
+    return (os.cpu_count() or 1) > 1 and hasattr(os, "fork")
 
 
 def available() -> bool:
