@@ -120,6 +120,7 @@ def client_options(settings: Settings, url: str | None = None) -> dict[str, Any]
     For ``rediss://`` the server certificate and host name are verified (against
     ``--tls-ca-cert``, else the system's CAs) unless ``--tls-insecure``.
     """
+    import redis
     from redis.backoff import ExponentialBackoff
     from redis.exceptions import ConnectionError as RConnectionError
     from redis.exceptions import TimeoutError as RTimeoutError
@@ -157,6 +158,7 @@ def client_options(settings: Settings, url: str | None = None) -> dict[str, Any]
         "retry": BoundedRetry(ExponentialBackoff(cap=2.0, base=0.2), RETRIES),
         "retry_on_error": [RConnectionError, RTimeoutError],
         "health_check_interval": 0,
+        **_driver_info(redis),
     }
     if settings.redis_password and not parts.password:
         opts["password"] = settings.redis_password
@@ -177,6 +179,16 @@ def client_options(settings: Settings, url: str | None = None) -> dict[str, Any]
         if settings.tls_key:
             opts["ssl_keyfile"] = settings.tls_key
     return opts
+
+
+def _driver_info(redis: Any) -> dict[str, Any]:
+    """What redis-py sends by default (CLIENT SETINFO LIB-NAME redis-py, LIB-VER its version),
+    given explicitly: left to itself, redis-py >= 7 looks its own version up in the
+    installed packages' metadata for every new connection (~4 ms each)."""
+    driver_info = getattr(redis, "DriverInfo", None)  # redis-py >= 7.1
+    if driver_info is not None:
+        return {"driver_info": driver_info(name="redis-py", lib_version=redis.__version__)}
+    return {"lib_name": "redis-py", "lib_version": redis.__version__}
 
 
 def make_client(settings: Settings, url: str | None = None) -> Any:
