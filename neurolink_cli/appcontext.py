@@ -7,10 +7,17 @@ everything a command needs hangs off this object in ``ctx.obj``. Terminal I/O go
 ``sys.stdout`` and tests can hand in a fake terminal. The store side is a
 :class:`~neurolink_cli.store.connection.Connection`, the non-printing object the SDK uses
 too; its notices are printed here.
+
+The first :meth:`AppContext.repository` of a process freezes the heap (``gc.freeze``):
+what start-up made (modules, Click's commands, redis-py) lives as long as the process, and
+the collector then no longer walks it every time a command's rows make it run. Once per
+process, so the heap frozen is the start-up one (a process that runs many commands, a test
+run, freezes only what it had at the first).
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +75,10 @@ class AppContext:
 
     def repository(self) -> Repository:
         """Both layouts as one collection (see :mod:`neurolink_cli.store.repository`)."""
-        return self.connection.repository()
+        repository = self.connection.repository()
+        if not gc.get_freeze_count():  # after the store's imports, before the command's work
+            gc.freeze()
+        return repository
 
     def close(self) -> None:
         if self._connection is not None:

@@ -104,17 +104,22 @@ def fork(target: Callable[..., None], *args: Any, name: str) -> tuple[Any, Conne
     """``target(conn, *args)`` started in a forked process: (the process, this end of the
     pipe whose other end is ``conn``). The child closes this end, so that it meets the end
     of the pipe when this process goes away. The inherited heap is frozen around the fork,
-    so the child's collector never walks it (which would copy every page of it)."""
+    so the child's collector never walks it (which would copy every page of it); a heap
+    this process had frozen already (the CLI's start-up heap, :mod:`~neurolink_cli.appcontext`)
+    is left frozen, and only what came after it is walked in the child."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
     conn, child = ctx.Pipe()
     proc = ctx.Process(target=_child, args=(conn, target, child, *args), daemon=True, name=name)
-    gc.freeze()
-    try:
+    if gc.get_freeze_count():  # gc.unfreeze would thaw all of it, not just what we froze
         proc.start()
-    finally:
-        gc.unfreeze()
+    else:
+        gc.freeze()
+        try:
+            proc.start()
+        finally:
+            gc.unfreeze()
     child.close()
     return proc, conn
 

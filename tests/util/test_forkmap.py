@@ -68,3 +68,28 @@ def test_the_workers_error_even_when_the_reader_defers_it(ahead: bool) -> None:
     for _ in range(3):
         with pytest.raises(ValueError, match="worker says no"):
             list(forkmap.map_pages(iter(range(40)), read, work, share=True))
+
+
+def _exit_at_once(conn: Any) -> None:
+    conn.close()
+
+
+@pytest.mark.parametrize("frozen_before", [False, True])
+def test_fork_leaves_the_collector_as_it_found_it(frozen_before: bool) -> None:
+    """Around the fork the heap is frozen; a heap frozen before (the CLI's start-up heap)
+    stays frozen afterwards, an unfrozen one is thawed again."""
+    import gc
+
+    was = gc.get_freeze_count()
+    if frozen_before:
+        gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        proc, conn = forkmap.fork(_exit_at_once, name="test-freeze")
+        proc.join(10)
+        conn.close()
+        assert gc.get_freeze_count() == before
+        assert bool(before) == (frozen_before or bool(was))
+    finally:
+        if not was:
+            gc.unfreeze()
