@@ -93,14 +93,14 @@ class Repository:
         # only the layouts with rows are merged (a heap merge of one is a cost per row)
         streams: list[Iterator[tuple[int, SessionSummary]]] = [native] if limit or rows else []
         if self.upstream is not None:
-            found = []
-            for row in self.upstream.summaries(
+            # pages keyed and sorted where they were read (a forked worker's there): the
+            # sort here merges those runs, equal times in SCAN order as before
+            found: builtins.list[tuple[int, SessionSummary]] = []
+            for keyed, bad in self.upstream.keyed_summaries(
                 since_ms=since_ms, until_ms=until_ms, user_id=user_id, share=share
             ):
-                if isinstance(row, Unreadable):
-                    self.warnings.append(row)
-                else:
-                    found.append((row.updated_ms, row))
+                self.warnings += bad
+                found += keyed
             found.sort(key=_FIRST, reverse=True)
             if found:
                 streams.append(iter(found))

@@ -358,6 +358,21 @@ class UpstreamStore:
             self, since_ms=since_ms, until_ms=until_ms, user_id=user_id, share=share
         )
 
+    def keyed_summaries(
+        self,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        user_id: str | None = None,
+        share: bool = False,
+    ) -> Iterator[tuple[upstreamlist.Keyed, list[Unreadable]]]:
+        """:meth:`summaries` a page at a time: the page's rows keyed by last update (ms)
+        and sorted newest first, and its Unreadable rows (for a listing that sorts them:
+        :func:`~neurolink_cli.store.upstreamlist.keyed_summaries`)."""
+        return upstreamlist.keyed_summaries(
+            self, since_ms=since_ms, until_ms=until_ms, user_id=user_id, share=share
+        )
+
     def iter_docs(
         self, *, user_id: str | None = None, with_ttl: bool = True, counting: bool = False
     ) -> Iterator[SessionDoc | Unreadable]:

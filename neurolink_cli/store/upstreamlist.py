@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
@@ -51,6 +51,7 @@ class _Session(msgspec.Struct):
 
 
 _METADATA = attrgetter("metadata")
+_FIRST = itemgetter(0)
 _NO_METADATA = {type(None)}
 _ONE_SESSION = msgspec.json.Decoder(list[_Session], float_hook=exact_float)
 _FAST_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, ValueError, RecursionError)
@@ -90,6 +91,44 @@ def _rows_of(
     store: UpstreamStore, keep: Filter, _page: Any, entries: list[_Entry]
 ) -> list[SessionSummary | Unreadable]:
     return page_rows(store, entries, keep)
+
+
+Keyed = list[tuple[int, SessionSummary]]
+
+
+def keyed_summaries(
+    store: UpstreamStore,
+    *,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    user_id: str | None = None,
+    share: bool = False,
+) -> Iterator[tuple[Keyed, list[Unreadable]]]:
+    """:func:`summaries` a page at a time, for a listing that sorts them: each page's rows
+    as ``(last update in ms, row)`` newest first (equal times in SCAN order), and its
+    Unreadable rows. The pages a forked worker reads are keyed and sorted there, so this
+    process only merges sorted runs (``memory list``)."""
+    from neurolink_cli.util import forkmap
+
+    keep = Filter(since_ms, until_ms, user_id)
+    pages = store.key_pages(user_id)
+    share = share and forkmap.available() and store.can_share_pages()
+    work = partial(_keyed_rows_of, store, keep)
+    yield from forkmap.map_pages(pages, store.read_entries, work, share=share)
+
+
+def _keyed_rows_of(
+    store: UpstreamStore, keep: Filter, _page: Any, entries: list[_Entry]
+) -> tuple[Keyed, list[Unreadable]]:
+    keyed: Keyed = []
+    bad: list[Unreadable] = []
+    for row in page_rows(store, entries, keep):
+        if isinstance(row, Unreadable):
+            bad.append(row)
+        else:
+            keyed.append((row.updated_ms, row))
+    keyed.sort(key=_FIRST, reverse=True)  # stable: equal times keep their order
+    return keyed, bad
 
 
 def page_rows(

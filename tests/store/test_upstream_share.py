@@ -49,6 +49,30 @@ def test_two_processes_give_the_rows_of_one(up: Upstream, monkeypatch: Any) -> N
         assert shared == alone and len(alone) > 20
 
 
+def test_keyed_pages_sort_to_the_rows_of_one_process(up: Upstream, monkeypatch: Any) -> None:
+    """``keyed_summaries`` (what ``memory list`` merges): every row once, keyed by its last
+    update, each page newest first with equal times in SCAN order; the unreadable ones
+    apart, in their order. Two processes or one, and the rows of :meth:`summaries`."""
+    key_pages = up.store.key_pages
+    for filters in ({}, {"user_id": "lee"}, {"since_ms": 0, "until_ms": 2_000_000_000_000}):
+        pages = list(key_pages(filters.get("user_id")))  # type: ignore[arg-type]
+        monkeypatch.setattr(up.store, "key_pages", lambda user_id=None, p=pages: iter(p))
+        rows = list(up.store.summaries(**filters))
+        good = [r for r in rows if isinstance(r, SessionSummary)]
+        for share in (False, True):
+            keyed, bad = [], []
+            for page_keyed, page_bad in up.store.keyed_summaries(share=share, **filters):
+                keys = [k for k, _ in page_keyed]
+                assert keys == sorted(keys, reverse=True)
+                assert all(k == r.updated_ms for k, r in page_keyed)
+                keyed += page_keyed
+                bad += page_bad
+            keyed.sort(key=lambda pair: pair[0], reverse=True)
+            good_sorted = sorted(good, key=lambda r: r.updated_ms, reverse=True)
+            assert shown(r for _, r in keyed) == shown(good_sorted)
+            assert shown(bad) == shown(r for r in rows if not isinstance(r, SessionSummary))
+
+
 def test_one_page_never_forks(client: Any, prefix: str, monkeypatch: Any) -> None:
     up = Upstream(client, prefix)
     up.put("lee:s1", session("s1", "lee", []), user="lee")
