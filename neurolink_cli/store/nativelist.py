@@ -103,35 +103,96 @@ def summary_rows(
     out: list[SessionSummary],
 ) -> int:
     """Append the rows' summaries to ``out`` from ``found`` (``[*fields, LLEN, TTL]`` per
-    session); the number of members found gone (and pruned)."""
+    session); the number of members found gone (and pruned).
+
+    The hot loop of ``memory list``: each reply is unpacked into its ten values and each
+    field decoded where it is used (no list or dict per row); a counter that ``int``
+    reads from its bytes is not decoded at all (whatever it refuses is read as text, as
+    :func:`as_int` of the decoded field). A reply of another length takes the general
+    :func:`_summary_row` (the way every row was made before)."""
     gone = 0
     for (sid, score), reply in zip(rows, found, strict=True):
-        length, ttl = reply[_N], reply[_N + 1]
+        if type(reply) is not list or len(reply) != _N + 2:
+            gone += _summary_row(store, sid, score, reply, user_id, out)
+            continue
+        stored_id, user, created, updated, total, model, title, errors, length, ttl = reply
         if not length and reply.count(None) == _N:  # neither key exists
             store._prune_member(sid, score)
             gone += 1
             continue
-        f = [
-            x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in reply[:_N]
-        ]  # as_text of each field, without a call per field
-        if user_id is not None and f[1] != user_id:
+        if isinstance(user, bytes):
+            user = user.decode("utf-8", "replace")
+        if user_id is not None and user != user_id:
             continue
-        total, errors = f[4], f[7]
+        if total is None:
+            turns = length or 0
+        else:
+            try:
+                turns = int(total) or 0
+            except (TypeError, ValueError):
+                turns = as_int(as_text(total), length) or 0
+        if errors is None:
+            failed = 0
+        else:
+            try:
+                failed = int(errors) or 0
+            except (TypeError, ValueError):
+                failed = as_int(as_text(errors), 0) or 0
         out.append(
             SessionSummary(
-                f[0] or sid,
-                f[1],
-                f[2],
-                f[3],
-                (length if total is None else as_int(total, length)) or 0,
-                f[5],
-                f[6],
+                (
+                    stored_id.decode("utf-8", "replace")
+                    if isinstance(stored_id, bytes)
+                    else stored_id
+                )
+                or sid,
+                user,
+                created.decode("utf-8", "replace") if isinstance(created, bytes) else created,
+                updated.decode("utf-8", "replace") if isinstance(updated, bytes) else updated,
+                turns,
+                model.decode("utf-8", "replace") if isinstance(model, bytes) else model,
+                title.decode("utf-8", "replace") if isinstance(title, bytes) else title,
                 SOURCE_NATIVE,
                 ttl if ttl and ttl > 0 else None,
-                0 if errors is None else as_int(errors, 0) or 0,
+                failed,
             )
         )
     return gone
+
+
+def _summary_row(
+    store: NativeStore,
+    sid: str,
+    score: float,
+    reply: Any,
+    user_id: str | None,
+    out: list[SessionSummary],
+) -> int:
+    """One session's row from a reply of any shape appended to ``out`` (unless another
+    user's); 1 when its member was found gone (and pruned), else 0."""
+    length, ttl = reply[_N], reply[_N + 1]
+    if not length and reply.count(None) == _N:  # neither key exists
+        store._prune_member(sid, score)
+        return 1
+    f = [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in reply[:_N]]
+    if user_id is not None and f[1] != user_id:
+        return 0
+    total, errors = f[4], f[7]
+    out.append(
+        SessionSummary(
+            f[0] or sid,
+            f[1],
+            f[2],
+            f[3],
+            (length if total is None else as_int(total, length)) or 0,
+            f[5],
+            f[6],
+            SOURCE_NATIVE,
+            ttl if ttl and ttl > 0 else None,
+            0 if errors is None else as_int(errors, 0) or 0,
+        )
+    )
+    return 0
 
 
 def _scripted(store: NativeStore) -> bool:
