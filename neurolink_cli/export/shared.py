@@ -58,7 +58,7 @@ def _handler(opts: ExportOptions, ledger: ExportLedger, say: Callable[[str], Non
              writer: registry.Writer, progress: Progress | None = None) -> Handler:  # fmt: skip
     from neurolink_cli.export.run import SessionHandler  # run imports this module
 
-    return SessionHandler(opts, ledger, say, writer=writer, progress=progress)
+    return SessionHandler(opts, ledger, say, writer=writer, progress=progress).each()
 
 
 def worker_available(out: IO[bytes]) -> bool:
@@ -120,11 +120,12 @@ def _do_page(docs: Iterable[SessionDoc | Unreadable], opts: ExportOptions, page_
     happened to them (a ledger of this page) and what is to be said, in order."""
     ledger, said = ExportLedger(), list[str]()
     handle = _handler(opts, ledger, said.append, writer, progress)
+    user = opts.user_id
     for item in docs:
         if isinstance(item, SessionDoc):
-            if opts.user_id is not None and item.user_id != opts.user_id:
+            if user is not None and item.user_id != user:
                 continue
-            if item.paged:
+            if item.more is not None:  # paged
                 page_out.take_turn()
         handle(item)
     for sid, reason, turns in writer.close():  # flushes what the writer holds into page_out
