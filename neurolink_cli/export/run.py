@@ -26,6 +26,7 @@ from neurolink_cli.export.transform import ExportOptions, apply
 from neurolink_cli.failures import error_count
 from neurolink_cli.models import SessionDoc, Unreadable
 from neurolink_cli.store.repository import Repository
+from neurolink_cli.util.collector import paced
 
 Progress = Callable[[int, int], None]  # (sessions done, turns done) increments
 
@@ -211,6 +212,21 @@ def export_all(
     output: with one reader, or on a Cluster read per primary (each process then keeps
     ``jobs`` batches in flight).
     """
+    with paced():  # the collector's young passes made rarer for the length of the walk
+        return _export_all(repo, opts, out, directory, resume, full_scan, progress, warn, jobs)
+
+
+def _export_all(
+    repo: Repository,
+    opts: ExportOptions,
+    out: IO[bytes] | None,
+    directory: str | Path | None,
+    resume: bool,
+    full_scan: bool,
+    progress: Progress | None,
+    warn: Callable[[str], None] | None,
+    jobs: int,
+) -> ExportLedger:
     started = time.monotonic()
     ledger = ExportLedger()
     fmt = registry.get(opts.format)
