@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import os
 import signal
 from collections import deque
@@ -81,18 +80,25 @@ def shared_available(repo: Repository, out: IO[bytes]) -> bool:
 
 class PageOut:
     """What a writer writes to: a page's output held in memory until this process has the
-    turn, then written straight to the real stream."""
+    turn, then written straight to the real stream.
+
+    What is held is the writers' own chunks (each already one ``bytes`` of about
+    :data:`~neurolink_cli.export.formats.CHUNK` bytes), kept as they are and written out
+    one by one: no page-sized buffer is grown (and its memory touched afresh) per page."""
 
     def __init__(self, real: IO[bytes], wait_turn: Callable[[], None]) -> None:
         self.real = real
         self.wait_turn = wait_turn
-        self.held = io.BytesIO()
+        self.held: list[bytes] = []
         self.direct = False
 
     def write(self, data: bytes) -> int:
         if self.direct:
             return self.real.write(data)
-        return self.held.write(data)
+        if type(data) is not bytes:  # a buffer its writer may change: a copy is held
+            data = bytes(data)
+        self.held.append(data)
+        return len(data)
 
     def flush(self) -> None:
         if self.direct:
@@ -102,8 +108,9 @@ class PageOut:
         """Wait for the turn (the page before is written), then write what is held."""
         if not self.direct:
             self.wait_turn()
-            self.real.write(self.held.getbuffer())
-            self.held = io.BytesIO()
+            held, self.held = self.held, []
+            for chunk in held:
+                self.real.write(chunk)
             self.direct = True
 
     def end_page(self) -> None:
