@@ -149,10 +149,12 @@ def line_ok(line: bytes, raw_turns: list[bytes]) -> bool:
         parts = _LINE.decode(line).turns
     except msgspec.DecodeError:
         return False
-    # Each stored turn is the turn msgspec read there, byte for byte: one comparison of
-    # both joined by a line break (which neither holds: the line has none), in C. Then
-    # none is empty, so each has a first byte to look at.
-    if b"\n".join(parts) != b"\n".join(raw_turns) or set(map(_FIRST, raw_turns)) != _OPEN:
+    # Each stored turn is the turn msgspec read there, byte for byte: as many, and one
+    # comparison of both joined by a line break (which neither holds: the line has none),
+    # in C. Then none is empty, so each has a first byte to look at.
+    if len(parts) != len(raw_turns) or b"\n".join(parts) != b"\n".join(raw_turns):
+        return False
+    if set(map(_FIRST, raw_turns)) != _OPEN:
         return False
     if not line.isascii():
         try:
