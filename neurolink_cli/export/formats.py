@@ -50,7 +50,7 @@ def doc_compact(doc: SessionDoc, include_metadata: bool = True) -> bytes:
     line valid UTF-8 JSON); otherwise they are parsed, which names a bad one (BadData).
 
     The hot path of ``export-all``: the line is one orjson call on the document's fields,
-    its ``turns`` the stored turns joined, as a fragment orjson copies in as is. What
+    its ``turns`` the stored turns joined, one fragment orjson copies in as is. What
     orjson alone cannot write is written field by field (:func:`_compact_parts`, with the
     fallbacks of :func:`~neurolink_cli.util.jsonutil.dumps`): the same bytes either way.
     """
@@ -66,7 +66,7 @@ def doc_compact(doc: SessionDoc, include_metadata: bool = True) -> bytes:
                 "userId": doc.user_id,
                 "createdAt": doc.created_at,
                 "updatedAt": doc.updated_at,
-                "turns": orjson.Fragment(b"[" + joined + b"]"),
+                "turns": [orjson.Fragment(joined)],  # no copy of it with its brackets
                 "metadata": doc.metadata,
             }
             if doc.extra:

@@ -21,9 +21,6 @@ HEAD_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt")
 SUMMARY_FIELDS = (
     "sessionId", "userId", "createdAt", "updatedAt", "totalTurns", "model", "title", "errorCount"
 )  # fmt: skip
-# Metadata fields the document reads by name; any other field is looked at only when it
-# could be an imported extra (``meta.*``/``doc.*``).
-_KNOWN_META = frozenset(f.encode() for f in (*HEAD_FIELDS, *STANDARD_META, "nextIndex"))
 
 
 def as_text(value: bytes | str | None) -> str | None:
@@ -92,10 +89,9 @@ def session_doc(
     if errors is not None:  # only sessions with a failed turn (CONTRACT §9)
         metadata["errorCount"] = as_int(errors, 0)
     extra: dict[str, Any] = {}
-    rest = meta.keys() - _KNOWN_META
-    if rest:  # one search over the joined names of the other fields for a meta./doc. one
-        names = b"\n" + b"\n".join(rest)  # (a name holding "\nmeta." only costs the walk)
-        if b"\nmeta." in names or b"\ndoc." in names:
+    if meta:  # one search over the names joined for a meta./doc. one (none of those
+        names = b"\n" + b"\n".join(meta)  # read by name is; one holding "\nmeta." only
+        if b"\nmeta." in names or b"\ndoc." in names:  # costs the walk)
             for key, value in meta.items():  # in stored order
                 if key.startswith(b"meta."):
                     metadata[as_text(key[5:]) or ""] = _loads_or_str(as_text(value) or "")

@@ -12,9 +12,20 @@ import msgspec
 import orjson
 
 from neurolink_cli.models import SessionDoc
-from neurolink_cli.store.nativedoc import _KNOWN_META, _b, _loads_or_str, as_int, as_text
+from neurolink_cli.store.nativedoc import (
+    HEAD_FIELDS,
+    STANDARD_META,
+    _b,
+    _loads_or_str,
+    as_int,
+    as_text,
+)
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.jsonutil import _FIRST, _LINE, _OPEN
+
+# Metadata fields the document reads by name; any other field is looked at only when it
+# could be an imported extra (``meta.*``/``doc.*``).
+_KNOWN_META = frozenset(f.encode() for f in (*HEAD_FIELDS, *STANDARD_META, "nextIndex"))
 
 
 def session_doc(
