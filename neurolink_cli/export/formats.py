@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 import msgspec
+import orjson
 
 from neurolink_cli.export.streaming import write_paged
 from neurolink_cli.failures import failure_label
@@ -38,29 +39,59 @@ CSV_HEADER = (
 CSV_HEADER_BARE = ("sessionId", "userId", "index", "role", "timestamp", "content")
 
 
+_LEFT_OUT = ("sessionId", "userId", "createdAt", "updatedAt", "turns", "metadata")
+
+
 def doc_compact(doc: SessionDoc, include_metadata: bool = True) -> bytes:
     """The document as one line of compact JSON (no newline), keys in contract order.
 
     The stored turns are spliced unparsed when the whole line passes
     :func:`~neurolink_cli.util.jsonutil.line_ok` (every turn exactly one JSON object, the
-    line valid UTF-8 JSON); otherwise they are parsed, which names a bad one (BadData)."""
+    line valid UTF-8 JSON); otherwise they are parsed, which names a bad one (BadData).
+
+    The hot path of ``export-all``: the line is one orjson call on the document's fields,
+    its ``turns`` the stored turns joined, one fragment orjson copies in as is. What
+    orjson alone cannot write is written field by field (:func:`_compact_parts`, with the
+    fallbacks of :func:`~neurolink_cli.util.jsonutil.dumps`): the same bytes either way.
+    """
     raw = doc.raw_turns if include_metadata and not doc.paged else None
     if raw is not None:
-        head = jsonutil.dumps(doc.head())
-        parts = [head[:-1], b',"turns":[', b"", b'],"metadata":', jsonutil.dumps(doc.metadata)]
-        for key, value in doc.extra.items():
-            if key not in ("sessionId", "userId", "createdAt", "updatedAt", "turns", "metadata"):
-                parts += [b",", jsonutil.dumps(key), b":", jsonutil.dumps(value)]
-        parts.append(b"}")
         try:
-            parts[2] = b",".join(raw)
+            joined = b",".join(raw)
         except TypeError:  # not bytes
             pass
         else:
-            line = b"".join(parts)
+            fields = {
+                "sessionId": doc.session_id,
+                "userId": doc.user_id,
+                "createdAt": doc.created_at,
+                "updatedAt": doc.updated_at,
+                "turns": [orjson.Fragment(joined)],  # no copy of it with its brackets
+                "metadata": doc.metadata,
+            }
+            if doc.extra:
+                for key, value in doc.extra.items():
+                    if key not in _LEFT_OUT:
+                        fields[key] = value
+            try:
+                line = orjson.dumps(fields, default=jsonutil.fragment)
+            except orjson.JSONEncodeError:
+                line = _compact_parts(doc, joined)
             if jsonutil.line_ok(line, raw):
                 return line
     return jsonutil.dumps(doc.as_dict(include_metadata))
+
+
+def _compact_parts(doc: SessionDoc, joined: bytes) -> bytes:
+    """The line of :func:`doc_compact`, each field written on its own by
+    :func:`~neurolink_cli.util.jsonutil.dumps` (with its fallbacks)."""
+    head = jsonutil.dumps(doc.head())
+    parts = [head[:-1], b',"turns":[', joined, b'],"metadata":', jsonutil.dumps(doc.metadata)]
+    for key, value in doc.extra.items():
+        if key not in _LEFT_OUT:
+            parts += [b",", jsonutil.dumps(key), b":", jsonutil.dumps(value)]
+    parts.append(b"}")
+    return b"".join(parts)
 
 
 def doc_pretty(doc: SessionDoc, include_metadata: bool = True) -> bytes:

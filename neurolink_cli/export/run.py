@@ -26,6 +26,7 @@ from neurolink_cli.export.transform import ExportOptions, apply
 from neurolink_cli.failures import error_count
 from neurolink_cli.models import SessionDoc, Unreadable
 from neurolink_cli.store.repository import Repository
+from neurolink_cli.util.collector import paced
 
 Progress = Callable[[int, int], None]  # (sessions done, turns done) increments
 
@@ -156,6 +157,40 @@ class SessionHandler:
         if self.progress:
             self.progress(1, doc.turn_count())
 
+    def each(self) -> Callable[[SessionDoc | Unreadable], None]:
+        """The function to call with each session: :meth:`plain` when nothing stands
+        between a session and the writer (no filter, window, redaction, turn count), else
+        the handler itself."""
+        opts, fmt = self.opts, self.fmt
+        if (
+            self.target is None
+            and self.writer is not None
+            and not opts.errors_only
+            and not opts.has_time_window
+            and opts.redact is None
+            and fmt.turns_of is None
+            and not opts.min_turns
+        ):
+            return self.plain
+        return self
+
+    def plain(self, item: SessionDoc | Unreadable) -> None:
+        """What :meth:`__call__` does with a session it writes as read: straight to the
+        writer (one with warnings to record, and any that is not read, through it)."""
+        if type(item) is not SessionDoc or item.problems:
+            self(item)
+            return
+        try:
+            self.writer.write(item)  # type: ignore[union-attr]
+        except BadData as exc:
+            self.ledger.fail(item.session_id, str(exc))
+            self.say(f"{item.session_id}: {exc}")
+            return
+        turns = item.turn_count()
+        self.ledger.export(turns)
+        if self.progress:
+            self.progress(1, turns)
+
 
 def export_all(
     repo: Repository,
@@ -177,6 +212,21 @@ def export_all(
     output: with one reader, or on a Cluster read per primary (each process then keeps
     ``jobs`` batches in flight).
     """
+    with paced():  # the collector's young passes made rarer for the length of the walk
+        return _export_all(repo, opts, out, directory, resume, full_scan, progress, warn, jobs)
+
+
+def _export_all(
+    repo: Repository,
+    opts: ExportOptions,
+    out: IO[bytes] | None,
+    directory: str | Path | None,
+    resume: bool,
+    full_scan: bool,
+    progress: Progress | None,
+    warn: Callable[[str], None] | None,
+    jobs: int,
+) -> ExportLedger:
     started = time.monotonic()
     ledger = ExportLedger()
     fmt = registry.get(opts.format)
@@ -194,7 +244,7 @@ def export_all(
             return ledger
         stream = registry.get(fmt.stream_as)
         writer = stream.writer(out, opts.include_metadata, opts.csv_guard)
-        handle = SessionHandler(opts, ledger, say, writer=writer, progress=progress)
+        handle = SessionHandler(opts, ledger, say, writer=writer, progress=progress).each()
         for item in repo.iter_docs(full_scan=full_scan, user_id=opts.user_id, jobs=jobs,
                                    with_ttl=False):  # fmt: skip
             handle(item)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import os
 import signal
 from collections import deque
@@ -58,7 +57,7 @@ def _handler(opts: ExportOptions, ledger: ExportLedger, say: Callable[[str], Non
              writer: registry.Writer, progress: Progress | None = None) -> Handler:  # fmt: skip
     from neurolink_cli.export.run import SessionHandler  # run imports this module
 
-    return SessionHandler(opts, ledger, say, writer=writer, progress=progress)
+    return SessionHandler(opts, ledger, say, writer=writer, progress=progress).each()
 
 
 def worker_available(out: IO[bytes]) -> bool:
@@ -81,18 +80,25 @@ def shared_available(repo: Repository, out: IO[bytes]) -> bool:
 
 class PageOut:
     """What a writer writes to: a page's output held in memory until this process has the
-    turn, then written straight to the real stream."""
+    turn, then written straight to the real stream.
+
+    What is held is the writers' own chunks (each already one ``bytes`` of about
+    :data:`~neurolink_cli.export.formats.CHUNK` bytes), kept as they are and written out
+    one by one: no page-sized buffer is grown (and its memory touched afresh) per page."""
 
     def __init__(self, real: IO[bytes], wait_turn: Callable[[], None]) -> None:
         self.real = real
         self.wait_turn = wait_turn
-        self.held = io.BytesIO()
+        self.held: list[bytes] = []
         self.direct = False
 
     def write(self, data: bytes) -> int:
         if self.direct:
             return self.real.write(data)
-        return self.held.write(data)
+        if type(data) is not bytes:  # a buffer its writer may change: a copy is held
+            data = bytes(data)
+        self.held.append(data)
+        return len(data)
 
     def flush(self) -> None:
         if self.direct:
@@ -102,8 +108,9 @@ class PageOut:
         """Wait for the turn (the page before is written), then write what is held."""
         if not self.direct:
             self.wait_turn()
-            self.real.write(self.held.getbuffer())
-            self.held = io.BytesIO()
+            held, self.held = self.held, []
+            for chunk in held:
+                self.real.write(chunk)
             self.direct = True
 
     def end_page(self) -> None:
@@ -120,11 +127,12 @@ def _do_page(docs: Iterable[SessionDoc | Unreadable], opts: ExportOptions, page_
     happened to them (a ledger of this page) and what is to be said, in order."""
     ledger, said = ExportLedger(), list[str]()
     handle = _handler(opts, ledger, said.append, writer, progress)
+    user = opts.user_id
     for item in docs:
         if isinstance(item, SessionDoc):
-            if opts.user_id is not None and item.user_id != opts.user_id:
+            if user is not None and item.user_id != user:
                 continue
-            if item.paged:
+            if item.more is not None:  # paged
                 page_out.take_turn()
         handle(item)
     for sid, reason, turns in writer.close():  # flushes what the writer holds into page_out

@@ -21,9 +21,6 @@ HEAD_FIELDS = ("sessionId", "userId", "createdAt", "updatedAt")
 SUMMARY_FIELDS = (
     "sessionId", "userId", "createdAt", "updatedAt", "totalTurns", "model", "title", "errorCount"
 )  # fmt: skip
-# Metadata fields the document reads by name; any other field is looked at only when it
-# could be an imported extra (``meta.*``/``doc.*``).
-_KNOWN_META = frozenset(f.encode() for f in (*HEAD_FIELDS, *STANDARD_META, "nextIndex"))
 
 
 def as_text(value: bytes | str | None) -> str | None:
@@ -68,38 +65,45 @@ def session_doc(
             problems.append(f"field toolsUsed of {mkey} is not a JSON array")
             tools = []
     total_raw = get(b"totalTurns")
-    total = as_int(total_raw)
-    if total is None:
+    try:  # as_int, inline: once per session
+        total = int(total_raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         if total_raw is not None:
             problems.append(f"field totalTurns of {mkey} is not a number")
         total = len(raw_turns)
     if not meta:
         problems.append(f"metadata hash {mkey} is missing")
+    # The values are bytes (a decoding client's were brought to bytes above): each decoded
+    # inline (as_text's work, without a call per field).
+    provider, model = get(b"provider"), get(b"model")
     metadata: dict[str, Any] = {
-        "provider": as_text(get(b"provider")),
-        "model": as_text(get(b"model")),
+        "provider": None if provider is None else provider.decode("utf-8", "replace"),
+        "model": None if model is None else model.decode("utf-8", "replace"),
         "totalTurns": total,
         "toolsUsed": tools,
     }
     title = get(b"title")
     if title is not None:
-        metadata["title"] = as_text(title)
+        metadata["title"] = title.decode("utf-8", "replace")
     errors = get(b"errorCount")
     if errors is not None:  # only sessions with a failed turn (CONTRACT §9)
         metadata["errorCount"] = as_int(errors, 0)
     extra: dict[str, Any] = {}
-    rest = meta.keys() - _KNOWN_META
-    if rest and any(k.startswith((b"meta.", b"doc.")) for k in rest):
-        for key, value in meta.items():  # in stored order
-            if key.startswith(b"meta."):
-                metadata[as_text(key[5:]) or ""] = _loads_or_str(as_text(value) or "")
-            elif key.startswith(b"doc."):
-                extra[as_text(key[4:]) or ""] = _loads_or_str(as_text(value) or "")
+    if meta:  # one search over the names joined for a meta./doc. one (none of those
+        names = b"\n" + b"\n".join(meta)  # read by name is; one holding "\nmeta." only
+        if b"\nmeta." in names or b"\ndoc." in names:  # costs the walk)
+            for key, value in meta.items():  # in stored order
+                if key.startswith(b"meta."):
+                    metadata[as_text(key[5:]) or ""] = _loads_or_str(as_text(value) or "")
+                elif key.startswith(b"doc."):
+                    extra[as_text(key[4:]) or ""] = _loads_or_str(as_text(value) or "")
+    sid, user = get(b"sessionId"), get(b"userId")
+    created, updated = get(b"createdAt"), get(b"updatedAt")
     return SessionDoc(
-        session_id=as_text(get(b"sessionId")) or session_id,
-        user_id=as_text(get(b"userId")),
-        created_at=as_text(get(b"createdAt")),
-        updated_at=as_text(get(b"updatedAt")),
+        session_id=sid.decode("utf-8", "replace") if sid else session_id,
+        user_id=None if user is None else user.decode("utf-8", "replace"),
+        created_at=None if created is None else created.decode("utf-8", "replace"),
+        updated_at=None if updated is None else updated.decode("utf-8", "replace"),
         metadata=metadata,
         raw_turns=raw_turns,
         extra=extra,

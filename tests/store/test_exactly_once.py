@@ -348,3 +348,23 @@ def test_seen_set_is_exact_across_merges() -> None:
     assert all(seen.add(f"id{i}") for i in range(20_000))
     assert not any(seen.add(f"id{i}") for i in range(0, 20_000, 7))
     assert len(seen) == 20_000
+
+
+class _SmallSeenSet(SeenSet):
+    FLOOR = 3  # merges after a handful of members: every path of the merge taken
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(min_value=-40, max_value=40), max_size=12), max_size=12))
+def test_seen_set_is_a_set_across_merges(pages: list[list[int]]) -> None:
+    seen, plain = _SmallSeenSet(), set[str]()
+    for page in pages:
+        items = [f"m{i}" for i in page]
+        expected = []
+        for item in items:
+            expected.append(item not in plain)
+            plain.add(item)
+        assert seen.add_many(items) == expected  # type: ignore[arg-type]
+        assert len(seen) == len(plain)
+        assert list(seen._sorted) == sorted(seen._sorted)
+    assert all(not seen.add(item) for item in plain)
