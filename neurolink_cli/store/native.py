@@ -280,6 +280,8 @@ class NativeStore:
             since_ms=since_ms,
             until_ms=until_ms,
             script=self._page,
+            # iterated, the next page is read ahead (a plain client; a Cluster page by page)
+            reader=None if hasattr(self.client, "get_nodes") else self._reader(),
         )
 
     def index_pages(

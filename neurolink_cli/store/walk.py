@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -152,8 +153,10 @@ class IndexWalk:
         since_ms: int | None = None,
         until_ms: int | None = None,
         script: Any = None,
+        reader: Any = None,
     ) -> None:
         self.client = client
+        self.reader = reader  # a BatchReader: iterating reads the next page ahead
         self.index_key = index_key
         self.page = page
         self.lo = "-inf" if since_ms is None else str(since_ms)
@@ -196,7 +199,24 @@ class IndexWalk:
         ]
 
     def __iter__(self) -> Iterator[list[tuple[str, float]]]:
-        while not self.done:
-            rows = self.next_page()
+        """The pages (none empty). With a ``reader``, the next page's read is sent as soon
+        as this page is in (:meth:`~neurolink_cli.store.batchread.BatchReader.chain`, on a
+        connection of its own): the walk's round trip, which waits behind whatever else
+        the server is serving (another process's batches), is not waited for page by page
+        by the process that hands the pages out."""
+        if self.reader is None:
+            while not self.done:
+                rows = self.next_page()
+                if rows:
+                    yield rows
+            return
+        pages: deque[list[tuple[str, float]]] = deque()
+
+        def follow(_tag: None, replies: list[Any]) -> tuple[None, list[Any]] | None:
+            pages.append(self.take(replies[0]))
+            return None if self.done else (None, [self.command()])
+
+        for _ in self.reader.chain((None, [self.command()]), follow):
+            rows = pages.popleft()
             if rows:
                 yield rows
