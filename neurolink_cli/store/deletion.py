@@ -25,7 +25,7 @@ another user, or in the other layout, is never touched unless it matches too.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from neurolink_cli.models import SOURCE_NATIVE, SOURCE_UPSTREAM
 from neurolink_cli.util.timeutil import stored_to_ms
 
 if TYPE_CHECKING:
+    from neurolink_cli.store.batchread import BatchReader
     from neurolink_cli.store.native import NativeStore
     from neurolink_cli.store.upstream import UpstreamStore
 
@@ -174,12 +175,12 @@ def native_targets(
 
 def native_delete(store: NativeStore, targets: list[DeleteTarget], report: DeleteReport) -> None:
     """Compare-and-delete each target on the server; prune its index member if done."""
-    for batch in _chunks(targets):
-        pipe = store.client.pipeline(transaction=False)
-        for t in batch:
-            keys = [store.turns_key(t.session_id), store.meta_key(t.session_id)]
-            pipe.execute_command("EVAL", NATIVE_CAS_SCRIPT, 2, *keys, t.version)
-        results = pipe.execute()
+
+    def cas(t: DeleteTarget) -> tuple[Any, ...]:
+        keys = (store.turns_key(t.session_id), store.meta_key(t.session_id))
+        return ("EVAL", NATIVE_CAS_SCRIPT, 2, *keys, t.version)
+
+    for batch, results in _cas_batches(store._reader(), targets, cas):
         prune = store.client.pipeline(transaction=False)
         for t, result in zip(batch, results, strict=True):
             _tally(report, t, int(result))
@@ -222,11 +223,11 @@ def upstream_delete(
     store: UpstreamStore, targets: list[DeleteTarget], report: DeleteReport
 ) -> None:
     """Compare-and-delete each key on the server, then drop the id from its user's set."""
-    for batch in _chunks(targets):
-        pipe = store.client.pipeline(transaction=False)
-        for t in batch:
-            pipe.execute_command("EVAL", UPSTREAM_CAS_SCRIPT, 1, t.key, t.version)
-        results = pipe.execute()
+
+    def cas(t: DeleteTarget) -> tuple[Any, ...]:
+        return ("EVAL", UPSTREAM_CAS_SCRIPT, 1, t.key, t.version)
+
+    for batch, results in _cas_batches(store._reader, targets, cas):
         by_set: dict[str, list[str]] = {}
         for t, result in zip(batch, results, strict=True):
             _tally(report, t, int(result))
@@ -237,6 +238,23 @@ def upstream_delete(
             for set_key, members in by_set.items():
                 srem.srem(set_key, *members)
             srem.execute()
+
+
+def _cas_batches(
+    reader: BatchReader,
+    targets: list[DeleteTarget],
+    command: Callable[[DeleteTarget], tuple[Any, ...]],
+) -> Iterator[tuple[list[DeleteTarget], list[Any]]]:
+    """Each batch of targets with the results of its compare-and-delete scripts, the next
+    batch sent before these are handled (:meth:`BatchReader.run_ahead`: lean round trips on
+    one server; the redis-py pipeline, with its retries, on a Cluster or after a
+    connection failure). A script's error is raised."""
+    batches = ((batch, [command(t) for t in batch]) for batch in _chunks(targets))
+    for batch, results in reader.run_ahead(batches):
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        yield batch, results
 
 
 def _tally(report: DeleteReport, target: DeleteTarget, result: int) -> None:
