@@ -432,11 +432,15 @@ class NativeStore:
         )
 
     def existing(self, session_ids: list[str]) -> set[str]:
-        """Which of these ids have a key of this layout (one pipelined EXISTS each)."""
-        pipe = self.client.pipeline(transaction=False)
-        for sid in session_ids:
-            pipe.exists(self.meta_key(sid), self.turns_key(sid))
-        return {sid for sid, n in zip(session_ids, pipe.execute(), strict=True) if n}
+        """Which of these ids have a key of this layout (one EXISTS each, in one lean round
+        trip: :meth:`BatchReader.run`)."""
+        replies = self._reader().run(
+            [("EXISTS", self.meta_key(sid), self.turns_key(sid)) for sid in session_ids]
+        )
+        for n in replies:
+            if isinstance(n, Exception):
+                raise n
+        return {sid for sid, n in zip(session_ids, replies, strict=True) if n}
 
     def ttls_ms(self, session_ids: list[str]) -> list[int]:
         """The remaining TTL (PTTL, ms; negative: none or gone) of each session's metadata."""
