@@ -200,18 +200,18 @@ def upstream_targets(
     """Session keys that match (every key on its own), found by one SCAN of the prefix
     (or the user's set); sessions without ``updatedAt`` are never "older than"."""
     wanted = None if session_ids is None else set(session_ids)
-    for entry, doc, stored_user in store.session_entries(user_id):
-        if wanted is not None and doc.session_id not in wanted:
+    for entry, sid, user, updated_at, stored_user in store.selection_entries(user_id):
+        if wanted is not None and sid not in wanted:
             continue
-        if user_id is not None and doc.user_id != user_id:
+        if user_id is not None and user != user_id:
             continue
         if older_than_ms is not None:
-            updated = stored_to_ms(doc.updated_at)
+            updated = stored_to_ms(updated_at)
             if updated is None or updated >= older_than_ms:
                 continue
         yield DeleteTarget(
-            doc.session_id,
-            doc.user_id,
+            sid,
+            user,
             SOURCE_UPSTREAM,
             entry.name,
             hashlib.sha1(_b(entry.value)).hexdigest().encode(),

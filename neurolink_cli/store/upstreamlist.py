@@ -160,8 +160,10 @@ def page_rows(
     return out
 
 
-def _fast_row(entry: _Entry) -> SessionSummary | None:
-    """The row from the typed decoder, or None when the full read must decide."""
+def fast_session(entry: _Entry) -> _Session | None:
+    """The session from the typed decoder (its messages' bodies skipped), or None when the
+    full read must decide; when not None, the full read takes the value as a session too,
+    with the same ``sessionId``, ``userId``, ``createdAt``, ``updatedAt`` and ``title``."""
     value = entry.value
     if entry.kind != "string" or type(value) is not bytes:
         return None
@@ -171,6 +173,15 @@ def _fast_row(entry: _Entry) -> SessionSummary | None:
     sid = found.sessionId
     if not isinstance(sid, str) or not sid:
         return None
+    return found
+
+
+def _fast_row(entry: _Entry) -> SessionSummary | None:
+    """The row from the typed decoder, or None when the full read must decide."""
+    found = fast_session(entry)
+    if found is None:
+        return None
+    sid = found.sessionId
     model = None
     metas = list(map(_METADATA, found.messages))
     if set(map(type, metas)) != _NO_METADATA:  # one C-level pass in the common case

@@ -211,3 +211,21 @@ def test_plain_sessions_take_the_fast_read() -> None:
     ).encode()
     row = upstreamlist._fast_row(_Entry(b"k", "string", value, None))
     assert row is not None and (row.session_id, row.user_id, row.model) == ("s", "u", "m")
+
+
+# -- memory delete's selection reads the same fields the same way ----------------------------
+def selected_reference(store: UpstreamStore) -> list[tuple[Any, ...]]:
+    """What ``memory delete`` selected by before: every value read whole into a document."""
+    return [
+        (entry.key, doc.session_id, doc.user_id, doc.updated_at, stored_user)
+        for entry, doc, stored_user in store.session_entries()
+    ]
+
+
+@settings(max_examples=400, deadline=None)
+@given(values=st.lists(stored_values(), max_size=6))
+def test_delete_selection_is_that_of_the_full_read(values: list[bytes]) -> None:
+    entries = [_Entry(f"{PREFIX}u:{i}".encode(), "string", v, None) for i, v in enumerate(values)]
+    store = Stored(entries)
+    got = [(e.key, *rest) for e, *rest in store.selection_entries()]
+    assert got == selected_reference(store)
