@@ -259,35 +259,21 @@ def _property(client: Any, scores: list[int], page: int, plan: list[list[Any]], 
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     scores=st.lists(st.integers(0, 30), min_size=0, max_size=40),
     page=st.integers(1, 7),
     plan=st.lists(OPS, max_size=12),
     jobs=st.sampled_from([1, 3]),
+    ahead=st.booleans(),
 )
 def test_property_every_session_that_stays_is_met_exactly_once(
-    client: Any, scores: list[int], page: int, plan: list[list[Any]], jobs: int
+    client: Any, scores: list[int], page: int, plan: list[list[Any]], jobs: int, ahead: bool
 ) -> None:
-    _property(client, scores, page, plan, jobs)
-
-
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    scores=st.lists(st.integers(0, 30), min_size=0, max_size=40),
-    page=st.integers(1, 7),
-    plan=st.lists(OPS, max_size=12),
-)
-def test_property_exactly_once_with_the_next_page_read_ahead(
-    client: Any, scores: list[int], page: int, plan: list[list[Any]]
-) -> None:
-    """Iterated, the walk sends the next page's read before a page is handed out: the
-    changes made while a page is handled come after that read, and nobody is met twice
-    or missed all the same."""
-    _property(client, scores, page, plan, 1, ahead=True)
+    """With ``ahead``, the walk as iterated: the next page's read is sent before a page is
+    handed out, so the changes made while a page is handled come after that read."""
+    _property(client, scores, page, plan, jobs, ahead)
 
 
 def test_iterating_the_walk_reads_ahead_and_gives_the_pages_of_next_page(client: Any) -> None:
