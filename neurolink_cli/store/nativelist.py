@@ -108,18 +108,18 @@ def summary_rows(
     The hot loop of ``memory list``: each reply is unpacked into its ten values and each
     field decoded where it is used (no list or dict per row); a counter that ``int``
     reads from its bytes is not decoded at all (whatever it refuses is read as text, as
-    :func:`as_int` of the decoded field). A reply of another length takes the general
-    :func:`_summary_row` (the way every row was made before)."""
+    :func:`as_int` of the decoded field). A reply of another shape (never one Redis gives)
+    is read as its first ten values."""
     gone = 0
     for (sid, score), reply in zip(rows, found, strict=True):
-        if type(reply) is not list or len(reply) != _N + 2:
-            gone += _summary_row(store, sid, score, reply, user_id, out)
-            continue
-        stored_id, user, created, updated, total, model, title, errors, length, ttl = reply
+        length, ttl = reply[_N], reply[_N + 1]
         if not length and reply.count(None) == _N:  # neither key exists
             store._prune_member(sid, score)
             gone += 1
             continue
+        if type(reply) is not list or len(reply) != _N + 2:
+            reply = [*reply[:_N], length, ttl]
+        stored_id, user, created, updated, total, model, title, errors, _, _ = reply
         if isinstance(user, bytes):
             user = user.decode("utf-8", "replace")
         if user_id is not None and user != user_id:
@@ -158,41 +158,6 @@ def summary_rows(
             )
         )
     return gone
-
-
-def _summary_row(
-    store: NativeStore,
-    sid: str,
-    score: float,
-    reply: Any,
-    user_id: str | None,
-    out: list[SessionSummary],
-) -> int:
-    """One session's row from a reply of any shape appended to ``out`` (unless another
-    user's); 1 when its member was found gone (and pruned), else 0."""
-    length, ttl = reply[_N], reply[_N + 1]
-    if not length and reply.count(None) == _N:  # neither key exists
-        store._prune_member(sid, score)
-        return 1
-    f = [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in reply[:_N]]
-    if user_id is not None and f[1] != user_id:
-        return 0
-    total, errors = f[4], f[7]
-    out.append(
-        SessionSummary(
-            f[0] or sid,
-            f[1],
-            f[2],
-            f[3],
-            (length if total is None else as_int(total, length)) or 0,
-            f[5],
-            f[6],
-            SOURCE_NATIVE,
-            ttl if ttl and ttl > 0 else None,
-            0 if errors is None else as_int(errors, 0) or 0,
-        )
-    )
-    return 0
 
 
 def _scripted(store: NativeStore) -> bool:
