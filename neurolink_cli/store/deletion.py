@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from neurolink_cli.models import SOURCE_NATIVE, SOURCE_UPSTREAM
+from neurolink_cli.store import upstreamlist
 from neurolink_cli.util.timeutil import stored_to_ms
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ def upstream_targets(
     """Session keys that match (every key on its own), found by one SCAN of the prefix
     (or the user's set); sessions without ``updatedAt`` are never "older than"."""
     wanted = None if session_ids is None else set(session_ids)
-    for entry, sid, user, updated_at, stored_user in store.selection_entries(user_id):
+    for entry, sid, user, updated_at, stored_user in upstreamlist.selection_entries(store, user_id):
         if wanted is not None and sid not in wanted:
             continue
         if user_id is not None and user != user_id:

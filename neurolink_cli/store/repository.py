@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from neurolink_cli.errors import SessionNotFound
 from neurolink_cli.models import SessionDoc, SessionSummary, Unreadable
+from neurolink_cli.store import upstreamlist
 from neurolink_cli.store.native import NativeStore
 from neurolink_cli.store.upstream import UpstreamStore
 
@@ -96,8 +97,8 @@ class Repository:
             # pages keyed and sorted where they were read (a forked worker's there): the
             # sort here merges those runs, equal times in SCAN order as before
             found: builtins.list[tuple[int, SessionSummary]] = []
-            for keyed, bad in self.upstream.keyed_summaries(
-                since_ms=since_ms, until_ms=until_ms, user_id=user_id, share=share
+            for keyed, bad in upstreamlist.keyed_summaries(
+                self.upstream, since_ms=since_ms, until_ms=until_ms, user_id=user_id, share=share
             ):
                 self.warnings += bad
                 found += keyed

@@ -66,7 +66,7 @@ from neurolink_cli.models import SOURCE_UPSTREAM, SessionDoc, SessionSummary, Un
 from neurolink_cli.store import upstreamlist
 from neurolink_cli.store.batchread import BatchReader
 from neurolink_cli.store.keyspace import RedisClient, glob_escape, scan_iter, unlink
-from neurolink_cli.store.upstreamdoc import document, str_or_none, user_of
+from neurolink_cli.store.upstreamdoc import document
 from neurolink_cli.store.walk import SeenSet
 from neurolink_cli.util import jsonutil
 from neurolink_cli.util.timeutil import stored_to_ms
@@ -358,21 +358,6 @@ class UpstreamStore:
             self, since_ms=since_ms, until_ms=until_ms, user_id=user_id, share=share
         )
 
-    def keyed_summaries(
-        self,
-        *,
-        since_ms: int | None = None,
-        until_ms: int | None = None,
-        user_id: str | None = None,
-        share: bool = False,
-    ) -> Iterator[tuple[upstreamlist.Keyed, list[Unreadable]]]:
-        """:meth:`summaries` a page at a time: the page's rows keyed by last update (ms)
-        and sorted newest first, and its Unreadable rows (for a listing that sorts them:
-        :func:`~neurolink_cli.store.upstreamlist.keyed_summaries`)."""
-        return upstreamlist.keyed_summaries(
-            self, since_ms=since_ms, until_ms=until_ms, user_id=user_id, share=share
-        )
-
     def iter_docs(
         self, *, user_id: str | None = None, with_ttl: bool = True, counting: bool = False
     ) -> Iterator[SessionDoc | Unreadable]:
@@ -395,29 +380,6 @@ class UpstreamStore:
                 stored = data.get("userId")
                 stored_user = stored if isinstance(stored, str) and stored else None
                 yield entry, document(data, entry.ttl, counting=True), stored_user
-
-    def selection_entries(
-        self, user_id: str | None = None
-    ) -> Iterator[tuple[_Entry, str, str | None, str | None, str | None]]:
-        """The keys of :meth:`session_entries` with only what selecting them for ``memory
-        delete`` reads: the session id, the exported user, ``updatedAt`` (as text) and the
-        ``userId`` as stored. The messages are skipped by the typed decode of ``memory
-        list`` (:func:`~neurolink_cli.store.upstreamlist.fast_session`) where it takes the
-        value; any other value is read whole, as there."""
-        session_data = self._session_data
-        for entry in self._entries(user_id, with_ttl=False):
-            found = upstreamlist.fast_session(entry)
-            if found is not None:
-                stored, updated = found.userId, found.updatedAt
-                sid = found.sessionId
-            else:
-                data = session_data(entry)
-                if not isinstance(data, dict):
-                    continue
-                stored, updated = data.get("userId"), data.get("updatedAt")
-                sid = data["sessionId"]
-            stored_user = stored if isinstance(stored, str) and stored else None
-            yield entry, sid, user_of({"userId": stored}), str_or_none(updated), stored_user
 
     def delete(self, session_id: str) -> bool:
         """Remove every session key with this id and its member of that user's set."""

@@ -21,10 +21,10 @@ always. What it does not check where it skips, the full read does:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from operator import attrgetter, itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import msgspec
 
@@ -49,6 +49,8 @@ class _Session(msgspec.Struct):
     updatedAt: Any = None  # noqa: N815
     title: Any = None
 
+
+R = TypeVar("R")  # what a page of keys is made into
 
 _METADATA = attrgetter("metadata")
 _FIRST = itemgetter(0)
@@ -77,20 +79,8 @@ def summaries(
     keys under the prefix that are not sessions. ``share``: the key pages read by two
     processes when they can (:func:`~neurolink_cli.util.forkmap.map_pages`, 4 of every 7
     pages to a forked worker; the rows in page order, exactly as one process gives them)."""
-    from neurolink_cli.util import forkmap
-
-    keep = Filter(since_ms, until_ms, user_id)
-    pages = store.key_pages(user_id)
-    share = share and forkmap.available() and store.can_share_pages()
-    work = partial(_rows_of, store, keep)
-    for rows in forkmap.map_pages(pages, store.read_entries, work, share=share):
+    for rows in _mapped(store, Filter(since_ms, until_ms, user_id), page_rows, share):
         yield from rows
-
-
-def _rows_of(
-    store: UpstreamStore, keep: Filter, _page: Any, entries: list[_Entry]
-) -> list[SessionSummary | Unreadable]:
-    return page_rows(store, entries, keep)
 
 
 Keyed = list[tuple[int, SessionSummary]]
@@ -108,17 +98,28 @@ def keyed_summaries(
     as ``(last update in ms, row)`` newest first (equal times in SCAN order), and its
     Unreadable rows. The pages a forked worker reads are keyed and sorted there, so this
     process only merges sorted runs (``memory list``)."""
+    return _mapped(store, Filter(since_ms, until_ms, user_id), _keyed_rows, share)
+
+
+def _mapped(store: UpstreamStore, keep: Filter,
+            rows: Callable[[UpstreamStore, list[_Entry], Filter], R], share: bool,
+            ) -> Iterator[R]:  # fmt: skip
+    """``rows(store, entries, keep)`` of each page of keys read, in page order (a forked
+    worker's share of the pages made there, when ``share`` and it can)."""
     from neurolink_cli.util import forkmap
 
-    keep = Filter(since_ms, until_ms, user_id)
-    pages = store.key_pages(user_id)
     share = share and forkmap.available() and store.can_share_pages()
-    work = partial(_keyed_rows_of, store, keep)
-    yield from forkmap.map_pages(pages, store.read_entries, work, share=share)
+    work = partial(_page_of, rows, store, keep)
+    return forkmap.map_pages(store.key_pages(keep.user_id), store.read_entries, work, share=share)
 
 
-def _keyed_rows_of(
-    store: UpstreamStore, keep: Filter, _page: Any, entries: list[_Entry]
+def _page_of(rows: Callable[[UpstreamStore, list[_Entry], Filter], R], store: UpstreamStore,
+             keep: Filter, _page: Any, entries: list[_Entry]) -> R:  # fmt: skip
+    return rows(store, entries, keep)
+
+
+def _keyed_rows(
+    store: UpstreamStore, entries: list[_Entry], keep: Filter
 ) -> tuple[Keyed, list[Unreadable]]:
     keyed: Keyed = []
     bad: list[Unreadable] = []
@@ -199,6 +200,29 @@ def _fast_row(entry: _Entry) -> SessionSummary | None:
         source=SOURCE_UPSTREAM,
         ttl=entry.ttl,
     )
+
+
+def selection_entries(
+    store: UpstreamStore, user_id: str | None = None
+) -> Iterator[tuple[_Entry, str, str | None, str | None, str | None]]:
+    """The keys of :meth:`UpstreamStore.session_entries` with only what selecting them for
+    ``memory delete`` reads: the session id, the exported user, ``updatedAt`` (as text) and
+    the ``userId`` as stored. The messages are skipped by :func:`fast_session` where it
+    takes the value; any other value is read whole, as for a row."""
+    session_data = store._session_data
+    for entry in store._entries(user_id, with_ttl=False):
+        found = fast_session(entry)
+        if found is not None:
+            stored, updated = found.userId, found.updatedAt
+            sid = found.sessionId
+        else:
+            data = session_data(entry)
+            if not isinstance(data, dict):
+                continue
+            stored, updated = data.get("userId"), data.get("updatedAt")
+            sid = data["sessionId"]
+        stored_user = stored if isinstance(stored, str) and stored else None
+        yield entry, sid, user_of({"userId": stored}), str_or_none(updated), stored_user
 
 
 def _decode(value: bytes) -> _Session | None:

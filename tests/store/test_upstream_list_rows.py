@@ -227,5 +227,5 @@ def selected_reference(store: UpstreamStore) -> list[tuple[Any, ...]]:
 def test_delete_selection_is_that_of_the_full_read(values: list[bytes]) -> None:
     entries = [_Entry(f"{PREFIX}u:{i}".encode(), "string", v, None) for i, v in enumerate(values)]
     store = Stored(entries)
-    got = [(e.key, *rest) for e, *rest in store.selection_entries()]
+    got = [(e.key, *rest) for e, *rest in upstreamlist.selection_entries(store)]
     assert got == selected_reference(store)

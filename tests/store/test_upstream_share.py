@@ -61,7 +61,9 @@ def test_keyed_pages_sort_to_the_rows_of_one_process(up: Upstream, monkeypatch: 
         good = [r for r in rows if isinstance(r, SessionSummary)]
         for share in (False, True):
             keyed, bad = [], []
-            for page_keyed, page_bad in up.store.keyed_summaries(share=share, **filters):
+            for page_keyed, page_bad in upstreamlist.keyed_summaries(
+                up.store, share=share, **filters
+            ):
                 keys = [k for k, _ in page_keyed]
                 assert keys == sorted(keys, reverse=True)
                 assert all(k == r.updated_ms for k, r in page_keyed)
