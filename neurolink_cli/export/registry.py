@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from neurolink_cli.export.formats import Failure
@@ -56,49 +56,30 @@ def _register(fmt: Format) -> None:
     FORMATS[fmt.name] = fmt
 
 
-def _json(out: IO[bytes], metadata: bool, guard: bool) -> Writer:
-    from neurolink_cli.export.formats import JsonWriter
+def _formats() -> Any:
+    from neurolink_cli.export import formats
 
-    return JsonWriter(out, metadata)
-
-
-def _csv(out: IO[bytes], metadata: bool, guard: bool) -> Writer:
-    from neurolink_cli.export.formats import CsvWriter
-
-    return CsvWriter(out, metadata, guard)
+    return formats
 
 
-def _jsonl(out: IO[bytes], metadata: bool, guard: bool) -> Writer:
-    from neurolink_cli.export.formats import JsonlWriter
+def _finetune() -> Any:
+    from neurolink_cli.export import finetune
 
-    return JsonlWriter(out, metadata)
-
-
-def _markdown(out: IO[bytes], metadata: bool, guard: bool) -> Writer:
-    from neurolink_cli.export.formats import MarkdownWriter
-
-    return MarkdownWriter(out, metadata)
+    return finetune
 
 
-def _chat_jsonl(out: IO[bytes], metadata: bool, guard: bool) -> Writer:
-    from neurolink_cli.export.finetune import ChatJsonlWriter
-
-    return ChatJsonlWriter(out)
-
-
-def _example_turns(doc: SessionDoc) -> int:
-    from neurolink_cli.export.finetune import example_turns
-
-    return example_turns(doc)
-
-
-_register(Format("json", "json", _json, True, "jsonl", True, True))
-_register(Format("csv", "csv", _csv, True, "csv", True, False))
-_register(Format("jsonl", "jsonl", _jsonl, True, "jsonl", True, True))
-_register(Format("markdown", "md", _markdown, True, None, False, False))
+_register(Format("json", "json", lambda o, m, g: _formats().JsonWriter(o, m), True, "jsonl",
+                 True, True))  # fmt: skip
+_register(Format("csv", "csv", lambda o, m, g: _formats().CsvWriter(o, m, g), True, "csv", True,
+                 False))  # fmt: skip
+_register(Format("jsonl", "jsonl", lambda o, m, g: _formats().JsonlWriter(o, m), True, "jsonl",
+                 True, True))  # fmt: skip
+_register(Format("markdown", "md", lambda o, m, g: _formats().MarkdownWriter(o, m), True, None,
+                 False, False))  # fmt: skip
 # fine-tuning data: OpenAI fine-tuning, Hugging Face TRL "messages", most services (issue 18)
-_register(Format("chat-jsonl", "chat.jsonl", _chat_jsonl, True, "chat-jsonl", True, False,
-                 turns_of=_example_turns))  # fmt: skip
+_register(Format("chat-jsonl", "chat.jsonl", lambda o, m, g: _finetune().ChatJsonlWriter(o), True,
+                 "chat-jsonl", True, False,
+                 turns_of=lambda doc: _finetune().example_turns(doc)))  # fmt: skip
 
 
 def kept_turns(fmt: Format, doc: SessionDoc) -> int:
