@@ -19,6 +19,7 @@ from support.redis_server import RedisClusterServers
 from neurolink_cli.config import load_settings
 from neurolink_cli.models import make_turn
 from neurolink_cli.store.connection import make_client
+from neurolink_cli.store.deletion import BATCH
 from neurolink_cli.store.native import NativeStore
 from neurolink_cli.store.repository import Repository
 from neurolink_cli.store.upstream import UpstreamStore
@@ -134,6 +135,28 @@ def test_a_session_changed_after_selection_is_kept(rclient: Any) -> None:
     got = b.repo.get("n1")
     assert got.turn_count() == 2  # type: ignore[union-attr]
     assert rclient.sismember(f"{b.u}u", "t1")
+
+
+def test_changed_and_gone_ones_in_later_batches(rclient: Any) -> None:
+    """More than two compare-and-delete batches per layout (each sent before the results of
+    the one before are handled, on one server): a session changed or gone in a later batch
+    is kept or counted gone, every other one deleted, in both layouts."""
+    b = Both(rclient)
+    n = 2 * BATCH + 37
+    keys = {}
+    for i in range(n):
+        b.native_session(f"n{i:04d}", "u", age_ms=60 * DAY_MS)
+        keys[i] = b.ts_session(f"t{i:04d}", "u", age_ms=60 * DAY_MS)
+    targets = b.repo.select(older_than_ms=now_ms() - DAY_MS)
+    assert len(targets) == 2 * n
+    b.native.append_turn("n0600", make_turn("user", "late", ms_to_rfc3339(now_ms())))
+    rclient.set(keys[1030], rclient.get(keys[1030]) + b" ")
+    b.native.delete("n1001")
+    rclient.delete(keys[7])
+    report = b.repo.delete_selected(targets)
+    assert (report.deleted, report.gone) == (2 * n - 4, 2)
+    assert sorted(t.session_id for t in report.kept) == ["n0600", "t1030"]
+    assert {sid for _, sid, _ in b.present()} == {"n0600", "t1030"}
 
 
 def test_session_ids_in_both_layouts_and_gone_ones(rclient: Any) -> None:
