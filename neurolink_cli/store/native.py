@@ -80,7 +80,6 @@ class NativeStore:
     """Reads and writes sessions of the native layout under one key prefix."""
 
     source = SOURCE_NATIVE
-    summary_script = True  # list rows from one script call per page (see nativelist)
 
     def __init__(
         self,
@@ -425,9 +424,10 @@ class NativeStore:
         until_ms: int | None = None,
         user_id: str | None = None,
         page: int = 200,
-    ) -> Iterator[SessionSummary]:
-        """Every session as a list row, oldest update first, each exactly once."""
-        return nativelist.all_summaries(
+    ) -> Iterator[nativelist.Keyed]:
+        """Every session's list row, each exactly once, a page at a time, oldest update
+        first: ``(last update in ms, row)`` pairs."""
+        return nativelist.keyed_summaries(
             self, since_ms=since_ms, until_ms=until_ms, user_id=user_id, page=page
         )
 

@@ -84,11 +84,11 @@ class Repository:
                 self.native.summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
             )
         else:  # the keyset walk meets every session exactly once; then newest first
-            rows = list(
-                _keyed(
-                    self.native.all_summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
-                )
-            )
+            rows = []
+            for page in self.native.all_summaries(
+                since_ms=since_ms, until_ms=until_ms, user_id=user_id
+            ):
+                rows += page
             rows.sort(key=_FIRST, reverse=True)
             native = iter(rows)
         # only the layouts with rows are merged (a heap merge of one is a cost per row)

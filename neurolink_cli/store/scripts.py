@@ -108,19 +108,6 @@ end
 return 1
 """
 
-# KEYS: metadata, turns of each session; ARGV: the summary fields. Per session: the fields'
-# values (nil when absent), then LLEN of the turns, then TTL of the metadata.
-SUMMARY_SCRIPT = """
-local out = {}
-for i = 1, #KEYS, 2 do
-  local row = redis.call('HMGET', KEYS[i], unpack(ARGV))
-  row[#ARGV + 1] = redis.call('LLEN', KEYS[i + 1])
-  row[#ARGV + 2] = redis.call('TTL', KEYS[i])
-  out[#out + 1] = row
-end
-return out
-"""
-
 STAGE_SCRIPT = """
 local n = redis.call('LLEN', KEYS[1])
 if n == tonumber(ARGV[1]) then
