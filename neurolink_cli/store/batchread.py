@@ -33,8 +33,8 @@ taken off the connection by :func:`~neurolink_cli.store.replies.read_replies`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from neurolink_cli.store.keyspace import RedisClient
 from neurolink_cli.store.pages import FIRST_PAGE
@@ -48,6 +48,31 @@ T = TypeVar("T")
 
 Tag = TypeVar("Tag")
 Command = tuple[Any, ...]
+Batch = Sequence[Command]  # a list of commands, or Packed
+
+
+class Packed(Sequence[Command]):
+    """A batch whose bytes on the wire its maker wrote (a template per session costs less
+    than packing each command, whose every length hiredis formats with ``sprintf``). Its
+    commands are made only if redis-py's pipeline needs them (the lean path failed)."""
+
+    def __init__(self, data: bytes, count: int, make: Callable[[], list[Command]]) -> None:
+        self.data = data
+        self.size = count
+        self.make = make
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, at: int) -> Command: ...
+    @overload
+    def __getitem__(self, at: slice) -> Sequence[Command]: ...
+    def __getitem__(self, at: int | slice) -> Command | Sequence[Command]:
+        return self.make()[at]
+
+    def __iter__(self) -> Iterator[Command]:
+        return iter(self.make())
 
 
 class BatchReader:
@@ -132,7 +157,7 @@ class BatchReader:
                 part.conn.disconnect()
                 part.pool.release(part.conn)
 
-    def run(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+    def run(self, commands: Batch) -> list[Any]:
         """The replies of ``commands`` sent in one round trip, each command's error (e.g.
         WRONGTYPE) in its place. Raw replies on the lean path (``TYPE`` gives bytes); the
         redis-py pipeline's (its response callbacks applied) on the fallback."""
@@ -147,9 +172,7 @@ class BatchReader:
         replies: list[Any] = pipe.execute(raise_on_error=False)
         return replies
 
-    def run_ahead(
-        self, batches: Iterable[tuple[Tag, list[Command]]]
-    ) -> Iterator[tuple[Tag, list[Any]]]:
+    def run_ahead(self, batches: Iterable[tuple[Tag, Batch]]) -> Iterator[tuple[Tag, list[Any]]]:
         """``(tag, replies)`` of each ``(tag, commands)`` batch, in order, like :meth:`run`;
         on the lean path the next batch is sent before this one's replies are read, so the
         server works on it while the caller handles these (two CPUs, one connection).
@@ -161,7 +184,7 @@ class BatchReader:
         early and quietly)."""
         failed: list[Exception] = []
 
-        def source() -> Iterator[tuple[Tag, list[Command]]]:
+        def source() -> Iterator[tuple[Tag, Batch]]:
             try:
                 yield from batches
             except Exception as exc:  # noqa: BLE001 - raised after the batches before it
@@ -172,16 +195,14 @@ class BatchReader:
         if failed:
             raise failed[0]
 
-    def _run_ahead(
-        self, it: Iterator[tuple[Tag, list[Command]]]
-    ) -> Iterator[tuple[Tag, list[Any]]]:
+    def _run_ahead(self, it: Iterator[tuple[Tag, Batch]]) -> Iterator[tuple[Tag, list[Any]]]:
         if not self._lean:
             for tag, commands in it:
                 yield tag, self.run(commands)
             return
         pool = cast("Redis", self.client).connection_pool
         conn = self._connection(pool)
-        sent: deque[tuple[Tag, list[Command]]] = deque()
+        sent: deque[tuple[Tag, Batch]] = deque()
         sock: Any = None
         released = False
         try:
@@ -217,14 +238,14 @@ class BatchReader:
 
     def chain(
         self,
-        first: tuple[Tag, list[Command]],
-        follow: Callable[[Tag, list[Any]], tuple[Tag, list[Command]] | None],
+        first: tuple[Tag, Batch],
+        follow: Callable[[Tag, list[Any]], tuple[Tag, Batch] | None],
     ) -> Iterator[tuple[Tag, list[Any]]]:
         """``(tag, replies)`` of a chain of batches, like :meth:`run`, each made by
         ``follow`` from the replies of the one before (None ends it). On the lean path the
         next batch is sent before these replies are handed out, so the server works on it
         while the caller handles these. A connection failure hands the rest to :meth:`run`."""
-        batch: tuple[Tag, list[Command]] | None = first
+        batch: tuple[Tag, Batch] | None = first
         pool = cast("Redis", self.client).connection_pool if self._lean else None
         conn = self._connection(pool) if pool is not None else None
         owed = False  # a batch sent on conn whose replies are not read yet
@@ -272,8 +293,10 @@ class BatchReader:
         except TypeError:  # redis-py < 5.3 wants a command name
             return pool.get_connection("MGET")
 
-    def _send(self, conn: Any, commands: list[Command]) -> None:
-        if self._pack is not None:
+    def _send(self, conn: Any, commands: Batch) -> None:
+        if type(commands) is Packed:
+            conn.send_packed_command([commands.data])
+        elif self._pack is not None:
             conn.send_packed_command([b"".join(map(self._pack, commands))])
         else:
             conn.send_packed_command(conn.pack_commands(commands))
@@ -282,7 +305,7 @@ class BatchReader:
     def _receive(conn: Any, count: int) -> list[Any]:
         return read_replies(conn, count)
 
-    def _run_lean(self, commands: list[Command]) -> list[Any]:
+    def _run_lean(self, commands: Batch) -> list[Any]:
         pool = cast("Redis", self.client).connection_pool
         conn = self._connection(pool)
         done = False
@@ -302,26 +325,29 @@ class BatchReader:
             conn = pool.get_connection()
         except TypeError:  # redis-py < 5.3 wants a command name
             conn = pool.get_connection("HGETALL")
-        last = self.last
         try:
-            if self._pack is not None:
-                pack = self._pack
-                parts = []
-                for meta_key, turns_key in pairs:
-                    parts.append(pack(("HGETALL", meta_key)))
-                    parts.append(pack(("LRANGE", turns_key, 0, last)))
-                packed = [b"".join(parts)]
-            else:
-                commands: list[tuple[Any, ...]] = []
-                for meta_key, turns_key in pairs:
-                    commands += [("HGETALL", meta_key), ("LRANGE", turns_key, 0, last)]
-                packed = conn.pack_commands(commands)
-            conn.send_packed_command(packed)
+            conn.send_packed_command([self._pairs_packed(pairs)])
         except BaseException:
             conn.disconnect()
             pool.release(conn)
             raise
         return conn
+
+    def _pairs_packed(self, pairs: list[tuple[str, str]]) -> bytes:
+        """HGETALL meta + LRANGE turns 0 last of each pair, as RESP: one template per session
+        (what hiredis's packer gives, without its ``sprintf`` of every length)."""
+        template = self.__dict__.get("_pair_template")
+        if template is None:
+            last = b"%d" % self.last
+            template = self.__dict__["_pair_template"] = (
+                b"*2\r\n$7\r\nHGETALL\r\n$%d\r\n%s\r\n*4\r\n$6\r\nLRANGE\r\n$%d\r\n%s\r\n"
+                + (b"$1\r\n0\r\n$%d\r\n%s\r\n" % (len(last), last)).replace(b"%", b"%%")
+            )
+        parts = []
+        for meta_key, turns_key in pairs:
+            meta, turns = meta_key.encode(), turns_key.encode()
+            parts.append(template % (len(meta), meta, len(turns), turns))
+        return b"".join(parts)
 
     def _receive_lean(self, pending: PendingBatch) -> list[Any]:
         conn, pending.conn = pending.conn, None
@@ -356,17 +382,12 @@ class BatchReader:
             else:
                 group[1].append(i)
         parts: list[NodePart] = []
-        last = self.last
         try:
             for node, positions in by_node.values():
                 part = NodePart(client.get_redis_connection(node).connection_pool, positions)
                 part.conn = self._connection(part.pool)
                 parts.append(part)
-                commands: list[Command] = []
-                for i in positions:
-                    meta_key, turns_key = pairs[i]
-                    commands += [("HGETALL", meta_key), ("LRANGE", turns_key, 0, last)]
-                self._send(part.conn, commands)
+                part.conn.send_packed_command([self._pairs_packed([pairs[i] for i in positions])])
         except BaseException:
             for part in parts:
                 part.conn.disconnect()

@@ -22,9 +22,11 @@ are gone are pruned from the index when met; a key of the wrong type raises its 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from neurolink_cli.models import SOURCE_NATIVE, SessionSummary
+from neurolink_cli.store.batchread import Packed
 from neurolink_cli.store.nativedoc import SUMMARY_FIELDS, as_int, as_text
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ def first_summaries(
         offset += len(rows)
         found = [(as_text(m) or "", float(sc)) for m, sc in rows]
         out: list[SessionSummary] = []
-        replies = store._reader().run(_commands(store, found))
+        replies = store._reader().run(_packed(store, found))
         offset -= summary_rows(store, found, replies, user_id, out)
         yield from out
         if len(rows) < page:
@@ -74,7 +76,7 @@ def keyed_summaries(
     """Every session's row, each exactly once, a page at a time in walk order (oldest
     update first): ``(last update in ms, row)`` pairs."""
     walk = iter(store.index_walk(since_ms=since_ms, until_ms=until_ms, page=page))
-    batches = store._reader().run_ahead((rows, _commands(store, rows)) for rows in walk)
+    batches = store._reader().run_ahead((rows, _packed(store, rows)) for rows in walk)
     for rows, replies in batches:
         out: list[SessionSummary] = []
         summary_rows(store, rows, replies, user_id, out)
@@ -93,6 +95,33 @@ def _commands(store: NativeStore, rows: Rows) -> list[tuple[Any, ...]]:
     return commands
 
 
+def _fields_tail() -> bytes:
+    return b"".join(b"$%d\r\n%s\r\n" % (len(f), f.encode()) for f in SUMMARY_FIELDS)
+
+
+# HMGET meta *fields, LLEN turns, TTL meta of one session as RESP, the keys filled in
+_TEMPLATE = (
+    b"*%d\r\n$5\r\nHMGET\r\n" % (_N + 2)
+    + b"$%d\r\n%s\r\n"
+    + _fields_tail().replace(b"%", b"%%")
+    + b"*2\r\n$4\r\nLLEN\r\n$%d\r\n%s\r\n*2\r\n$3\r\nTTL\r\n$%d\r\n%s\r\n"
+)
+
+
+def _packed(store: NativeStore, rows: Rows) -> Packed:
+    """The page's commands (:func:`_commands`) as the bytes hiredis would pack them, one
+    template per session."""
+    template = _TEMPLATE
+    head = f"{store.prefix}:session:{{".encode()
+    parts = []
+    for sid, _ in rows:
+        base = head + sid.encode()
+        meta, turns = base + b"}:metadata", base + b"}:turns"
+        n = len(meta)
+        parts.append(template % (n, meta, len(turns), turns, n, meta))
+    return Packed(b"".join(parts), 3 * len(rows), partial(_commands, store, rows))
+
+
 def summary_rows(
     store: NativeStore,
     rows: Rows,
@@ -108,12 +137,13 @@ def summary_rows(
     where it is used (no list or dict per row); a counter that ``int`` reads from its
     bytes is not decoded at all (whatever it refuses is read as text, as :func:`as_int` of
     the decoded field)."""
-    for reply in replies:
-        if isinstance(reply, Exception):
-            raise reply
     gone = 0
     each = iter(replies)
     for (sid, score), fields, length, ttl in zip(rows, each, each, each, strict=True):
+        if type(fields) is not list or type(length) is not int:  # TTL does not fail
+            for reply in (fields, length):
+                if isinstance(reply, Exception):
+                    raise reply
         if not length and fields.count(None) == _N:  # neither key exists
             store._prune_member(sid, score)
             gone += 1
