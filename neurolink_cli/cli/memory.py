@@ -207,14 +207,18 @@ def memory_list(
         errors_only=errors_only,
         share=True,
     )
-    for bad in app.repository().warnings:
-        app.warn(f"skipped {bad.key or bad.session_id}: {bad.reason}")
+    warnings = app.repository().warnings
+    for bad in warnings:  # as memory stats words them
+        app.warn(f"{'skipped ' if bad.skip else ''}{bad.key or bad.session_id}: {bad.reason}")
     fmt = fmt or ("table" if app.env.stdout_isatty else "jsonl")
     total = None
     filtered = since or until or user_id or errors_only
     if fmt == "table" and limit and len(rows) >= limit and not filtered:
         total = app.repository().count_estimate()  # "50 of 1,000 shown"
     print_sessions(rows, fmt, app.env, limit=limit if fmt == "table" else 0, total=total)
+    unread = sum(1 for bad in warnings if not bad.skip)
+    if unread:  # a session left out is a partial failure (a key that is no session is not)
+        raise PartialFailure(f"{unread} sessions could not be read and are not listed (see above)")
 
 
 @memory.command("export")

@@ -408,8 +408,9 @@ class NativeStore:
         until_ms: int | None = None,
         user_id: str | None = None,
         page: int = 200,
-    ) -> Iterator[SessionSummary]:
-        """Sessions newest first (by last update), as list rows, pruning gone members.
+    ) -> Iterator[SessionSummary | Unreadable]:
+        """Sessions newest first (by last update), as list rows, pruning gone members; a
+        session with a key of the wrong type as Unreadable.
 
         For a first page (``list --limit N``); every session, each exactly once, is
         :meth:`all_summaries` (the keyset walk). See :mod:`~neurolink_cli.store.nativelist`."""
@@ -424,9 +425,10 @@ class NativeStore:
         until_ms: int | None = None,
         user_id: str | None = None,
         page: int = 200,
-    ) -> Iterator[nativelist.Keyed]:
+    ) -> Iterator[tuple[nativelist.Keyed, list[Unreadable]]]:
         """Every session's list row, each exactly once, a page at a time, oldest update
-        first: ``(last update in ms, row)`` pairs."""
+        first: ``(last update in ms, row)`` pairs, with the page's sessions that have a key
+        of the wrong type (Unreadable)."""
         return nativelist.keyed_summaries(
             self, since_ms=since_ms, until_ms=until_ms, user_id=user_id, page=page
         )

@@ -16,7 +16,8 @@ Python builds rows. Each page's rows come keyed by their last update (the sort k
 listing), in walk order. One process: a forked worker for half the pages was measured
 slower at 20,000 sessions (its fork, the pickled rows) than building them all here. A
 first page (``--limit N``) reads the index newest first. Either way, members whose keys
-are gone are pruned from the index when met; a key of the wrong type raises its WRONGTYPE.
+are gone are pruned from the index when met; a session with a key of the wrong type is
+named (Unreadable: ``memory list`` warns and lists the rest, as ``stats`` and ``export-all`` do).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from neurolink_cli.models import SOURCE_NATIVE, SessionSummary
+from neurolink_cli.models import SOURCE_NATIVE, SessionSummary, Unreadable
 from neurolink_cli.store.batchread import Packed
 from neurolink_cli.store.nativedoc import SUMMARY_FIELDS, as_int, as_text
 
@@ -44,8 +45,9 @@ def first_summaries(
     until_ms: int | None = None,
     user_id: str | None = None,
     page: int = 200,
-) -> Iterator[SessionSummary]:
-    """Sessions newest first (by last update), as list rows, pruning gone members."""
+) -> Iterator[SessionSummary | Unreadable]:
+    """Sessions newest first (by last update), as list rows, pruning gone members; a
+    session with a key of the wrong type as Unreadable (before the rows of its page)."""
     hi: float | str = f"({until_ms}" if until_ms is not None else "+inf"
     lo: float | str = since_ms if since_ms is not None else "-inf"
     offset = 0
@@ -58,8 +60,10 @@ def first_summaries(
         offset += len(rows)
         found = [(as_text(m) or "", float(sc)) for m, sc in rows]
         out: list[SessionSummary] = []
+        bad: list[Unreadable] = []
         replies = store._reader().run(_packed(store, found))
-        offset -= summary_rows(store, found, replies, user_id, out)
+        offset -= summary_rows(store, found, replies, user_id, out, bad)
+        yield from bad
         yield from out
         if len(rows) < page:
             return
@@ -72,15 +76,17 @@ def keyed_summaries(
     until_ms: int | None = None,
     user_id: str | None = None,
     page: int = 200,
-) -> Iterator[Keyed]:
+) -> Iterator[tuple[Keyed, list[Unreadable]]]:
     """Every session's row, each exactly once, a page at a time in walk order (oldest
-    update first): ``(last update in ms, row)`` pairs."""
+    update first): ``(last update in ms, row)`` pairs, and the page's sessions with a key
+    of the wrong type as Unreadable."""
     walk = iter(store.index_walk(since_ms=since_ms, until_ms=until_ms, page=page))
     batches = store._reader().run_ahead((rows, _packed(store, rows)) for rows in walk)
     for rows, replies in batches:
         out: list[SessionSummary] = []
-        summary_rows(store, rows, replies, user_id, out)
-        yield [(row.updated_ms, row) for row in out]
+        bad: list[Unreadable] = []
+        summary_rows(store, rows, replies, user_id, out, bad)
+        yield [(row.updated_ms, row) for row in out], bad
 
 
 def _commands(store: NativeStore, rows: Rows) -> list[tuple[Any, ...]]:
@@ -128,10 +134,12 @@ def summary_rows(
     replies: list[Any],
     user_id: str | None,
     out: list[SessionSummary],
+    bad: list[Unreadable] | None = None,
 ) -> int:
     """Append the rows' summaries to ``out`` from ``replies`` (HMGET of the summary
     fields, LLEN, TTL per session); the number of members found gone (and pruned). A
-    command's error (WRONGTYPE) is raised.
+    session with a key of the wrong type goes to ``bad`` as Unreadable (raised without
+    ``bad``), unless its user is known and not ``user_id``; any other error is raised.
 
     The hot loop of ``memory list``: each session's fields are unpacked and each decoded
     where it is used (no list or dict per row); a counter that ``int`` reads from its
@@ -140,10 +148,10 @@ def summary_rows(
     gone = 0
     each = iter(replies)
     for (sid, score), fields, length, ttl in zip(rows, each, each, each, strict=True):
-        if type(fields) is not list or type(length) is not int:  # TTL does not fail
-            for reply in (fields, length):
-                if isinstance(reply, Exception):
-                    raise reply
+        if (type(fields) is not list or type(length) is not int) and _wrong_type(
+            store, sid, fields, length, user_id, bad
+        ):  # TTL does not fail
+            continue
         if not length and fields.count(None) == _N:  # neither key exists
             store._prune_member(sid, score)
             gone += 1
@@ -187,3 +195,18 @@ def summary_rows(
             )
         )
     return gone
+
+
+def _wrong_type(store: NativeStore, sid: str, fields: Any, length: Any, user_id: str | None,
+                bad: list[Unreadable] | None) -> bool:  # fmt: skip
+    """True when the session has a key of the wrong type (put in ``bad``, unless its
+    metadata names another user than ``user_id``); any other error of its replies raised."""
+    for reply, of_meta in ((fields, True), (length, False)):
+        if isinstance(reply, Exception):
+            if bad is None or "WRONGTYPE" not in str(reply):
+                raise reply
+            key = store.meta_key(sid) if of_meta else store.turns_key(sid)
+            if user_id is None or not isinstance(fields, list) or as_text(fields[1]) == user_id:
+                bad.append(Unreadable(sid, f"key {key} is not of the expected type", key))
+            return True
+    return False

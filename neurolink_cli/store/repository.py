@@ -31,9 +31,14 @@ if TYPE_CHECKING:  # deleting and archiving import them when used (not at every 
 _FIRST = itemgetter(0)
 
 
-def _keyed(rows: Iterable[SessionSummary]) -> Iterator[tuple[int, SessionSummary]]:
+def _keyed(
+    rows: Iterable[SessionSummary | Unreadable], bad: list[Unreadable]
+) -> Iterator[tuple[int, SessionSummary]]:
     for row in rows:
-        yield row.updated_ms, row
+        if isinstance(row, Unreadable):
+            bad.append(row)
+        else:
+            yield row.updated_ms, row
 
 
 class Repository:
@@ -42,7 +47,8 @@ class Repository:
     def __init__(self, native: NativeStore, upstream: UpstreamStore | None = None) -> None:
         self.native = native
         self.upstream = upstream
-        self.warnings: list[Unreadable] = []  # keys met while listing that are not sessions
+        self.warnings: list[Unreadable] = []  # keys met while listing that are not sessions,
+        # and sessions with a key of the wrong type
 
     def get(self, session_id: str) -> SessionDoc | Unreadable:
         """The session's document; SessionNotFound when no layout has it."""
@@ -81,14 +87,16 @@ class Repository:
         native: Iterator[tuple[int, SessionSummary]]
         if limit:
             native = _keyed(
-                self.native.summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+                self.native.summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id),
+                self.warnings,
             )
         else:  # the keyset walk meets every session exactly once; then newest first
             rows = []
-            for page in self.native.all_summaries(
+            for page, bad in self.native.all_summaries(
                 since_ms=since_ms, until_ms=until_ms, user_id=user_id
             ):
                 rows += page
+                self.warnings += bad
             rows.sort(key=_FIRST, reverse=True)
             native = iter(rows)
         # only the layouts with rows are merged (a heap merge of one is a cost per row)

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-import redis
-
-from neurolink_cli.models import make_turn
+from neurolink_cli.models import Unreadable, make_turn
 from neurolink_cli.store.native import NativeStore
 
 
@@ -30,7 +27,8 @@ def fill(store: NativeStore, client: Any) -> None:
 
 def rows(store: NativeStore, user_id: str | None = None) -> list[Any]:
     out = []
-    for page in store.all_summaries(user_id=user_id, page=4):
+    for page, bad in store.all_summaries(user_id=user_id, page=4):
+        assert not bad
         assert [ms for ms, _ in page] == [r.updated_ms for _, r in page]
         out += [r.as_dict() for _, r in page]
     return out
@@ -50,9 +48,39 @@ def test_lean_rows_are_the_pipeline_rows(client: Any, store: NativeStore) -> Non
     assert turns["s7"] == int("9" * 19) and turns["s8"] == 3
 
 
-def test_a_key_of_the_wrong_type_still_raises(client: Any, store: NativeStore) -> None:
+def test_a_key_of_the_wrong_type_is_named_and_the_rest_listed(
+    client: Any, store: NativeStore
+) -> None:
+    fill(store, client)
+    want = {r["sessionId"] for r in rows(store)} - {"s4", "s7"}
+    client.delete(store.turns_key("s4"), store.meta_key("s7"))
+    client.set(store.turns_key("s4"), b"not a list")
+    client.set(store.meta_key("s7"), b"not a hash")
+    for lean in (True, False):
+        reader = NativeStore(client, store.prefix)
+        reader._reader()._lean = lean
+        for user, named in ((None, {"s4", "s7"}), ("u0", {"s4", "s7"}), ("u1", {"s7"})):
+            got, bad = [], []
+            for page, unread in reader.all_summaries(user_id=user, page=4):
+                got += [r.session_id for _, r in page]
+                bad += unread
+            assert set(got) == {s for s in want if user is None or int(s[1]) % 2 == int(user[1])}
+            assert {b.session_id for b in bad} == named and not any(b.skip for b in bad)
+            keys = {"s4": store.turns_key("s4"), "s7": store.meta_key("s7")}
+            assert {b.key for b in bad} == {keys[s] for s in named}
+            first = list(reader.summaries(user_id=user))
+            assert {x.session_id for x in first if isinstance(x, Unreadable)} == named
+            assert {x.session_id for x in first if not isinstance(x, Unreadable)} == set(got)
+    assert "not of the expected type" in bad[0].reason
+
+
+def test_list_names_an_unreadable_session_and_exits_1(cli: Any, client: Any, store: Any) -> None:
     fill(store, client)
     client.delete(store.turns_key("s4"))
     client.set(store.turns_key("s4"), b"not a list")
-    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
-        rows(store)
+    result = cli("memory", "list", "--limit", "0", "--format", "jsonl")
+    assert result.exit_code == 1
+    assert len(result.stdout.splitlines()) == 7  # the 8 sessions with keys, s4 left out
+    key = store.turns_key("s4")
+    assert f"{key}: key {key} is not of the expected type" in result.stderr
+    assert "1 sessions could not be read and are not listed" in result.stderr
