@@ -208,8 +208,9 @@ def memory_list(
         share=True,
     )
     warnings = app.repository().warnings
-    for bad in warnings:  # as memory stats words them
-        app.warn(f"{'skipped ' if bad.skip else ''}{bad.key or bad.session_id}: {bad.reason}")
+    for bad in warnings:  # a session as export-all names it; a key that is none, skipped
+        name = f"skipped {bad.key or bad.session_id}" if bad.skip else bad.session_id
+        app.warn(f"{name}: {bad.reason}")
     fmt = fmt or ("table" if app.env.stdout_isatty else "jsonl")
     total = None
     filtered = since or until or user_id or errors_only

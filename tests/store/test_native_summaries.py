@@ -82,5 +82,5 @@ def test_list_names_an_unreadable_session_and_exits_1(cli: Any, client: Any, sto
     assert result.exit_code == 1
     assert len(result.stdout.splitlines()) == 7  # the 8 sessions with keys, s4 left out
     key = store.turns_key("s4")
-    assert f"{key}: key {key} is not of the expected type" in result.stderr
+    assert f"warning: s4: key {key} is not of the expected type" in result.stderr
     assert "1 sessions could not be read and are not listed" in result.stderr
