@@ -103,6 +103,22 @@ def test_list_and_export(cluster, seeded, prefix) -> None:
 
 @pytest.mark.cluster
 @pytest.mark.e2e
+def test_list_names_a_session_with_a_key_of_the_wrong_type(
+    cluster, cclient, seeded, prefix
+) -> None:
+    bad = SESSIONS[1]
+    cclient.delete(seeded.turns_key(bad))
+    cclient.set(seeded.turns_key(bad), b"not a list")
+    for limit in ("0", "50"):  # the keyset walk, and the first page newest first
+        listed = run(cluster, prefix, "memory", "list", "--limit", limit, "--format", "json")
+        assert listed.returncode == 1, listed.stderr
+        rows = orjson.loads(listed.stdout)
+        assert sorted(r["sessionId"] for r in rows) == sorted(set(SESSIONS) - {bad})
+        assert f"{bad}: key {seeded.turns_key(bad)} is not of the expected type" in listed.stderr
+
+
+@pytest.mark.cluster
+@pytest.mark.e2e
 @pytest.mark.parametrize("full_scan", [False, True])
 def test_export_all_to_stdout(cluster, seeded, prefix, full_scan: bool) -> None:
     args = ["memory", "export-all", *(["--full-scan"] if full_scan else [])]
