@@ -285,6 +285,9 @@ def parse_turns(raws: list[bytes], session_id: str, offset: int = 0) -> list[dic
     return turns
 
 
+Keyed = list[tuple[int, SessionSummary]]  # list rows with their last update in ms
+
+
 @dataclass(slots=True)
 class Unreadable:
     """A session (or a key under the prefix) that a store met but could not read."""
@@ -293,3 +296,11 @@ class Unreadable:
     reason: str
     key: str | None = None
     skip: bool = False  # True: a key under the prefix that is not a session (warn, exit 0)
+
+    @property
+    def warning(self) -> str:
+        """How commands name it on stderr: ``skipped KEY: why`` for a key that is no
+        session, ``SESSION: why`` for a session that cannot be read."""
+        if self.skip:
+            return f"skipped {self.key or self.session_id}: {self.reason}"
+        return f"{self.session_id}: {self.reason}"

@@ -203,7 +203,7 @@ class HistoryMethods:
             repo.list, since_ms=since_ms, until_ms=until_ms, user_id=user_id, limit=limit
         )
         for bad in repo.warnings:
-            log.warning("skipped %s: %s", bad.key or bad.session_id, bad.reason)
+            log.warning("%s", bad.warning)
         return [orjson.loads(orjson.dumps(r.as_dict())) for r in rows]
 
     def iter_sessions(

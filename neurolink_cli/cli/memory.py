@@ -208,9 +208,8 @@ def memory_list(
         share=True,
     )
     warnings = app.repository().warnings
-    for bad in warnings:  # a session as export-all names it; a key that is none, skipped
-        name = f"skipped {bad.key or bad.session_id}" if bad.skip else bad.session_id
-        app.warn(f"{name}: {bad.reason}")
+    for bad in warnings:
+        app.warn(bad.warning)
     fmt = fmt or ("table" if app.env.stdout_isatty else "jsonl")
     total = None
     filtered = since or until or user_id or errors_only

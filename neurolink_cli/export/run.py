@@ -48,10 +48,9 @@ def export_one(
 def _unreadable(item: Unreadable, ledger: ExportLedger, say: Callable[[str], None]) -> None:
     if item.skip:  # not a session at all: say so, count it, go on
         ledger.not_session(item.key or item.session_id, item.reason)
-        say(f"skipped {item.key or item.session_id}: {item.reason}")
     else:
         ledger.fail(item.session_id, item.reason)
-        say(f"{item.session_id}: {item.reason}")
+    say(item.warning)
 
 
 def prepare(

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from neurolink_cli.models import SOURCE_NATIVE, SessionDoc, SessionSummary, Unreadable
+from neurolink_cli.models import SOURCE_NATIVE, Keyed, SessionDoc, SessionSummary, Unreadable
 from neurolink_cli.store import nativelist
 from neurolink_cli.store.batchread import BatchReader, read_ahead
 from neurolink_cli.store.keyspace import (
@@ -425,7 +425,7 @@ class NativeStore:
         until_ms: int | None = None,
         user_id: str | None = None,
         page: int = 200,
-    ) -> Iterator[tuple[nativelist.Keyed, list[Unreadable]]]:
+    ) -> Iterator[tuple[Keyed, list[Unreadable]]]:
         """Every session's list row, each exactly once, a page at a time, oldest update
         first: ``(last update in ms, row)`` pairs, with the page's sessions that have a key
         of the wrong type (Unreadable)."""

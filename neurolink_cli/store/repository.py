@@ -19,7 +19,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from neurolink_cli.errors import SessionNotFound
-from neurolink_cli.models import SessionDoc, SessionSummary, Unreadable
+from neurolink_cli.models import Keyed, SessionDoc, SessionSummary, Unreadable
 from neurolink_cli.store import upstreamlist
 from neurolink_cli.store.native import NativeStore
 from neurolink_cli.store.upstream import UpstreamStore
@@ -84,35 +84,30 @@ class Repository:
         keys read by two processes when they can (the CLI's; never inside a library)."""
         # Rows travel as (updated ms, row): each timestamp is parsed once, not once for the
         # sort and again for the merge.
-        native: Iterator[tuple[int, SessionSummary]]
+        streams: builtins.list[Iterable[tuple[int, SessionSummary]]] = []
         if limit:
-            native = _keyed(
-                self.native.summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id),
-                self.warnings,
-            )
+            native = self.native.summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+            streams.append(_keyed(native, self.warnings))
         else:  # the keyset walk meets every session exactly once; then newest first
-            rows = []
-            for page, bad in self.native.all_summaries(
-                since_ms=since_ms, until_ms=until_ms, user_id=user_id
-            ):
-                rows += page
-                self.warnings += bad
-            rows.sort(key=_FIRST, reverse=True)
-            native = iter(rows)
-        # only the layouts with rows are merged (a heap merge of one is a cost per row)
-        streams: list[Iterator[tuple[int, SessionSummary]]] = [native] if limit or rows else []
+            pages = self.native.all_summaries(since_ms=since_ms, until_ms=until_ms, user_id=user_id)
+            streams.append(self._newest_first(pages))
         if self.upstream is not None:
             # pages keyed and sorted where they were read (a forked worker's there): the
-            # sort here merges those runs, equal times in SCAN order as before
-            found: builtins.list[tuple[int, SessionSummary]] = []
-            for keyed, bad in upstreamlist.keyed_summaries(
-                self.upstream, since_ms=since_ms, until_ms=until_ms, user_id=user_id, share=share
-            ):
-                self.warnings += bad
-                found += keyed
-            found.sort(key=_FIRST, reverse=True)
-            if found:
-                streams.append(iter(found))
+            # sort merges those runs, equal times in SCAN order as before
+            streams.append(
+                self._newest_first(
+                    upstreamlist.keyed_summaries(
+                        self.upstream,
+                        since_ms=since_ms,
+                        until_ms=until_ms,
+                        user_id=user_id,
+                        share=share,
+                    )  # fmt: skip
+                )
+            )
+        # only the layouts with rows are merged (a heap merge of one is a cost per row); a
+        # first page is read lazily, its stream always kept
+        streams = [s for s in streams if not isinstance(s, builtins.list) or s]
         merged: Iterator[tuple[int, SessionSummary]] = (
             heapq.merge(*streams, key=_FIRST, reverse=True)
             if len(streams) > 1
@@ -121,6 +116,16 @@ class Repository:
         if errors_only:
             merged = (pair for pair in merged if pair[1].errors > 0)
         return [row for _, row in itertools.islice(merged, min(limit, sys.maxsize) or None)]
+
+    def _newest_first(self, pages: Iterable[tuple[Keyed, builtins.list[Unreadable]]]) -> Keyed:
+        """Every page's rows, newest update first (a stable sort: equal times in page
+        order), their Unreadable rows added to :attr:`warnings`."""
+        rows: Keyed = []
+        for page, bad in pages:
+            rows += page
+            self.warnings += bad
+        rows.sort(key=_FIRST, reverse=True)
+        return rows
 
     def iter_docs(
         self,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import msgspec
 
-from neurolink_cli.models import SOURCE_UPSTREAM, SessionSummary, Unreadable
+from neurolink_cli.models import SOURCE_UPSTREAM, Keyed, SessionSummary, Unreadable
 from neurolink_cli.store.upstreamdoc import derived, str_or_none, user_of
 from neurolink_cli.util.jsonutil import _exact_float as exact_float
 from neurolink_cli.util.timeutil import stored_to_ms
@@ -81,9 +81,6 @@ def summaries(
     pages to a forked worker; the rows in page order, exactly as one process gives them)."""
     for rows in _mapped(store, Filter(since_ms, until_ms, user_id), page_rows, share):
         yield from rows
-
-
-Keyed = list[tuple[int, SessionSummary]]
 
 
 def keyed_summaries(
