@@ -33,8 +33,8 @@ taken off the connection by :func:`~neurolink_cli.store.replies.read_replies`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from neurolink_cli.store.keyspace import RedisClient
 from neurolink_cli.store.pages import FIRST_PAGE
@@ -48,31 +48,24 @@ T = TypeVar("T")
 
 Tag = TypeVar("Tag")
 Command = tuple[Any, ...]
-Batch = Sequence[Command]  # a list of commands, or Packed
 
 
-class Packed(Sequence[Command]):
+class Packed:
     """A batch whose bytes on the wire its maker wrote (a template per session costs less
     than packing each command, whose every length hiredis formats with ``sprintf``). Its
     commands are made only if redis-py's pipeline needs them (the lean path failed)."""
 
     def __init__(self, data: bytes, count: int, make: Callable[[], list[Command]]) -> None:
-        self.data = data
-        self.size = count
-        self.make = make
+        self.data, self.size, self.make = data, count, make
 
     def __len__(self) -> int:
         return self.size
 
-    @overload
-    def __getitem__(self, at: int) -> Command: ...
-    @overload
-    def __getitem__(self, at: slice) -> Sequence[Command]: ...
-    def __getitem__(self, at: int | slice) -> Command | Sequence[Command]:
-        return self.make()[at]
-
     def __iter__(self) -> Iterator[Command]:
         return iter(self.make())
+
+
+Batch = list[Command] | Packed
 
 
 class BatchReader:

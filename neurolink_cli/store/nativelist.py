@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from neurolink_cli.models import SOURCE_NATIVE, SessionSummary, Unreadable
+from neurolink_cli.models import SOURCE_NATIVE, Keyed, SessionSummary, Unreadable
 from neurolink_cli.store.batchread import Packed
 from neurolink_cli.store.nativedoc import SUMMARY_FIELDS, as_int, as_text
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from neurolink_cli.store.native import NativeStore
 
 Rows = list[tuple[str, float]]
-Keyed = list[tuple[int, SessionSummary]]
 _N = len(SUMMARY_FIELDS)
 
 
@@ -101,15 +100,11 @@ def _commands(store: NativeStore, rows: Rows) -> list[tuple[Any, ...]]:
     return commands
 
 
-def _fields_tail() -> bytes:
-    return b"".join(b"$%d\r\n%s\r\n" % (len(f), f.encode()) for f in SUMMARY_FIELDS)
-
-
 # HMGET meta *fields, LLEN turns, TTL meta of one session as RESP, the keys filled in
 _TEMPLATE = (
     b"*%d\r\n$5\r\nHMGET\r\n" % (_N + 2)
     + b"$%d\r\n%s\r\n"
-    + _fields_tail().replace(b"%", b"%%")
+    + b"".join(b"$%d\r\n%s\r\n" % (len(f), f.encode()) for f in SUMMARY_FIELDS).replace(b"%", b"%%")
     + b"*2\r\n$4\r\nLLEN\r\n$%d\r\n%s\r\n*2\r\n$3\r\nTTL\r\n$%d\r\n%s\r\n"
 )
 
@@ -134,12 +129,12 @@ def summary_rows(
     replies: list[Any],
     user_id: str | None,
     out: list[SessionSummary],
-    bad: list[Unreadable] | None = None,
+    bad: list[Unreadable],
 ) -> int:
     """Append the rows' summaries to ``out`` from ``replies`` (HMGET of the summary
     fields, LLEN, TTL per session); the number of members found gone (and pruned). A
-    session with a key of the wrong type goes to ``bad`` as Unreadable (raised without
-    ``bad``), unless its user is known and not ``user_id``; any other error is raised.
+    session with a key of the wrong type goes to ``bad`` as Unreadable, unless its user is
+    known and not ``user_id``; any other error is raised.
 
     The hot loop of ``memory list``: each session's fields are unpacked and each decoded
     where it is used (no list or dict per row); a counter that ``int`` reads from its
@@ -198,12 +193,12 @@ def summary_rows(
 
 
 def _wrong_type(store: NativeStore, sid: str, fields: Any, length: Any, user_id: str | None,
-                bad: list[Unreadable] | None) -> bool:  # fmt: skip
+                bad: list[Unreadable]) -> bool:  # fmt: skip
     """True when the session has a key of the wrong type (put in ``bad``, unless its
     metadata names another user than ``user_id``); any other error of its replies raised."""
     for reply, of_meta in ((fields, True), (length, False)):
         if isinstance(reply, Exception):
-            if bad is None or "WRONGTYPE" not in str(reply):
+            if "WRONGTYPE" not in str(reply):
                 raise reply
             key = store.meta_key(sid) if of_meta else store.turns_key(sid)
             if user_id is None or not isinstance(fields, list) or as_text(fields[1]) == user_id:
