@@ -387,7 +387,7 @@ def compute_stats(
     native = repo.native
     parts = map_pages(
         iter(native.index_walk(page=native.batch_size)),
-        native.read_replies,
+        partial(native.read_replies, ttl=True),
         partial(native_page, native),
         share=share and native.can_share_pages(),
     )

@@ -131,14 +131,16 @@ class _Texts(dict[Any, Any]):
 
 
 def native_page(native: NativeStore, rows: list[tuple[str, float]], replies: list[Any]) -> Stats:
-    """The count of one page of the native index from its replies, with the TTLs of the
-    sessions counted (one round trip). A plain session is counted from the replies
-    themselves; any other (and one whose turns are not decoded so) from its document."""
+    """The count of one page of the native index from its replies (``[HGETALL, LRANGE,
+    PTTL] * rows``: :meth:`NativeStore.read_replies` with ``ttl``; the TTLs in a round
+    trip of their own would wait behind the next page's reads, queued before them). A plain
+    session is counted from the replies themselves; any other (and one whose turns are not
+    decoded so) from its document."""
     part = Stats(cost_terms=[])
     run = Run()
-    counted: list[str] = []
+    counted: list[int] = []  # the rows counted, whose TTLs are looked at
     first_page = native.first_page
-    metas, turn_lists = replies[0::2], replies[1::2]
+    metas, turn_lists, ttls = replies[0::3], replies[1::3], replies[2::3]
     plain = [_plain(m, t, first_page) for m, t in zip(metas, turn_lists, strict=True)]
     fast = [decode_turns(t) if p else None for p, t in zip(plain, turn_lists, strict=True)]
     text = _Texts()
@@ -147,18 +149,18 @@ def native_page(native: NativeStore, rows: list[tuple[str, float]], replies: lis
             get = metas[i].get
             run.add_parts(turns, text(get(b"model")), text(get(b"provider")),
                           as_text(get(b"createdAt")), as_text(get(b"updatedAt")))  # fmt: skip
-            counted.append(as_text(get(b"sessionId")) or rows[i][0])
+            counted.append(i)
             continue
-        for item in native.docs_of(rows[i : i + 1], replies[2 * i : 2 * i + 2]):
+        for item in native.docs_of(rows[i : i + 1], replies[3 * i : 3 * i + 2]):
             if isinstance(item, Unreadable):
                 _unreadable(part, item)
                 continue
             parsed = _parsed(part, item)
             if parsed is not None:
                 run.add(item, parsed)
-                counted.append(item.session_id)
+                counted.append(i)
     part.count(run)
-    part.expiring += sum(1 for ms in native.ttls_ms(counted) if 0 < ms <= DAY_MS)
+    part.expiring += sum(1 for i in counted if type(ms := ttls[i]) is int and 0 < ms <= DAY_MS)
     return part
 
 

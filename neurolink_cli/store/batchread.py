@@ -96,18 +96,20 @@ class BatchReader:
         WRONGTYPE) in its place."""
         return self.finish(self.start(pairs))
 
-    def start(self, pairs: list[tuple[str, str]]) -> PendingBatch:
+    def start(self, pairs: list[tuple[str, str]], ttl: bool = False) -> PendingBatch:
         """Send a batch's commands without waiting for the replies (:meth:`finish` reads
-        them): Redis serialises this batch while the caller formats the previous one."""
-        pending = PendingBatch(pairs)
+        them): Redis serialises this batch while the caller formats the previous one. With
+        ``ttl``, each session's ``PTTL`` of its metadata follows its two commands in the
+        same round trip (its reply third: ``[meta, turns, pttl, ...]``)."""
+        pending = PendingBatch(pairs, 3 if ttl else 2)
         if self._lean and pairs:
             try:
-                pending.conn = self._send_lean(pairs)
+                pending.conn = self._send_lean(pairs, ttl)
             except Exception:
                 self._lean = False  # the connection failed: the pipeline retries from here on
         elif self._cluster and pairs:
             try:
-                pending.nodes = self._send_cluster(pairs)
+                pending.nodes = self._send_cluster(pairs, ttl)
             except Exception:
                 self._cluster = False  # a node failed: the cluster pipeline retries from here on
         return pending
@@ -135,6 +137,8 @@ class BatchReader:
         for meta_key, turns_key in pending.pairs:
             pipe.hgetall(meta_key)
             pipe.lrange(turns_key, 0, self.last)
+            if pending.width == 3:
+                pipe.pttl(meta_key)
         replies: list[Any] = pipe.execute(raise_on_error=False)
         return replies
 
@@ -312,41 +316,40 @@ class BatchReader:
             pool.release(conn)
         return replies
 
-    def _send_lean(self, pairs: list[tuple[str, str]]) -> Any:
+    def _send_lean(self, pairs: list[tuple[str, str]], ttl: bool) -> Any:
         pool = cast("Redis", self.client).connection_pool  # _lean is never set on a cluster
+        conn = self._connection(pool)
         try:
-            conn = pool.get_connection()
-        except TypeError:  # redis-py < 5.3 wants a command name
-            conn = pool.get_connection("HGETALL")
-        try:
-            conn.send_packed_command([self._pairs_packed(pairs)])
+            conn.send_packed_command([self._pairs_packed(pairs, ttl)])
         except BaseException:
             conn.disconnect()
             pool.release(conn)
             raise
         return conn
 
-    def _pairs_packed(self, pairs: list[tuple[str, str]]) -> bytes:
-        """HGETALL meta + LRANGE turns 0 last of each pair, as RESP: one template per session
-        (what hiredis's packer gives, without its ``sprintf`` of every length)."""
-        template = self.__dict__.get("_pair_template")
+    def _pairs_packed(self, pairs: list[tuple[str, str]], ttl: bool = False) -> bytes:
+        """HGETALL meta + LRANGE turns 0 last (+ PTTL meta with ``ttl``) of each pair, as
+        RESP: one template per session (what hiredis's packer gives, without its
+        ``sprintf`` of every length)."""
+        name = "_ttl_template" if ttl else "_pair_template"
+        template = self.__dict__.get(name)
         if template is None:
             last = b"%d" % self.last
-            template = self.__dict__["_pair_template"] = (
+            template = self.__dict__[name] = (
                 b"*2\r\n$7\r\nHGETALL\r\n$%d\r\n%s\r\n*4\r\n$6\r\nLRANGE\r\n$%d\r\n%s\r\n"
                 + (b"$1\r\n0\r\n$%d\r\n%s\r\n" % (len(last), last)).replace(b"%", b"%%")
+                + (b"*2\r\n$4\r\nPTTL\r\n$%d\r\n%s\r\n" if ttl else b"")
             )
-        parts = []
-        for meta_key, turns_key in pairs:
-            meta, turns = meta_key.encode(), turns_key.encode()
-            parts.append(template % (len(meta), meta, len(turns), turns))
-        return b"".join(parts)
+        keys = [(meta_key.encode(), turns_key.encode()) for meta_key, turns_key in pairs]
+        if ttl:
+            return b"".join([template % (len(m), m, len(t), t, len(m), m) for m, t in keys])
+        return b"".join([template % (len(m), m, len(t), t) for m, t in keys])
 
     def _receive_lean(self, pending: PendingBatch) -> list[Any]:
         conn, pending.conn = pending.conn, None
         done = False
         try:
-            replies = read_replies(conn, 2 * len(pending.pairs))
+            replies = read_replies(conn, pending.width * len(pending.pairs))
             done = True
             for reply in replies:
                 if isinstance(reply, Exception):
@@ -355,14 +358,14 @@ class BatchReader:
             if not done:  # replies may be left unread on it: never hand it out again
                 conn.disconnect()
             cast("Redis", self.client).connection_pool.release(conn)
-        for i in range(0, len(replies), 2):
+        for i in range(0, len(replies), pending.width):
             meta = replies[i]
             if isinstance(meta, list):  # RESP2 HGETALL: a flat field, value list
                 it = iter(meta)
                 replies[i] = dict(zip(it, it, strict=True))
         return replies
 
-    def _send_cluster(self, pairs: list[tuple[str, str]]) -> list[NodePart]:
+    def _send_cluster(self, pairs: list[tuple[str, str]], ttl: bool) -> list[NodePart]:
         """Group the batch by the primary of each session's slot and send every group on a
         connection of that primary's pool before reading anything."""
         client: Any = self.client
@@ -380,7 +383,8 @@ class BatchReader:
                 part = NodePart(client.get_redis_connection(node).connection_pool, positions)
                 part.conn = self._connection(part.pool)
                 parts.append(part)
-                part.conn.send_packed_command([self._pairs_packed([pairs[i] for i in positions])])
+                packed = self._pairs_packed([pairs[i] for i in positions], ttl)
+                part.conn.send_packed_command([packed])
         except BaseException:
             for part in parts:
                 part.conn.disconnect()
@@ -393,24 +397,26 @@ class BatchReader:
         primary answered anything else (MOVED, ASK, TRYAGAIN, ...): the caller then reads
         the batch through the cluster pipeline, which follows redirections and retries."""
         parts, pending.nodes = pending.nodes or [], None
-        replies: list[Any] = [None] * (2 * len(pending.pairs))
+        width = pending.width
+        replies: list[Any] = [None] * (width * len(pending.pairs))
         redirected = False
         failed: BaseException | None = None
         for part in parts:
             done = False
             try:
                 if failed is None:
-                    got = self._receive(part.conn, 2 * len(part.positions))
+                    got = self._receive(part.conn, width * len(part.positions))
                     done = True
                     for j, i in enumerate(part.positions):
-                        meta, turns = got[2 * j], got[2 * j + 1]
+                        session = got[width * j : width * j + width]
+                        meta = session[0]
                         if isinstance(meta, list):  # RESP2 HGETALL: a flat field, value list
                             it = iter(meta)
-                            meta = dict(zip(it, it, strict=True))
-                        for reply in (meta, turns):
+                            session[0] = dict(zip(it, it, strict=True))
+                        for reply in session:
                             if isinstance(reply, Exception) and "WRONGTYPE" not in str(reply):
                                 redirected = True
-                        replies[2 * i], replies[2 * i + 1] = meta, turns
+                        replies[width * i : width * i + width] = session
             except BaseException as exc:
                 failed = exc
             finally:
@@ -427,10 +433,11 @@ class PendingBatch:
     ``nodes`` holds one part per primary) or are still to be sent through the pipeline
     (both None)."""
 
-    __slots__ = ("conn", "nodes", "pairs")
+    __slots__ = ("conn", "nodes", "pairs", "width")
 
-    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+    def __init__(self, pairs: list[tuple[str, str]], width: int = 2) -> None:
         self.pairs = pairs
+        self.width = width  # replies per session: HGETALL, LRANGE (and PTTL)
         self.conn: Any = None
         self.nodes: list[NodePart] | None = None
 
@@ -451,24 +458,25 @@ def read_ahead(
     batches: Iterator[T],
     pairs_of: Callable[[T], list[tuple[str, str]]],
     depth: int = 1,
+    ttl: bool = False,
 ) -> Iterator[tuple[T, list[Any]]]:
     """Each batch with its replies, ``depth`` batches ahead: the next batches' commands are
     sent before this one is handed out, so Redis serialises them (on its own cores) while
-    the caller formats this one. An early stop closes the connections of the unread
-    batches."""
+    the caller formats this one (``ttl``: see :meth:`BatchReader.start`). An early stop
+    closes the connections of the unread batches."""
     sent: deque[tuple[T, PendingBatch]] = deque()
     try:
         for _ in range(max(1, depth)):
             batch = next(batches, None)
             if batch is None:
                 break
-            sent.append((batch, reader.start(pairs_of(batch))))
+            sent.append((batch, reader.start(pairs_of(batch), ttl)))
         while sent:
             batch, pending = sent.popleft()  # finish() releases its connections itself
             replies = reader.finish(pending)
             following = next(batches, None)
             if following is not None:
-                sent.append((following, reader.start(pairs_of(following))))
+                sent.append((following, reader.start(pairs_of(following), ttl)))
             yield batch, replies
     finally:
         for _, pending in sent:

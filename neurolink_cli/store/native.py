@@ -348,11 +348,13 @@ class NativeStore:
             yield rows, self.docs_of(rows, replies)
 
     def read_replies(
-        self, pages: Iterator[Rows], depth: int = 1
+        self, pages: Iterator[Rows], depth: int = 1, ttl: bool = False
     ) -> Iterator[tuple[Rows, list[Any]]]:
-        """As :meth:`read_pages`, the raw replies (``[HGETALL, LRANGE] * rows``, errors in place)."""
+        """As :meth:`read_pages`, the raw replies (``[HGETALL, LRANGE] * rows``, errors in
+        place; with ``ttl``, ``[HGETALL, LRANGE, PTTL of the metadata] * rows``, in the same
+        round trip)."""
         pairs = self._key_pairs
-        return read_ahead(self._reader(), pages, lambda r: pairs([i for i, _ in r]), depth)
+        return read_ahead(self._reader(), pages, lambda r: pairs([i for i, _ in r]), depth, ttl)
 
     def docs_of(self, rows: Rows, replies: list[Any]) -> list[SessionDoc | Unreadable]:
         """The sessions found of ``rows`` from their replies (those gone pruned)."""
@@ -443,13 +445,6 @@ class NativeStore:
             if isinstance(n, Exception):
                 raise n
         return {sid for sid, n in zip(session_ids, replies, strict=True) if n}
-
-    def ttls_ms(self, session_ids: list[str]) -> list[int]:
-        """The remaining TTL (PTTL, ms; negative: none or gone) of each session's metadata."""
-        if not session_ids:
-            return []
-        replies = self._reader().run([("PTTL", self.meta_key(sid)) for sid in session_ids])
-        return [ms if isinstance(ms, int) else -1 for ms in replies]
 
     def raise_score(self, session_id: str, score_ms: int) -> None:
         """Move the session's index entry up to ``score_ms`` (never down: ZADD GT)."""

@@ -107,6 +107,21 @@ def test_expiring_within_24h(cli, client, store) -> None:
     assert stats_json(cli)["expiringWithin24h"] == 1
 
 
+def test_expiring_counts_sessions_counted_by_either_path(cli, client, store) -> None:
+    """The TTLs read with each page count a session decoded on the fast path and one whose
+    turns only the parser reads (a lone surrogate escape), not one that cannot be read."""
+    for sid in ("fast", "parsed", "broken"):
+        add_conversation(store, sid, 2)
+    client.rpush(store.turns_key("parsed"), b'{"role":"user","content":"\\ud800"}')
+    client.rpush(store.turns_key("broken"), b"{not json")
+    for sid in ("fast", "parsed", "broken"):
+        client.expire(store.meta_key(sid), 3600)
+    result = cli("memory", "stats", "--format", "json")
+    assert result.exit_code == 1 and "broken" in result.stderr
+    data = orjson.loads(result.stdout)
+    assert data["sessions"] == 2 and data["turns"] == 5 and data["expiringWithin24h"] == 2
+
+
 def test_upstream_sessions_are_counted_with_their_ttl(cli, client, prefix) -> None:
     conv = f"{prefix}:conversation:"
     session = {

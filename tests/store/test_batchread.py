@@ -31,6 +31,34 @@ def test_batch_reader_matches_the_pipeline_and_reports_wrong_types(client: Any, 
     assert ok == expected[:2]
 
 
+@pytest.mark.parametrize("lean", [True, False])
+def test_a_batch_with_ttls_matches_the_pipeline(client: Any, store: Any, lean: bool) -> None:
+    """``start(pairs, ttl=True)``: each session's PTTL third, in the same round trip; on
+    the lean path and on the pipeline (after a wrong type: the whole batch) alike."""
+    for sid in ("a", "b", "c"):
+        store.append_turn(sid, make_turn("user", "hi", "2026-01-01T00:00:00.000Z"), user_id="u")
+    client.pexpire(store.meta_key("b"), 3_600_000)
+    if not lean:
+        client.delete(store.turns_key("c"))
+        client.set(store.turns_key("c"), b"not a list")
+    pairs = [(store.meta_key(s), store.turns_key(s)) for s in ("a", "b", "c", "gone")]
+    pipe = client.pipeline(transaction=False)
+    for m, t in pairs:
+        pipe.hgetall(m)
+        pipe.lrange(t, 0, -1)
+        pipe.pttl(m)
+    expected = pipe.execute(raise_on_error=False)
+    reader = BatchReader(client)
+    got = reader.finish(reader.start(pairs, ttl=True))
+    assert len(got) == 12
+    assert got[:7] == expected[:7] and got[9:] == expected[9:]
+    assert got[0::3] == expected[0::3] and got[2::3] == expected[2::3]
+    assert got[2] == -1 and 0 < got[5] <= 3_600_000 and got[11] == -2
+    if not lean:
+        assert "WRONGTYPE" in str(got[7])
+    assert reader._lean
+
+
 def test_run_keeps_each_error_in_its_place_and_stays_lean(client: Any, prefix: str) -> None:
     client.set(f"{prefix}:s", b"v")
     client.rpush(f"{prefix}:l", b"x")

@@ -279,6 +279,24 @@ def test_a_moved_slot_hands_the_batch_to_the_cluster_pipeline(cclient, prefix, j
 
 
 @pytest.mark.cluster
+def test_stats_reads_ttls_per_primary_with_the_sessions(cclient, prefix) -> None:
+    """``memory stats`` on a Cluster: the PTTL of each session comes back with its reads,
+    per primary (the lean path stays on), and counts what expires within 24 hours."""
+    from neurolink_cli.stats import compute_stats
+    from neurolink_cli.store.repository import Repository
+
+    store = _seed_many(cclient, prefix, 90)
+    store.batch_size = 25
+    expiring = ["m001", "m042", "m077"]
+    for sid in expiring:
+        cclient.pexpire(store.meta_key(sid), 3_600_000)
+    cclient.pexpire(store.meta_key("m050"), 3 * 86_400_000)  # not within 24 h
+    stats = compute_stats(Repository(store))
+    assert (stats.sessions, stats.turns, stats.expiring) == (90, 270, len(expiring))
+    assert store._reader()._cluster
+
+
+@pytest.mark.cluster
 @pytest.mark.e2e
 def test_export_all_jobs_3_writes_what_jobs_1_writes(cluster, cclient, prefix) -> None:
     """The CLI's JSONL with 3 readers is byte for byte its output with one (and the same

@@ -1,8 +1,8 @@
 """The RESP templates that replace hiredis's packer on two hot paths give its bytes exactly,
 for any session id and key prefix a store can hold (non-ASCII, ``%``, braces' neighbours),
 and any first-page size: ``memory list``'s HMGET + LLEN + TTL per session
-(``nativelist._packed``), the export's HGETALL + LRANGE per session
-(``BatchReader._pairs_packed``). The commands a Packed batch carries for redis-py's
+(``nativelist._packed``), the export's HGETALL + LRANGE per session, with ``stats``'s
+PTTL after them (``BatchReader._pairs_packed``). The commands a Packed batch carries for redis-py's
 pipeline are the same commands."""
 
 from __future__ import annotations
@@ -46,3 +46,6 @@ def test_export_template_is_the_packers(
     keys = [(f"{prefix}:{{{m}}}:metadata", f"{prefix}:{{{t}}}:turns") for m, t in pairs]
     commands = [c for m, t in keys for c in (("HGETALL", m), ("LRANGE", t, 0, first_page - 1))]
     assert reader._pairs_packed(keys) == packed(commands)
+    with_ttl = [c for m, t in keys for c in (("HGETALL", m), ("LRANGE", t, 0, first_page - 1),
+                                              ("PTTL", m))]  # fmt: skip
+    assert reader._pairs_packed(keys, ttl=True) == packed(with_ttl)

@@ -240,7 +240,10 @@ def _same_shape(values: list[Any]) -> bool:
 
 def _count_expiring(native: NativeStore, session_ids: list[str]) -> int:
     """How many of these native sessions have a TTL of at most 24 h (one pipelined call)."""
-    return sum(1 for ms in native.ttls_ms(session_ids) if 0 < ms <= DAY_MS)
+    pipe = native.client.pipeline(transaction=False)
+    for sid in session_ids:
+        pipe.pttl(native.meta_key(sid))
+    return sum(1 for ms in pipe.execute() if isinstance(ms, int) and 0 < ms <= DAY_MS)
 
 
 def compute_stats(repo: Repository, warn: Callable[[str], None] | None = None) -> Stats:
