@@ -122,6 +122,16 @@ def test_expiring_counts_sessions_counted_by_either_path(cli, client, store) -> 
     assert data["sessions"] == 2 and data["turns"] == 5 and data["expiringWithin24h"] == 2
 
 
+def test_expiring_reads_the_ttl_of_the_sessions_own_key(cli, client, store) -> None:
+    """A metadata hash whose ``sessionId`` field names another session: the TTL that
+    counts is that of the key the session is stored under (it was once looked up by the
+    field, so under a key that does not exist)."""
+    add_conversation(store, "mine", 2)
+    client.hset(store.meta_key("mine"), "sessionId", "someone-else")
+    client.expire(store.meta_key("mine"), 3600)
+    assert stats_json(cli)["expiringWithin24h"] == 1
+
+
 def test_upstream_sessions_are_counted_with_their_ttl(cli, client, prefix) -> None:
     conv = f"{prefix}:conversation:"
     session = {
