@@ -102,8 +102,7 @@ def _plain(meta: Any, turns: Any, first_page: int) -> bool:
 
 
 def _unreadable(part: Stats, item: Unreadable) -> None:
-    prefix = "skipped " if item.skip else ""
-    part.warnings.append(f"{prefix}{item.key or item.session_id}: {item.reason}")
+    part.warnings.append(item.warning)  # worded as export-all and list word it
     if not item.skip:
         part.unreadable.append((item.session_id, item.reason))
 

@@ -132,6 +132,21 @@ def test_expiring_reads_the_ttl_of_the_sessions_own_key(cli, client, store) -> N
     assert stats_json(cli)["expiringWithin24h"] == 1
 
 
+def test_a_session_with_a_key_of_the_wrong_type_is_named_as_export_all_names_it(
+    cli, client, store
+) -> None:
+    for sid in ("good", "bad"):
+        add_conversation(store, sid, 2)
+    client.delete(store.turns_key("bad"))
+    client.set(store.turns_key("bad"), b"not a list")
+    said = f"bad: key {store.turns_key('bad')} is not of the expected type"
+    stats = cli("memory", "stats", "--format", "json")
+    assert stats.exit_code == 1 and said in stats.stderr
+    assert orjson.loads(stats.stdout)["sessions"] == 1
+    exported = cli("memory", "export-all", "--format", "jsonl")
+    assert exported.exit_code == 1 and said in exported.stderr
+
+
 def test_upstream_sessions_are_counted_with_their_ttl(cli, client, prefix) -> None:
     conv = f"{prefix}:conversation:"
     session = {

@@ -253,8 +253,7 @@ def compute_stats(repo: Repository, warn: Callable[[str], None] | None = None) -
     for item in repo.iter_docs(counting=True):
         if isinstance(item, Unreadable):
             if warn:
-                prefix = "skipped " if item.skip else ""
-                warn(f"{prefix}{item.key or item.session_id}: {item.reason}")
+                warn(item.warning)
             if not item.skip:
                 stats.unreadable.append((item.session_id, item.reason))
             continue
