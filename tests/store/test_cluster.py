@@ -279,9 +279,11 @@ def test_a_moved_slot_hands_the_batch_to_the_cluster_pipeline(cclient, prefix, j
 
 
 @pytest.mark.cluster
-def test_stats_reads_ttls_per_primary_with_the_sessions(cclient, prefix) -> None:
+@pytest.mark.parametrize("moved", [False, True])
+def test_stats_reads_ttls_per_primary_with_the_sessions(cclient, prefix, moved: bool) -> None:
     """``memory stats`` on a Cluster: the PTTL of each session comes back with its reads,
-    per primary (the lean path stays on), and counts what expires within 24 hours."""
+    per primary (the lean path stays on), and counts what expires within 24 hours; also
+    when a stale slot hands a batch to the cluster pipeline (``moved``)."""
     from neurolink_cli.stats import compute_stats
     from neurolink_cli.store.repository import Repository
 
@@ -291,7 +293,15 @@ def test_stats_reads_ttls_per_primary_with_the_sessions(cclient, prefix) -> None
     for sid in expiring:
         cclient.pexpire(store.meta_key(sid), 3_600_000)
     cclient.pexpire(store.meta_key("m050"), 3 * 86_400_000)  # not within 24 h
-    stats = compute_stats(Repository(store))
+    cache = cclient.nodes_manager.slots_cache
+    slot = cclient.keyslot(store.meta_key("m042"))
+    right = cache[slot]
+    if moved:
+        cache[slot] = [next(n for n in cclient.get_primaries() if n.name != right[0].name)]
+    try:
+        stats = compute_stats(Repository(store))
+    finally:
+        cache[slot] = right
     assert (stats.sessions, stats.turns, stats.expiring) == (90, 270, len(expiring))
     assert store._reader()._cluster
 
