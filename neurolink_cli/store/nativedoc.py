@@ -48,7 +48,8 @@ def session_doc(
     The hot path of ``export-all``: only the fields the document uses are decoded, by
     direct lookups; the walk over every field runs only when the hash holds
     ``meta.*``/``doc.*`` fields (written by ``memory import``). A client that decodes
-    replies (str fields) is brought to bytes first.
+    replies (str fields) is brought to bytes first. The session's id is ``session_id``, the
+    one its keys name; a ``sessionId`` field saying otherwise is one of its problems.
     """
     if meta and not isinstance(next(iter(meta)), bytes):
         meta = {_b(k): _b(v) for k, v in meta.items()}
@@ -98,9 +99,15 @@ def session_doc(
                 elif key.startswith(b"doc."):
                     extra[as_text(key[4:]) or ""] = _loads_or_str(as_text(value) or "")
     sid, user = get(b"sessionId"), get(b"userId")
+    stored = sid.decode("utf-8", "replace") if sid else None
+    if stored and stored != session_id:  # the keys name the session, not this field
+        problems.append(
+            f"field sessionId of {mkey} is {stored!r}, not the id of its keys: read as "
+            f"{session_id!r}"
+        )
     created, updated = get(b"createdAt"), get(b"updatedAt")
     return SessionDoc(
-        session_id=sid.decode("utf-8", "replace") if sid else session_id,
+        session_id=session_id,
         user_id=None if user is None else user.decode("utf-8", "replace"),
         created_at=None if created is None else created.decode("utf-8", "replace"),
         updated_at=None if updated is None else updated.decode("utf-8", "replace"),

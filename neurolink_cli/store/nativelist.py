@@ -151,7 +151,8 @@ def summary_rows(
             store._prune_member(sid, score)
             gone += 1
             continue
-        stored_id, user, created, updated, total, model, title, errors = fields
+        # the session's id is the one its keys name (sid), not its sessionId field
+        _, user, created, updated, total, model, title, errors = fields
         if isinstance(user, bytes):
             user = user.decode("utf-8", "replace")
         if user_id is not None and user != user_id:
@@ -172,12 +173,7 @@ def summary_rows(
                 failed = as_int(as_text(errors), 0) or 0
         out.append(
             SessionSummary(
-                (
-                    stored_id.decode("utf-8", "replace")
-                    if isinstance(stored_id, bytes)
-                    else stored_id
-                )
-                or sid,
+                sid,
                 user,
                 created.decode("utf-8", "replace") if isinstance(created, bytes) else created,
                 updated.decode("utf-8", "replace") if isinstance(updated, bytes) else updated,

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import orjson
+import pytest
 from support.helpers import add_conversation, seed_sessions, ts
 
 from neurolink_cli.models import make_turn
@@ -218,3 +219,44 @@ def test_bad_metadata_fields_are_exported_with_a_warning(cli, store, client) -> 
     assert {w["sessionId"] for w in manifest["warnings"]} == {"odd"}
     doc = orjson.loads((out_dir / "odd.json").read_bytes())
     assert doc["metadata"]["totalTurns"] == 2 and doc["metadata"]["toolsUsed"] == []
+
+
+@pytest.mark.parametrize(
+    "field",
+    [b"shared", b"b", b"A", b"", b"\xff\xfe", b"a", "ünï".encode()],
+    ids=["shared", "another-session", "other-case", "empty", "not-utf8", "its-own", "non-ascii"],
+)
+def test_a_sessionid_field_that_is_not_the_keys_id_never_renames_a_session(
+    cli, store, client, field: bytes
+) -> None:
+    """The keys name a session; its metadata's ``sessionId`` field only repeats that id. A
+    field naming something else (another session, one shared by two sessions, not UTF-8)
+    must not make one session's file replace another's, nor change a row's or a
+    document's id: every command reads the session under its keys' id, and export-all
+    names the field (exit 1) where it disagrees."""
+    for n, sid in enumerate(["a", "b", "c"]):
+        add_conversation(store, sid, 2, start_s=n * 100)
+    for sid in ("a", "c"):
+        client.hset(store.meta_key(sid), "sessionId", field)
+    out_dir = cli.cwd / "exp"
+    result = cli("memory", "export-all", "-o", str(out_dir))
+    names = sorted(p.name for p in out_dir.glob("*.json") if p.name != "manifest.json")
+    assert names == ["a.json", "b.json", "c.json"], result.stderr
+    for sid in ("a", "b", "c"):
+        assert orjson.loads((out_dir / f"{sid}.json").read_bytes())["sessionId"] == sid
+    # c's field disagrees with its keys whenever it is set (a's, when it is not "a")
+    assert ("field sessionId" in result.stderr) == bool(field)
+    assert result.exit_code == (1 if field else 0)
+    stream = cli("memory", "export-all", "--format", "jsonl")
+    assert sorted(orjson.loads(line)["sessionId"] for line in stream.stdout.splitlines()) == [
+        "a",
+        "b",
+        "c",
+    ]
+    listed = cli("memory", "list", "--limit", "0", "--format", "json")
+    assert sorted(r["sessionId"] for r in orjson.loads(listed.stdout)) == ["a", "b", "c"]
+    first = cli("memory", "list", "--limit", "2", "--format", "json")
+    assert [r["sessionId"] for r in orjson.loads(first.stdout)] == ["c", "b"]
+    one = cli("memory", "export", "--session-id", "c")
+    assert orjson.loads(one.stdout)["turns"][0]["content"] == "message 0"
+    assert orjson.loads(one.stdout)["sessionId"] == "c"

@@ -143,6 +143,24 @@ def test_export_all_to_a_directory(cluster, seeded, prefix, tmp_path) -> None:
 
 @pytest.mark.cluster
 @pytest.mark.e2e
+def test_a_shared_sessionid_field_does_not_merge_two_sessions_files(
+    cluster, cclient, seeded, prefix, tmp_path
+) -> None:
+    """Two sessions (read per primary, --jobs 3) whose metadata ``sessionId`` fields name the
+    same id: each is still exported to its own file, under its keys' id (exit 1, named)."""
+    one, two = SESSIONS[0], SESSIONS[1]
+    for sid in (one, two):
+        cclient.hset(seeded.meta_key(sid), "sessionId", "shared")
+    out = tmp_path / "exports"
+    result = run(cluster, prefix, "memory", "export-all", "--output", str(out), "--jobs", "3")
+    assert result.returncode == 1 and result.stderr.count("field sessionId") == 2
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    assert sorted(e["sessionId"] for e in manifest["sessions"]) == sorted(SESSIONS)
+    assert not (out / "shared.json").exists()
+
+
+@pytest.mark.cluster
+@pytest.mark.e2e
 def test_delete_one_and_all(cluster, cclient, seeded, prefix) -> None:
     one = run(cluster, prefix, "memory", "delete", "--session-id", "s03", "--yes")
     assert one.returncode == 0, one.stderr

@@ -47,7 +47,7 @@ def old_summary_rows(
         total, errors = f[4], f[7]
         out.append(
             SessionSummary(
-                f[0] or sid,
+                sid,  # the keys name the session, not its sessionId field
                 f[1],
                 f[2],
                 f[3],

@@ -80,8 +80,14 @@ def session_doc(
                 metadata[as_text(key[5:]) or ""] = _loads_or_str(as_text(value) or "")
             elif key.startswith(b"doc."):
                 extra[as_text(key[4:]) or ""] = _loads_or_str(as_text(value) or "")
+    stored_id = get(b"sessionId")
+    if stored_id and as_text(stored_id) != session_id:  # the keys name the session
+        problems.append(
+            f"field sessionId of {mkey} is {as_text(stored_id)!r}, not the id of its keys: "
+            f"read as {session_id!r}"
+        )
     return SessionDoc(
-        session_id=as_text(get(b"sessionId")) or session_id,
+        session_id=session_id,
         user_id=as_text(get(b"userId")),
         created_at=as_text(get(b"createdAt")),
         updated_at=as_text(get(b"updatedAt")),
