@@ -1,7 +1,7 @@
 """The lean floors of ``memory stats`` and ``memory list`` (issue 14): the least work either
 must do, done as cheaply as this machine allows, on both cores.
 
-    python bench/lean_floor.py URL PREFIX native|ts stats|list [PROCESSES] [--utf8]
+    python bench/lean_floor.py URL PREFIX native|ts stats|list [PROCESSES] [--utf8] [--count]
 
 No CLI, no click, no redis-py: a raw socket, hiredis and msgspec, so that the start-up is a
 few imports. The keys are dealt between PROCESSES (default 2) forked processes, a page (250
@@ -9,10 +9,11 @@ sessions, or 500 keys of the TypeScript layout) at a time, each on its own conne
 
 - ``native stats``: HGETALL + LRANGE of every session (what ``stats`` reads), each turn
   decoded by msgspec into the seven fields ``stats`` counts (the rest skipped in C), nothing
-  counted;
+  counted (with ``--count``, the least counting: :func:`count`);
 - ``native list``: HMGET of the eight row fields + LLEN + TTL of every session, nothing built;
 - ``ts stats``: SCAN, then MGET + the session objects decoded into their messages' seven
-  fields; ``ts list``: the same, with the messages skipped (a list row counts them).
+  fields; ``ts list``: the same, with only each message's ``metadata`` decoded (a list row
+  counts the messages and shows the model the last of them names).
 
 Against an empty database it measures its own start-up, which the bench subtracts when it
 adds the CLI's start-up (``memory stats`` on an empty database) to a floor. No output: a
@@ -28,6 +29,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from collections import Counter
 from typing import Any
 from urllib.parse import urlparse
 
@@ -35,6 +37,7 @@ import hiredis
 import msgspec
 
 CHECK = "--utf8" in sys.argv
+COUNT = "--count" in sys.argv
 
 
 def utf8(data: bytes) -> None:
@@ -43,11 +46,16 @@ def utf8(data: bytes) -> None:
         data.decode()
 
 
+class Tokens(msgspec.Struct):
+    prompt: Any = None
+    completion: Any = None
+
+
 class Turn(msgspec.Struct):
     role: Any = None
     model: Any = None
     provider: Any = None
-    tokens: Any = None
+    tokens: Tokens | None = None
     cost: Any = None
     error: Any = None
     timestamp: Any = None
@@ -64,9 +72,13 @@ class Session(msgspec.Struct):
     updatedAt: Any = None  # noqa: N815
 
 
+class Metadata(msgspec.Struct):
+    metadata: Any = None
+
+
 class Row(msgspec.Struct):
     sessionId: Any = None  # noqa: N815
-    messages: list[msgspec.Raw] = []
+    messages: list[Metadata] = []
     createdAt: Any = None  # noqa: N815
     updatedAt: Any = None  # noqa: N815
     title: Any = None
@@ -98,6 +110,29 @@ class Conn:
         return out
 
 
+def count(turns: list[Turn]) -> None:
+    """The least counting ``stats`` must do over a page's turns (``--count``): each field
+    it counts taken once from every turn, and tallied in C-level passes (no per-session
+    work, no check of a value's type, no merge: less than any correct ``stats`` does)."""
+    roles = [t.role for t in turns]
+    models = [t.model for t in turns]
+    providers = [t.provider for t in turns]
+    TALLY.update(zip(roles, models, providers, strict=True))
+    tokens = [t.tokens for t in turns]
+    found = [t for t in tokens if t is not None]
+    TALLY["prompt"] += sum(filter(None, [t.prompt for t in found]))
+    TALLY["completion"] += sum(filter(None, [t.completion for t in found]))
+    for values in ([t.cost for t in turns], [t.error for t in turns]):
+        TALLY[len(values)] += values.count(None)
+    stamps = list(filter(None, [t.timestamp for t in turns]))
+    if stamps:
+        TALLY[min(stamps)] += 1
+        TALLY[max(stamps)] += 1
+
+
+TALLY: Counter[Any] = Counter()
+
+
 def native(conn: Conn, prefix: str, what: str, part: int, parts: int) -> None:
     index, batch = f"{prefix}:sessions", 250
     size = conn.call([("ZCARD", index)])[0]
@@ -116,10 +151,13 @@ def native(conn: Conn, prefix: str, what: str, part: int, parts: int) -> None:
                              ("TTL", base + "metadata")]  # fmt: skip
         replies = conn.call(commands)
         if what == "stats":
+            decoded: list[Turn] = []
             for turns in replies[1::2]:
-                list(map(decode, turns))
+                decoded += map(decode, turns)
                 if CHECK:
                     utf8(b"".join(turns))
+            if COUNT:
+                count(decoded)
 
 
 def typescript(conn: Conn, keys: list[bytes], what: str, part: int, parts: int) -> None:
@@ -127,14 +165,16 @@ def typescript(conn: Conn, keys: list[bytes], what: str, part: int, parts: int) 
     for page, at in enumerate(range(0, len(keys), 500)):
         if page % parts == part:
             values = conn.call([("MGET", *keys[at : at + 500])])[0]
-            list(map(decode, filter(None, values)))
+            sessions: list[Any] = list(map(decode, filter(None, values)))
             if CHECK:
                 for value in filter(None, values):
                     utf8(value)
+            if COUNT and what == "stats":
+                count([m for s in sessions for m in s.messages])
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if a != "--utf8"]
+    args = [a for a in sys.argv[1:] if a not in ("--utf8", "--count")]
     url, prefix, layout, what = args[:4]
     parts = int(args[4]) if len(args) > 4 else 2
     keys: list[bytes] = []
