@@ -198,39 +198,38 @@ class Stats:
     def _add_roles_models(self, models: list[Any], providers: list[Any], roles: list[Any],
                           run: Run) -> None:  # fmt: skip
         """``byRole`` and ``byModel`` of these turns: each distinct (model, provider, role,
-        session model) once, counted in C, when models and providers (and, for ``byRole``
-        from the same count, roles) are strings; else roles apart and models turn by turn.
-        Either way each key is first met at the first turn that has it, as turn by turn."""
-        text = set(map(type, models)) <= _TEXT and set(map(type, providers)) <= _TEXT
-        one_model = len(set(run.session_models)) == 1  # every session's the same
-        if text and set(map(type, roles)) <= _TEXT and one_model:
-            session_model = run.session_models[0]
-            for (model, provider, role), n in Counter(
-                zip(models, providers, roles, strict=True)
-            ).items():
-                self.by_role[str(role)] += n
-                self._add_model(model, provider, role, session_model, n)
-            return
-        session_models = run.per_turn(run.session_models)
-        combos: Counter[tuple[Any, Any, Any, Any]] | None = None
-        if text and set(map(type, roles)) <= _TEXT:
-            combos = Counter(zip(models, providers, roles, session_models, strict=True))
-            for (model, provider, role, session_model), n in combos.items():  # first met first
-                self.by_role[str(role)] += n
-                self._add_model(model, provider, role, session_model, n)
-            return
+        and session model unless every session has the same) counted in C, then looked at
+        once, when all of them are text (the check made on the distinct values, not on
+        every turn: a ``str`` or None equals no value of another type, so the count merged
+        none); roles apart when only they are not; else models turn by turn. Either way
+        each key is first met at the first turn that has it, as turn by turn."""
+        session_models: Any
+        if len(set(run.session_models)) == 1:  # every session's the same
+            common = run.session_models[0]
+            session_models = repeat(common)
+            columns: tuple[Any, ...] = (models, providers, roles)
+        else:
+            common = None
+            session_models = run.per_turn(run.session_models)
+            columns = (models, providers, roles, session_models)
+        try:
+            combos: Counter[tuple[Any, ...]] | None = Counter(zip(*columns, strict=True))
+        except TypeError:  # a value that is not hashable (a list, a dict)
+            combos = None
+        if combos is not None:
+            text = set(map(type, chain.from_iterable(combos))) <= _TEXT
+            if text or set(map(type, chain(models, providers))) <= _TEXT:
+                if not text:  # roles that are no text (but hashable)
+                    self.by_role.update(map(str, roles))
+                for combo, n in combos.items():  # first met first
+                    if text:
+                        self.by_role[str(combo[2])] += n
+                    session_model = combo[3] if len(combo) > 3 else common
+                    self._add_model(combo[0], combo[1], combo[2], session_model, n)
+                return
         self.by_role.update(map(str, roles))
-        if text:
-            try:
-                combos = Counter(zip(models, providers, roles, session_models, strict=True))
-            except TypeError:  # a role that is not hashable (a list, a dict)
-                combos = None
-        if combos is None:
-            for combo in zip(models, providers, roles, session_models, strict=True):
-                self._add_model(*combo)
-            return
-        for (model, provider, role, session_model), n in combos.items():
-            self._add_model(model, provider, role, session_model, n)
+        for combo in zip(models, providers, roles, session_models, strict=False):  # a repeat
+            self._add_model(*combo)
 
     def _add_model(
         self, model: Any, provider: Any, role: Any, session_model: str | None, n: int = 1
@@ -284,9 +283,12 @@ _DIGITS = b"0123456789"
 def _same_shape(values: list[Any]) -> bool:
     """True if every value is a ``str`` of the shape ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (a few
     C-level passes over the values joined, no per-value Python)."""
-    if set(map(type, values)) != {str} or set(map(len, values)) != {24}:
+    try:
+        if set(map(len, values)) != {24}:
+            return False
+        joined = "".join(values)
+    except TypeError:  # a value that is no str: len() or the join refuses it
         return False
-    joined = "".join(values)
     n = len(values)
     if any(joined[at::24] != char * n for at, char in _SHAPE_AT):
         return False
