@@ -1,7 +1,8 @@
 """The lean floors of ``memory stats`` and ``memory list`` (issue 14): the least work either
 must do, done as cheaply as this machine allows, on both cores.
 
-    python bench/lean_floor.py URL PREFIX native|ts stats|list [PROCESSES] [--utf8] [--count]
+    python bench/lean_floor.py URL PREFIX native|ts stats|list [PROCESSES [KEYS]] [--utf8] [--count]
+    python bench/lean_floor.py URL PREFIX ts keys KEYS     # the keys to the file KEYS
 
 No CLI, no click, no redis-py: a raw socket, hiredis and msgspec, so that the start-up is a
 few imports. The keys are dealt between PROCESSES (default 2) forked processes, a page (250
@@ -11,8 +12,9 @@ sessions, or 500 keys of the TypeScript layout) at a time, each on its own conne
   decoded by msgspec into the seven fields ``stats`` counts (the rest skipped in C), nothing
   counted (with ``--count``, the least counting: :func:`count`);
 - ``native list``: HMGET of the eight row fields + LLEN + TTL of every session, nothing built;
-- ``ts stats``: SCAN, then MGET + the session objects decoded into their messages' seven
-  fields; ``ts list``: the same, with only each message's ``metadata`` decoded (a list row
+- ``ts stats``: SCAN (in one process, before the deal; with ``KEYS``, no SCAN at all: the
+  keys come from a file written beforehand, so the floor leaves out a SCAN the command
+  must make), then MGET + the session objects decoded into their messages' seven fields; ``ts list``: the same, with only each message's ``metadata`` decoded (a list row
   counts the messages and shows the model the last of them names).
 
 Against an empty database it measures its own start-up, which the bench subtracts when it
@@ -173,19 +175,35 @@ def typescript(conn: Conn, keys: list[bytes], what: str, part: int, parts: int) 
                 count([m for s in sessions for m in s.messages])
 
 
+def scan(url: str, prefix: str) -> list[bytes]:
+    """Every key under ``prefix``, by SCAN in this process."""
+    conn, cursor, keys = Conn(url), b"0", []
+    while True:
+        cursor, found = conn.call([("SCAN", cursor, "MATCH", prefix + "*", "COUNT", 1000)])[0]
+        keys += found
+        if cursor == b"0":
+            break
+    conn.sock.close()
+    return keys
+
+
+def keys_file(path: str) -> list[bytes]:
+    """The keys a ``keys`` run wrote (one per line: the keys of the bench have no line break)."""
+    with open(path, "rb") as fh:
+        return fh.read().split(b"\n")
+
+
 def main() -> None:
     args = [a for a in sys.argv[1:] if a not in ("--utf8", "--count")]
     url, prefix, layout, what = args[:4]
-    parts = int(args[4]) if len(args) > 4 else 2
+    parts = int(args[4]) if len(args) > 4 and what != "keys" else 2
     keys: list[bytes] = []
-    if layout == "ts":  # the SCAN in one process, before the deal (it is cheap)
-        conn, cursor = Conn(url), b"0"
-        while True:
-            cursor, found = conn.call([("SCAN", cursor, "MATCH", prefix + "*", "COUNT", 1000)])[0]
-            keys += found
-            if cursor == b"0":
-                break
-        conn.sock.close()
+    if layout == "ts" and what == "keys":  # the keys to a file, for --keys (not timed)
+        with open(args[4], "wb") as fh:
+            fh.write(b"\n".join(scan(url, prefix)))
+        return
+    if layout == "ts":
+        keys = keys_file(args[5]) if len(args) > 5 else scan(url, prefix)
     children = []
     for part in range(1, parts):
         pid = os.fork()
