@@ -147,7 +147,7 @@ def summary_rows(
             store, sid, fields, length, user_id, bad
         ):  # TTL does not fail
             continue
-        if not length and fields.count(None) == _N:  # neither key exists
+        if not length and ttl == -2:  # neither key exists (TTL -2: no metadata hash at all)
             store._prune_member(sid, score)
             gone += 1
             continue

@@ -260,3 +260,34 @@ def test_a_sessionid_field_that_is_not_the_keys_id_never_renames_a_session(
     one = cli("memory", "export", "--session-id", "c")
     assert orjson.loads(one.stdout)["turns"][0]["content"] == "message 0"
     assert orjson.loads(one.stdout)["sessionId"] == "c"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"provider": "openai"},
+        {"toolsUsed": "[]"},
+        {"nextIndex": "0"},
+        {"meta.team": "x"},
+        {"w:writer": "1:1"},
+    ],  # fmt: skip
+    ids=["provider", "toolsUsed", "nextIndex", "meta-field", "writer-mark"],
+)
+def test_list_never_drops_a_session_whose_keys_exist(cli, store, client, fields) -> None:
+    """``memory list`` prunes the index entry of a session neither of whose keys exists, as
+    ``export-all`` does, and no other: a metadata hash holding none of the fields a row
+    shows (and no turns) is a session all the same. Before, ``list`` dropped its entry, and
+    ``export-all`` and ``archive`` then never saw it."""
+    client.hset(store.meta_key("lonely"), mapping=fields)
+    client.zadd(store.index_key, {"lonely": 1000, "ghost": 2000})  # ghost: no key at all
+    add_conversation(store, "full", 2)
+    for limit in ("50", "0"):  # the first page newest first, and the keyset walk
+        listed = cli("memory", "list", "--limit", limit, "--format", "json")
+        assert listed.exit_code == 0, listed.stderr
+        assert sorted(r["sessionId"] for r in orjson.loads(listed.stdout)) == ["full", "lonely"]
+        assert sorted(client.zrange(store.index_key, 0, -1)) == [b"full", b"lonely"]
+    stream = cli("memory", "export-all", "--format", "jsonl")
+    assert sorted(orjson.loads(line)["sessionId"] for line in stream.stdout.splitlines()) == [
+        "full",
+        "lonely",
+    ]

@@ -119,6 +119,23 @@ def test_list_names_a_session_with_a_key_of_the_wrong_type(
 
 @pytest.mark.cluster
 @pytest.mark.e2e
+def test_list_keeps_a_session_whose_hash_holds_no_row_field(
+    cluster, cclient, seeded, prefix
+) -> None:
+    """On a Cluster too, ``list`` prunes only an entry neither of whose keys exists."""
+    cclient.hset(seeded.meta_key("lonely"), "provider", "openai")
+    cclient.zadd(seeded.index_key, {"lonely": 1000, "ghost": 2000})
+    for limit in ("50", "0"):
+        listed = run(cluster, prefix, "memory", "list", "--limit", limit, "--format", "json")
+        assert listed.returncode == 0, listed.stderr
+        rows = sorted(r["sessionId"] for r in orjson.loads(listed.stdout))
+        assert rows == sorted([*SESSIONS, "lonely"])
+        members = {m.decode() for m in cclient.zrange(seeded.index_key, 0, -1)}
+        assert members == {*SESSIONS, "lonely"}
+
+
+@pytest.mark.cluster
+@pytest.mark.e2e
 @pytest.mark.parametrize("full_scan", [False, True])
 def test_export_all_to_stdout(cluster, seeded, prefix, full_scan: bool) -> None:
     args = ["memory", "export-all", *(["--full-scan"] if full_scan else [])]

@@ -37,7 +37,7 @@ def old_summary_rows(
     gone = 0
     for (sid, score), reply in zip(rows, found, strict=True):
         length, ttl = reply[_N], reply[_N + 1]
-        if not length and reply.count(None) == _N:  # neither key exists
+        if not length and ttl == -2:  # neither key exists (no metadata hash: TTL -2)
             store._prune_member(sid, score)
             gone += 1
             continue
@@ -134,7 +134,7 @@ def test_rows_as_before(replies: list[list[Any]], user_id: str | None) -> None:
     "bad",
     [
         [None] * _N + [0, -2],  # gone: pruned
-        [None] * _N + [0, -1],  # a hash with none of the fields, no turns: pruned
+        [None] * _N + [0, -1],  # a hash with none of these fields, no turns: kept
         [b"s", None, None, None, None, None, None, None, 0, b"x"],  # a TTL that is bytes
         [b"s", None, None, None, float("inf"), None, None, None, 3, -1],
         [b"s", None, None, None, b"2", None, None, float("nan"), 3, 5],
