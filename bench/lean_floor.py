@@ -14,8 +14,9 @@ sessions, or 500 keys of the TypeScript layout) at a time, each on its own conne
 - ``native list``: HMGET of the eight row fields + LLEN + TTL of every session, nothing built;
 - ``ts stats``: SCAN (in one process, before the deal; with ``KEYS``, no SCAN at all: the
   keys come from a file written beforehand, so the floor leaves out a SCAN the command
-  must make), then MGET + the session objects decoded into their messages' seven fields; ``ts list``: the same, with only each message's ``metadata`` decoded (a list row
-  counts the messages and shows the model the last of them names).
+  must make), then MGET + the session objects decoded into their messages' seven fields;
+- ``ts list``: the same, with only each message's ``metadata`` decoded (a list row counts
+  the messages and shows the model the last of them names).
 
 Against an empty database it measures its own start-up, which the bench subtracts when it
 adds the CLI's start-up (``memory stats`` on an empty database) to a floor. No output: a
