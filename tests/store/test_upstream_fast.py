@@ -237,10 +237,12 @@ def test_summaries_match_the_documents(loaded: UpstreamStore) -> None:
     assert len(rows) == len(docs)
     for row in rows:
         doc = docs[row.session_id]
-        assert (row.user_id, row.created_at, row.updated_at, row.turns, row.model, row.ttl) == (
-            doc.user_id, doc.created_at, doc.updated_at, doc.turn_count(),
-            doc.metadata["model"], doc.ttl,
+        assert (row.user_id, row.created_at, row.updated_at, row.turns, row.model) == (
+            doc.user_id, doc.created_at, doc.updated_at, doc.turn_count(), doc.metadata["model"],
         )  # fmt: skip
+        # the TTL counts down between the two reads: a second boundary may pass in between
+        assert (row.ttl is None) == (doc.ttl is None)
+        assert row.ttl is None or doc.ttl is None or 0 <= doc.ttl - row.ttl <= 2
         assert row.title == (None if doc.metadata["title"] is None else str(doc.metadata["title"]))
 
 
