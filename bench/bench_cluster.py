@@ -18,6 +18,14 @@ records the CPU of the exporter's processes and of the three primaries (INFO cpu
 the target's lines print their sum, the least wall time it allows on the machine's cores
 and how many cores were busy on average. When --jobs 1 already keeps the cores busy, no
 --jobs can be faster without doing less work.
+
+The start-up cannot be spread: until the walk gives its first page there is one process
+(the imports, the cluster's discovery, the first page), and the TypeScript layout's SCAN
+of every primary runs in it after the pages. So a fourth row times the same command on a
+prefix with no sessions (``START``: the imports, the discovery, an empty walk and that
+SCAN over the same keys), and the bound is its wall time plus the rest of the CPU (both
+rows' processes and primaries) spread over the cores. --jobs 1 within a few hundredths of
+that bound leaves no --jobs that much room, whatever it spreads over the primaries.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ from dataset import RedisClusterServers, load
 JOBS1 = "cluster: export-all --format jsonl --jobs 1"
 JOBS3 = "cluster: export-all --format jsonl --jobs 3"
 ONE = "cluster: export-all --jobs 1, one process"
+START = "cluster start-up: export-all, no sessions"
+EMPTY_PREFIX = "bench-no-sessions"  # a key prefix with no keys: the walk finds nothing
 LIMIT = 1.0
 
 
@@ -70,12 +80,14 @@ def cluster_start(
 
 def cluster_cases(case: Any, neurolink: str, env: dict[str, str], turns: int) -> list[Any]:
     """The rows (``case`` is bench_export's Case class): two processes share the pages at
-    either --jobs; the third row is one process (``NEUROLINK_EXPORT_PROCESSES=1``)."""
+    either --jobs; the third row is one process (``NEUROLINK_EXPORT_PROCESSES=1``); the
+    fourth the start-up (``START``, see above)."""
     argv = [neurolink, "memory", "export-all", "--format", "jsonl"]
     return [
         case(JOBS1, [*argv, "--jobs", "1"], turns, env=env),
         case(JOBS3, [*argv, "--jobs", "3"], turns, env=env),
         case(ONE, [*argv, "--jobs", "1"], turns, env={**env, "NEUROLINK_EXPORT_PROCESSES": "1"}),
+        case(START, [*argv, "--jobs", "1"], env={**env, "NEUROLINK_KEY_PREFIX": EMPTY_PREFIX}),
     ]
 
 
@@ -96,6 +108,7 @@ def cluster_targets(rows: list[dict[str, Any]]) -> None:
     ratio = three["median_s"] / one["median_s"]
     best = three["min_s"] / one["min_s"]
     cores = os.cpu_count() or 1
+    start = by.get(START)
     for jobs, r in (("1", one), ("3", three)):
         if r.get("cpu_s") and r.get("server_cpu_s"):
             total = r["cpu_s"] + r["server_cpu_s"]
@@ -105,6 +118,15 @@ def cluster_targets(rows: list[dict[str, Any]]) -> None:
                 f"no wall below {total / cores:.2f}s (median {r['median_s']:.2f}s: "
                 f"{total / r['median_s']:.2f} cores busy)"
             )
+            bound = start_bound(start, total, cores)
+            if start is not None and bound is not None:
+                room = bound / r["median_s"]
+                print(
+                    f"    with the start-up on one core ({start['median_s'] * 1000:.0f}ms, "
+                    f"timed on no sessions) no wall below {bound:.2f}s: the median is "
+                    f"{r['median_s'] / bound:.2f}x that"
+                    + (f"; no --jobs doing this work can take under {room:.2f}x it" * (jobs == "1"))
+                )
     if ONE in by:
         print(
             f"  info cluster: two processes / one process at --jobs 1: "
@@ -115,6 +137,16 @@ def cluster_targets(rows: list[dict[str, Any]]) -> None:
         f"(< {LIMIT}); medians {one['median_s'] * 1000:.0f}ms and "
         f"{three['median_s'] * 1000:.0f}ms, fastest runs {best:.2f}"
     )
+
+
+def start_bound(start: dict[str, Any] | None, total: float, cores: int) -> float | None:
+    """The least wall time of a run that needs ``total`` CPU seconds (its processes and the
+    primaries): the start-up's wall time (one process), then the rest of the CPU on every
+    core. None without the start-up's CPU figures."""
+    if not start or start.get("cpu_s") is None or start.get("server_cpu_s") is None:
+        return None
+    serial = start["cpu_s"] + start["server_cpu_s"]
+    return float(start["median_s"] + max(0.0, total - serial) / cores)
 
 
 def cluster_verify(neurolink: str, env: dict[str, str], single_env: dict[str, str]) -> None:
