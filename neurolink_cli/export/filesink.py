@@ -10,9 +10,13 @@ only once it is in place, in the order of the walk.
 :class:`ProcessSink` is the same after the first :data:`INLINE` files: it forks one worker
 that runs the jobs it receives through a pipe in batches of :data:`BATCH` (threads would
 not do: the writer needs the GIL back after each of its five system calls a file, and the
-reading thread holds it). The pipe's small buffer bounds memory. The worker ignores
+reading thread holds it). The worker receives on a thread of its own, up to :data:`AHEAD`
+batches ahead of what it writes (:func:`_received`), so that neither process waits on the
+other's every hiccup (measured, 20,000 files on this disk: the main process had waited
+1.2 s in ``send`` and the worker 0.5-0.8 s in ``recv`` of a 3.0 s run, each batch
+handed over only once the one before was written); AHEAD bounds the memory held. The worker ignores
 Ctrl-C: the main process decides, and on any stop it sends the end mark, so the worker
-finishes the batch it holds (every file renamed only when complete) and exits. The first
+finishes the batches it holds (every file renamed only when complete) and exits. The first
 error (``cannot write DIR/x.json: No space left on device; ...``) stops the worker; the main
 process raises it on its next job or when it finishes.
 """
@@ -23,7 +27,7 @@ import contextlib
 import hashlib
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -37,6 +41,7 @@ if TYPE_CHECKING:  # the module (subprocess, tempfile...) is imported when a pip
 
 INLINE = 64  # files written in this process before the worker starts (small exports: no fork)
 BATCH = 64  # jobs per message (~0.5 MB of JSON files)
+AHEAD = 8  # batches the worker holds, received and not yet written (~4 MB)
 
 Job = tuple[Any, ...]
 OsError = Callable[[Path | str, OSError], NeurolinkError]
@@ -173,11 +178,38 @@ class ProcessSink(FileSink):
             self._proc = None
 
 
+def _received(conn: Connection) -> Iterator[list[Job]]:
+    """The batches the main process sends, up to the end mark, read :data:`AHEAD` batches
+    ahead by a thread of their own; EOFError (or the OSError) where the pipe ended first.
+    The main process is never held by a disk that stalls for a moment, nor this one by a
+    main process busy reading: each runs on while the other waits."""
+    import queue
+    import threading
+
+    got: queue.Queue[Any] = queue.Queue(AHEAD)
+
+    def read() -> None:
+        try:
+            while True:
+                batch = conn.recv()
+                got.put(batch)
+                if batch is None:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - raised in order, after the batches
+            got.put(exc)
+
+    threading.Thread(target=read, name="neurolink-files-in", daemon=True).start()
+    while (item := got.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
 def _serve(conn: Connection, sink: ProcessSink) -> None:
     """The worker: run each batch's jobs in order until the end mark (or the pipe closes)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # (forkmap.fork closed the main end here)
     try:
-        while (batch := conn.recv()) is not None:
+        for batch in _received(conn):
             for job in batch:
                 FileSink.put(sink, job)
             sink.log.flush()  # killed later, it leaves these listed (one write a batch)

@@ -168,3 +168,33 @@ def test_a_message_cut_by_ctrl_c_ends_the_worker_at_once(tmp_path) -> None:
     lines = (out / ".log").read_bytes().splitlines()
     assert len(lines) == 3 * filesink.BATCH  # the whole batches it received: written, logged
     assert not [n for n in os.listdir(out) if atomic.is_temp_name(n)]
+
+
+def test_the_worker_takes_batches_ahead_of_a_stalled_disk() -> None:
+    """The worker receives up to AHEAD batches while it is still writing (a disk that
+    stalls): the main process's sends go through at once, where each had waited for the
+    batch before it to be written (more than the pipe's buffer of ~200 KB a batch). What
+    was received before the pipe ended is still handed on, in order, before the EOFError."""
+    import multiprocessing
+    import threading
+
+    main_end, worker_end = multiprocessing.Pipe()
+    batch = [("f.json", b"x" * 8_000, ("f", 0, None, "native", None))] * filesink.BATCH
+    batches = filesink._received(worker_end)
+    main_end.send([("first", b"", ())])
+    assert next(batches) == [("first", b"", ())]  # and now this worker "writes" for a while
+
+    def send_ahead() -> None:
+        for n in range(filesink.AHEAD):
+            main_end.send([*batch[:-1], (f"{n}.json", b"", ())])
+
+    sender = threading.Thread(target=send_ahead, daemon=True)
+    sender.start()
+    sender.join(20)
+    assert not sender.is_alive(), "the main process was held by a worker still writing"
+    main_end.close()  # the main process goes away (Ctrl-C halfway, a crash)
+    got = []
+    with pytest.raises(EOFError):
+        for b in batches:
+            got.append(b[-1][0])
+    assert got == [f"{n}.json" for n in range(filesink.AHEAD)]
