@@ -90,6 +90,19 @@ def server_cpu_reader(*ports: int) -> Callable[[], float]:
     return read
 
 
+def machine_busy() -> float:
+    """The CPU seconds every core of the machine has spent so far on anything but idling or
+    waiting for I/O (/proc/stat: user, nice, system, irq, softirq, steal), the kernel's
+    own work for a process included (its writeback of files, say); 0.0 where unknown."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = f.readline().split()
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def server_of(url: str) -> str:
     """The key of a URL's server in SERVERS: the URL without its db."""
     return url.rsplit("/", 1)[0]
@@ -112,6 +125,7 @@ class Case:
     rss_kb: list[int] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # user + system seconds of the process
     server_cpu: list[float] = field(default_factory=list)  # its Redis server's (or cluster's)
+    busy: list[float] = field(default_factory=list)  # the whole machine's (machine_busy)
 
     @property
     def median(self) -> float:
@@ -186,7 +200,9 @@ def run_case(case: Case, env: dict[str, str], cwd: Path, reps: int | None = None
     server_cpu = SERVERS.get(server_of(e.get("REDIS_URL", "")))
     for _ in range(case.reps if reps is None else reps):
         before = server_cpu() if server_cpu is not None else 0.0
+        busy = machine_busy()
         r = run_once(case.argv, e, cwd, tty=case.tty)
+        case.busy.append(machine_busy() - busy)
         if server_cpu is not None:
             case.server_cpu.append(server_cpu() - before)
         if r.returncode != 0:
@@ -250,6 +266,7 @@ def row(case: Case, ceiling: Case | None) -> dict[str, Any]:
         "peak_rss_mb": round(max(case.rss_kb) / 1024, 1),
         "cpu_s": round(statistics.median(case.cpu), 4) if case.cpu else None,
         "server_cpu_s": round(statistics.median(case.server_cpu), 4) if case.server_cpu else None,
+        "busy_s": round(statistics.median(case.busy), 4) if any(case.busy) else None,
     }
     if case.turns:
         out["turns_per_s"] = round(case.turns / med)

@@ -20,6 +20,7 @@ fields and values, ``index`` added) and every session is there.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -155,9 +156,26 @@ def ts_targets(rows: list[dict[str, Any]]) -> None:
             print(f"  info the disk alone (write+rename+syncfs, no Redis/JSON): "
                   f"{fs['files_per_s']:,} files/s; DIR export at {rate / fs['files_per_s']:.2f}"
                   " of it")  # fmt: skip
+            dir_bound(out, fs, by.get("export-all --format jsonl"))
     if EXPORT in by:
         rss = by[EXPORT]["peak_rss_mb"]
         print(f"  {'ok ' if rss <= 80 else 'MISS'} {EXPORT}: peak_rss_mb {rss} (<= 80)")
+
+
+def dir_bound(out: dict[str, Any], fs: dict[str, Any], jsonl: dict[str, Any] | None) -> None:
+    """The least CPU ``--output DIR`` must find on this machine: the disk alone's (the file
+    calls, the kernel's writeback included) plus export-all's to a stream (reading and
+    formatting every session), each the whole machine's busy time during its runs. On the
+    machine's cores that work allows no more files/s than this, however it is spread."""
+    cores = os.cpu_count() or 1
+    if not jsonl or not all(r.get("busy_s") for r in (out, fs, jsonl)):
+        return
+    least = fs["busy_s"] + jsonl["busy_s"]
+    files = out["files_per_s"] * out["median_s"]
+    print(f"  info CPU of the machine during --output DIR: {out['busy_s']:.2f}s "
+          f"({out['busy_s'] / out['median_s']:.2f} of {cores} cores busy); the least it must "
+          f"do: the disk alone's {fs['busy_s']:.2f}s + export-all jsonl's {jsonl['busy_s']:.2f}s"
+          f" = {least:.2f}s, at most {files / (least / cores):,.0f} files/s on {cores} cores")  # fmt: skip
 
 
 def ts_verify(python: str, neurolink: str, env: dict[str, str], work: Path) -> None:
