@@ -120,12 +120,11 @@ def cluster_targets(rows: list[dict[str, Any]]) -> None:
             )
             bound = start_bound(start, total, cores)
             if start is not None and bound is not None:
-                room = bound / r["median_s"]
+                room = f"; no --jobs doing this work can take under {bound / r['median_s']:.2f}x it"
                 print(
                     f"    with the start-up on one core ({start['median_s'] * 1000:.0f}ms, "
                     f"timed on no sessions) no wall below {bound:.2f}s: the median is "
-                    f"{r['median_s'] / bound:.2f}x that"
-                    + (f"; no --jobs doing this work can take under {room:.2f}x it" * (jobs == "1"))
+                    f"{r['median_s'] / bound:.2f}x that{room if jobs == '1' else ''}"
                 )
     if ONE in by:
         print(

@@ -61,7 +61,13 @@ from bench_cluster import (  # noqa: E402
 )
 from bench_floors import floor_cases, floor_targets  # noqa: E402
 from bench_ts import ts_annotate, ts_cases, ts_load, ts_targets, ts_verify  # noqa: E402
-from dataset import RedisServer, describe_machine, load, redis_version  # noqa: E402
+from dataset import (  # noqa: E402
+    RedisServer,
+    describe_machine,
+    load,
+    machine_busy,
+    redis_version,
+)
 
 PREFIX = "bench"
 TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
@@ -88,19 +94,6 @@ def server_cpu_reader(*ports: int) -> Callable[[], float]:
         return total
 
     return read
-
-
-def machine_busy() -> float:
-    """The CPU seconds every core of the machine has spent so far on anything but idling or
-    waiting for I/O (/proc/stat: user, nice, system, irq, softirq, steal), the kernel's
-    own work for a process included (its writeback of files, say); 0.0 where unknown."""
-    try:
-        with open("/proc/stat", "rb") as f:
-            fields = f.readline().split()
-    except OSError:
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def server_of(url: str) -> str:

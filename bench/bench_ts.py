@@ -166,12 +166,19 @@ def dir_bound(out: dict[str, Any], fs: dict[str, Any], jsonl: dict[str, Any] | N
     """The least CPU ``--output DIR`` must find on this machine: the disk alone's (the file
     calls, the kernel's writeback included) plus export-all's to a stream (reading and
     formatting every session), each the whole machine's busy time during its runs. On the
-    machine's cores that work allows no more files/s than this, however it is spread."""
+    machine's cores that work allows no more files/s than this, however it is spread, as
+    long as the disk was in the same state in all three rows' runs (else that least comes
+    out above the export's own: then no bound is drawn)."""
     cores = os.cpu_count() or 1
     if not jsonl or not all(r.get("busy_s") for r in (out, fs, jsonl)):
         return
     least = fs["busy_s"] + jsonl["busy_s"]
     files = out["files_per_s"] * out["median_s"]
+    if least > out["busy_s"]:  # the disk was slower in the ceiling's runs than in the export's
+        print(f"  info CPU of the machine during --output DIR: {out['busy_s']:.2f}s, less than "
+              f"the disk alone's {fs['busy_s']:.2f}s + export-all jsonl's {jsonl['busy_s']:.2f}s:"
+              " the disk's state moved between the runs, no bound from this one")  # fmt: skip
+        return
     print(f"  info CPU of the machine during --output DIR: {out['busy_s']:.2f}s "
           f"({out['busy_s'] / out['median_s']:.2f} of {cores} cores busy); the least it must "
           f"do: the disk alone's {fs['busy_s']:.2f}s + export-all jsonl's {jsonl['busy_s']:.2f}s"

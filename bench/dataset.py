@@ -303,3 +303,16 @@ def describe_machine() -> dict[str, str]:
     except OSError:
         pass
     return {"nproc": str(os.cpu_count() or "?"), "cpu": model}
+
+
+def machine_busy() -> float:
+    """The CPU seconds every core of the machine has spent so far on anything but idling or
+    waiting for I/O (/proc/stat: user, nice, system, irq, softirq, steal), the kernel's
+    own work for a process included (its writeback of files, say); 0.0 where unknown."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = f.readline().split()
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")

@@ -85,3 +85,11 @@ def seed_sessions(
         if s % 500 == 499:
             pipe.execute()
     pipe.execute()
+
+
+def ttl_counted_down(earlier: int | None, later: int | None) -> bool:
+    """Two reads of one key's TTL (seconds), ``earlier`` first: both unset, or the later one
+    at most 2 s lower (a second boundary may pass between the reads)."""
+    if earlier is None or later is None:
+        return earlier is later
+    return 0 <= earlier - later <= 2
