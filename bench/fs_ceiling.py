@@ -1,7 +1,7 @@
 """The file system's ceiling for ``export-all --output DIR``: files only, no Redis, no JSON.
 
 Creates N files of SIZE bytes in DIR exactly the way the exporter does (each through
-``neurolink_cli.util.atomic.write_atomic``: an exclusive temporary, one write, a rename),
+``neurolink_cli.util.atomic.write_atomic``: an unnamed temporary, one write, linked in),
 then one ``sync_filesystem`` (syncfs) and a ``manifest.json``. Its files/s is the most any
 exporter can reach on this disk in its current state; ``export-all --output DIR`` is timed
 against it in the same ``make bench`` run.

@@ -2,8 +2,8 @@
 
 - One run per directory: :func:`~neurolink_cli.util.atomic.lock_directory` (exit 1 naming
   the running export's pid).
-- Every file is written by :func:`~neurolink_cli.util.atomic.write_atomic` (exclusive
-  temporary, never through a symlink, renamed when complete) under the name of
+- Every file is written by :func:`~neurolink_cli.util.atomic.write_atomic` (a temporary,
+  unnamed where the file system allows, never through a symlink, in place when complete) under the name of
   :mod:`~neurolink_cli.export.naming`, by a :mod:`~neurolink_cli.export.filesink` (a second
   process once the export is more than a few files, where one can run).
   Temporaries left by a killed run are removed.

@@ -2,8 +2,8 @@
 second one so that the file system calls overlap reading and formatting on two cores.
 
 A :class:`FileSink` runs jobs in order: ``("file", name, data, fields)`` writes ``data`` as
-``name`` with :func:`~neurolink_cli.util.atomic.write_atomic` (exclusive temporary, fchmod,
-renamed when complete), then appends its entry (``fields``, size, sha256) to the partial
+``name`` with :func:`~neurolink_cli.util.atomic.write_atomic` (a temporary, unnamed where
+the file system allows, in place only when complete), then appends its entry (``fields``, size, sha256) to the partial
 manifest log; ``("log", entry)`` appends an entry as it is. The log therefore lists a file
 only once it is in place, in the order of the walk.
 

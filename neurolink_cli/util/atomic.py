@@ -13,6 +13,15 @@ manifest, the REPL's ``/export FILE``) goes through :func:`atomic_file` /
 - it is renamed over the target once complete (a symlink at the target is replaced, its
   target left alone), and removed on any failure, so no partial file appears under a final name.
 
+:func:`write_atomic` (each file of ``export-all --output DIR``) first tries a temporary with
+no name at all, ``O_TMPFILE`` in the target's directory, linked in under the target's name
+once complete (``linkat``, which never follows a symlink and never replaces anything): one
+change to the directory per file instead of two (create, rename), and nothing left behind
+when the process is killed. Where the name is taken (a re-exported file, a planted symlink)
+the unnamed file is linked under a fresh temporary name and renamed over it, as above; where
+the file system or the kernel has no ``O_TMPFILE`` (or ``/proc`` is not mounted, through
+which the unnamed file is linked), the named temporary is used from the start.
+
 :func:`sync_filesystem` is the batched durability step of ``export-all`` (one ``syncfs``
 before the manifest, instead of an fsync per file); :func:`lock_directory` keeps a second
 run out of a directory that is being written.
@@ -131,10 +140,13 @@ def _libc_function(name: str) -> Any:
 
 
 def write_atomic(name: str, data: bytes, dir_fd: int, mode: int, *, fsync: bool = False) -> None:
-    """Write ``data`` as ``name`` in ``dir_fd`` through a temporary (no fsync by default:
-    ``export-all`` makes the whole directory durable once, with :func:`sync_filesystem`,
-    before its manifest)."""
-    tmp, fd = create_temp(dir_fd, mode)
+    """Write ``data`` as ``name`` in ``dir_fd`` through a temporary, unnamed where the file
+    system allows (see above; no fsync by default: ``export-all`` makes the whole directory
+    durable once, with :func:`sync_filesystem`, before its manifest)."""
+    fd = _unnamed_temp(dir_fd, mode)
+    tmp = None
+    if fd is None:
+        tmp, fd = create_temp(dir_fd, mode)
     try:
         try:
             view = memoryview(data)
@@ -142,13 +154,69 @@ def write_atomic(name: str, data: bytes, dir_fd: int, mode: int, *, fsync: bool 
                 view = view[os.write(fd, view) :]
             if fsync:
                 os.fsync(fd)
+            if tmp is None:
+                tmp = _link_in(fd, name, dir_fd)
         finally:
             os.close(fd)
-        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        if tmp is not None:
+            os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp, dir_fd=dir_fd)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
         raise
+
+
+# What opening an O_TMPFILE answers where the file system or the kernel has none.
+_NO_TMPFILE = frozenset({errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT})
+
+
+def _unnamed_temp(dir_fd: int, mode: int) -> int | None:
+    """An fd of a new file with no name in the directory ``dir_fd``, with exactly ``mode``;
+    None where there is no such thing here (then a named temporary is used)."""
+    if not _can_link_unnamed():
+        return None
+    try:
+        fd = os.open(".", _TMPFILE, mode, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in _NO_TMPFILE:
+            return None
+        raise
+    try:
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _link_in(fd: int, name: str, dir_fd: int) -> str | None:
+    """Give the complete unnamed file ``fd`` the name ``name``: None when done; when the
+    name is taken (by anything, a symlink included), the fresh temporary name it was given
+    instead, to be renamed over ``name``."""
+    source = f"/proc/self/fd/{fd}"
+    try:
+        os.link(source, name, dst_dir_fd=dir_fd, follow_symlinks=True)
+        return None
+    except FileExistsError:
+        pass
+    for _ in range(16):
+        tmp = temp_name()
+        try:
+            os.link(source, tmp, dst_dir_fd=dir_fd, follow_symlinks=True)
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name")
+
+
+_TMPFILE = getattr(os, "O_TMPFILE", 0) | os.O_WRONLY | os.O_CLOEXEC
+
+
+@functools.cache
+def _can_link_unnamed() -> bool:
+    """True where files may be made with ``O_TMPFILE`` and linked through ``/proc``."""
+    return hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
 
 
 def fsync_dir(dir_fd: int) -> None:
