@@ -1,7 +1,7 @@
 """``export-all --output DIR`` with its files written by a second process
-(:mod:`neurolink_cli.export.filesink`): the same files and manifest as written in-process,
-a write error stops the run with the same message and exit code, and Ctrl-C leaves no
-half file under a final name."""
+(:mod:`neurolink_cli.export.filesink`), or by both: the same files and manifest as written
+in-process, a write error stops the run with the same message and exit code, and Ctrl-C
+leaves no half file under a final name; in every case each file in DIR is listed, intact."""
 
 from __future__ import annotations
 
@@ -26,7 +26,14 @@ from neurolink_cli.util import atomic, forkmap
 pytestmark = pytest.mark.skipif(not forkmap.can_fork(), reason="needs two cores and fork")
 
 N = 150
-WHERE = {"worker": 10, "inline": 10**9}  # files written in-process before the worker starts
+# Who writes the files: (files written in-process before the worker starts, batches of files
+# the worker holds unwritten when the main process writes the next one itself).
+WHERE = {"worker": (10, 10**9), "inline": (10**9, 10**9), "here": (10, 0)}
+
+
+def writers(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    monkeypatch.setattr(filesink, "INLINE", WHERE[where][0])
+    monkeypatch.setattr(filesink, "BEHIND", WHERE[where][1])
 
 
 def listed(out: Path, *, all_files: bool = True) -> list[dict[str, Any]]:
@@ -47,22 +54,22 @@ def listed(out: Path, *, all_files: bool = True) -> list[dict[str, Any]]:
 def test_the_worker_writes_what_this_process_writes(cli, client, prefix, monkeypatch) -> None:
     seed_sessions(client, prefix, N, 4, 300)
     seen = []
-    for where, inline in WHERE.items():
-        monkeypatch.setattr(filesink, "INLINE", inline)
+    for where in WHERE:
+        writers(monkeypatch, where)
         out = cli.cwd / where
         result = cli("memory", "export-all", "--output", str(out))
         assert result.exit_code == 0, result.stderr
         entries = listed(out)
         assert len(entries) == N
         seen.append((entries, {e["file"]: (out / e["file"]).read_bytes() for e in entries}))
-    assert seen[0] == seen[1]  # the same files, bytes and entries, in the same order
+    assert seen[0] == seen[1] == seen[2]  # the same files, bytes and entries, in the same order
 
 
 @pytest.mark.parametrize("where", list(WHERE))
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES])
 def test_a_write_error_stops_the_run_as_it_did(cli, client, prefix, monkeypatch, where, code):
     seed_sessions(client, prefix, N, 4, 300)
-    monkeypatch.setattr(filesink, "INLINE", WHERE[where])
+    writers(monkeypatch, where)
     real = atomic.write_atomic
     calls = []
 
@@ -90,7 +97,7 @@ def test_ctrl_c_leaves_whole_files_listed_and_no_worker(
     client, prefix, tmp_path, monkeypatch, where
 ):
     seed_sessions(client, prefix, N, 4, 300)
-    monkeypatch.setattr(filesink, "INLINE", WHERE[where])
+    writers(monkeypatch, where)
     children = _children()
     done = [0]
 
@@ -111,6 +118,61 @@ def test_ctrl_c_leaves_whole_files_listed_and_no_worker(
     assert export_all(repo, ExportOptions(), directory=out, resume=True).exported == N - len(
         entries
     )
+    assert len(listed(out)) == N
+
+
+@pytest.mark.parametrize("behind", [0, 1, 2])
+@pytest.mark.parametrize("at", [15, 40, 75, 130])
+def test_a_write_error_in_either_process_leaves_every_file_listed(
+    cli, client, prefix, monkeypatch, behind, at
+) -> None:
+    """Both processes writing (the main one whenever the worker holds ``behind`` batches):
+    whichever meets the error first (call ``at`` of its own), the run exits 1 naming the
+    file, and every file in DIR is listed with its sha256, none missing from the log."""
+    seed_sessions(client, prefix, 300, 2, 200)
+    monkeypatch.setattr(filesink, "INLINE", 10)
+    monkeypatch.setattr(filesink, "BEHIND", behind)
+    real = atomic.write_atomic
+    calls = []
+
+    def failing(name: str, *args: Any, **kwargs: Any) -> None:
+        calls.append(name)
+        if len(calls) >= at:  # in each process, its own count (copied at the fork)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(name, *args, **kwargs)
+
+    monkeypatch.setattr(atomic, "write_atomic", failing)
+    out = cli.cwd / "out"
+    result = cli("memory", "export-all", "--output", str(out))
+    assert result.exit_code == 1
+    assert f"cannot write {out}/s" in result.stderr and "No space left on device" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert at - 1 <= len(listed(out)) < 300
+    assert orjson.loads((out / "manifest.json").read_bytes())["complete"] is False
+
+
+def test_ctrl_c_while_this_process_writes_leaves_its_files_listed(
+    client, prefix, tmp_path, monkeypatch
+) -> None:
+    seed_sessions(client, prefix, N, 4, 300)
+    writers(monkeypatch, "here")
+    real = atomic.write_atomic
+    calls = []
+
+    def interrupted(name: str, *args: Any, **kwargs: Any) -> None:
+        calls.append(name)
+        if len(calls) == 40:
+            raise KeyboardInterrupt
+        real(name, *args, **kwargs)
+
+    monkeypatch.setattr(atomic, "write_atomic", interrupted)
+    out = tmp_path / "out"
+    repo = Repository(NativeStore(client, prefix, batch_size=20))
+    with pytest.raises(KeyboardInterrupt):
+        export_all(repo, ExportOptions(), directory=out)
+    assert len(listed(out)) == 39  # those written before it, in this process too
+    monkeypatch.setattr(atomic, "write_atomic", real)
+    assert export_all(repo, ExportOptions(), directory=out, resume=True).exported == N - 39
     assert len(listed(out)) == N
 
 
