@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from support.helpers import seed_sessions
 
 from neurolink_cli.errors import NeurolinkError
@@ -174,6 +176,49 @@ def test_ctrl_c_while_this_process_writes_leaves_its_files_listed(
     monkeypatch.setattr(atomic, "write_atomic", real)
     assert export_all(repo, ExportOptions(), directory=out, resume=True).exported == N - 39
     assert len(listed(out)) == N
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    behind=st.sampled_from([0, 1, 2, 6]),
+    at=st.integers(1, 300),
+    stop=st.sampled_from(["ENOSPC", "EACCES", "Ctrl-C"]),
+    batch=st.sampled_from([20, 250]),
+)
+def test_any_stop_anywhere_leaves_every_file_listed_and_resume_completes(
+    client, prefix, tmp_path_factory, monkeypatch, behind, at, stop, batch
+) -> None:
+    """A write error in either process, or Ctrl-C in the main one (the worker ignores it),
+    at any file of its own, with the main process writing never, sometimes or always:
+    what is in DIR is exactly what the manifest lists, each file intact, no temporary; and
+    ``--resume`` then completes the export."""
+    if not client.exists(f"{prefix}:_seeded"):
+        seed_sessions(client, prefix, 300, 2, 200)
+        client.set(f"{prefix}:_seeded", 1)
+    monkeypatch.setattr(filesink, "INLINE", 10)
+    monkeypatch.setattr(filesink, "BEHIND", behind)
+    real, main, calls = atomic.write_atomic, os.getpid(), []
+
+    def stopping(name: str, *args: Any, **kwargs: Any) -> None:
+        calls.append(name)
+        if len(calls) == at and stop == "Ctrl-C" and os.getpid() == main:
+            raise KeyboardInterrupt
+        if len(calls) >= at and stop != "Ctrl-C":
+            code = getattr(errno, stop)
+            raise OSError(code, os.strerror(code))
+        real(name, *args, **kwargs)
+
+    monkeypatch.setattr(atomic, "write_atomic", stopping)
+    out = tmp_path_factory.mktemp("any") / "out"
+    repo = Repository(NativeStore(client, prefix, batch_size=batch))
+    try:
+        export_all(repo, ExportOptions(), directory=out)
+    except (NeurolinkError, KeyboardInterrupt):
+        assert orjson.loads((out / "manifest.json").read_bytes())["complete"] is False
+    before = len(listed(out))
+    monkeypatch.setattr(atomic, "write_atomic", real)
+    assert export_all(repo, ExportOptions(), directory=out, resume=True).exported == 300 - before
+    assert len(listed(out)) == 300
 
 
 def test_a_worker_that_dies_is_an_error_not_a_hang(client, prefix, tmp_path, monkeypatch) -> None:
