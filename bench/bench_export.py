@@ -447,7 +447,7 @@ def main() -> None:
                 out_dir=out_dir,
             ),
             Case(
-                "file system ceiling (write+rename, 1 syncfs)",
+                "file system ceiling (write+link, 1 syncfs)",
                 [python, str(HERE / "fs_ceiling.py"), str(fs_dir), str(files), "7000"],
                 files=files,
                 out_dir=fs_dir,

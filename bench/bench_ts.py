@@ -36,7 +36,7 @@ REFERENCE = "ts: reference (redis-py+hiredis+orjson)"
 EXPORT = "ts: export-all --format jsonl"
 FLOOR = "ts: fetch + parse only (floor of list/stats)"
 FETCH = "ts: fetch only (SCAN + MGET, one connection)"
-FS = "file system ceiling (write+rename, 1 syncfs)"
+FS = "file system ceiling (write+link, 1 syncfs)"
 
 
 def ts_load(
@@ -153,7 +153,7 @@ def ts_targets(rows: list[dict[str, Any]]) -> None:
         print(f"  {'ok ' if rate >= 10_000 else 'MISS'} export-all --output DIR: {rate:,} files/s "
               f"(>= 10,000)")  # fmt: skip
         if fs and "files_per_s" in fs:
-            print(f"  info the disk alone (write+rename+syncfs, no Redis/JSON): "
+            print(f"  info the disk alone (write+link+syncfs, no Redis/JSON): "
                   f"{fs['files_per_s']:,} files/s; DIR export at {rate / fs['files_per_s']:.2f}"
                   " of it")  # fmt: skip
             dir_bound(out, fs, by.get("export-all --format jsonl"))

@@ -178,8 +178,10 @@ class ProcessSink(FileSink):
         try:
             while self._conn.poll():
                 self._heard(self._conn.recv())
-        except (OSError, EOFError):
-            self._failure = NeurolinkError("the file writing process stopped unexpectedly")
+        except (OSError, EOFError):  # gone: after its own error, if it said one
+            self._failure = self._failure or NeurolinkError(
+                "the file writing process stopped unexpectedly"
+            )
         if self._failure is not None:
             raise self._failure
 

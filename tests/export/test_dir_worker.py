@@ -221,6 +221,35 @@ def test_any_stop_anywhere_leaves_every_file_listed_and_resume_completes(
     assert len(listed(out)) == 300
 
 
+def test_a_worker_that_dies_after_its_error_is_reported_by_that_error(
+    cli, client, prefix, monkeypatch
+) -> None:
+    """On a full disk the worker meets ENOSPC, says so, then cannot even flush its log and
+    goes: the error the user reads is the first one, not "stopped unexpectedly" (also when
+    the main process hears both at once, handing on a later batch)."""
+    seed_sessions(client, prefix, 1000, 2, 100)
+    writers(monkeypatch, "worker")
+    real_say, real_write = filesink._say, atomic.write_atomic
+
+    def say_and_die(conn: Any, word: tuple[str, Any]) -> None:
+        real_say(conn, word)
+        if word[0] == "failed":
+            os._exit(0)
+
+    def full(name: str, *args: Any, **kwargs: Any) -> None:
+        if name == "s000100.json":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write(name, *args, **kwargs)
+
+    monkeypatch.setattr(filesink, "_say", say_and_die)
+    monkeypatch.setattr(atomic, "write_atomic", full)
+    out = cli.cwd / "out"
+    result = cli("memory", "export-all", "--output", str(out))
+    assert result.exit_code == 1
+    assert f"cannot write {out}/s000100.json: No space left on device" in result.stderr
+    assert "unexpectedly" not in result.stderr
+
+
 def test_a_worker_that_dies_is_an_error_not_a_hang(client, prefix, tmp_path, monkeypatch) -> None:
     seed_sessions(client, prefix, N, 4, 300)
     monkeypatch.setattr(filesink, "INLINE", 10)
