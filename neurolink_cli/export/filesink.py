@@ -4,9 +4,9 @@ both, when the file system is slow).
 
 A :class:`FileSink` runs jobs in order: ``("file", name, data, fields)`` writes ``data`` as
 ``name`` with :func:`~neurolink_cli.util.atomic.write_atomic` (a temporary, unnamed where
-the file system allows, in place only when complete), then appends its entry (``fields``, size, sha256) to the partial
-manifest log; ``("log", entry)`` appends an entry as it is. The log therefore lists a file
-only once it is in place, in the order of the walk.
+the file system allows, in place only when complete), then appends its entry (``fields``,
+size, sha256) to the partial manifest log; ``("log", entry)`` appends an entry as it is.
+The log therefore lists a file only once it is in place, in the order of the walk.
 
 :class:`ProcessSink` is the same after the first :data:`INLINE` files: it forks one worker
 that runs the jobs it receives through a pipe in batches of :data:`BATCH` (threads would
@@ -36,7 +36,9 @@ stops the writing of files in the process that meets it: the worker says so at o
 main process raises it on its next batch or when it finishes) and still logs the entries
 of the files the main process wrote; the main process, stopped halfway through a batch of
 its own (an error, Ctrl-C), sends the entries of the files it put in place first. Every
-file in DIR is therefore listed, whoever wrote it.
+file in DIR is therefore listed, whoever wrote it (short of a log that cannot be written, a
+full disk, or a process killed between a file and its entry: then ``--resume`` writes that
+file again).
 """
 
 from __future__ import annotations
