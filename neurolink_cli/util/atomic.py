@@ -20,7 +20,8 @@ change to the directory per file instead of two (create, rename), and nothing le
 when the process is killed. Where the name is taken (a re-exported file, a planted symlink)
 the unnamed file is linked under a fresh temporary name and renamed over it, as above; where
 the file system or the kernel has no ``O_TMPFILE`` (or ``/proc`` is not mounted, through
-which the unnamed file is linked), the named temporary is used from the start.
+which the unnamed file is linked), the named temporary is used from the start; where it
+makes the unnamed file but refuses to link it in, the data is written again through one.
 
 :func:`sync_filesystem` is the batched durability step of ``export-all`` (one ``syncfs``
 before the manifest, instead of an fsync per file); :func:`lock_directory` keeps a second
@@ -144,26 +145,46 @@ def write_atomic(name: str, data: bytes, dir_fd: int, mode: int, *, fsync: bool 
     system allows (see above; no fsync by default: ``export-all`` makes the whole directory
     durable once, with :func:`sync_filesystem`, before its manifest)."""
     fd = _unnamed_temp(dir_fd, mode)
-    tmp = None
-    if fd is None:
-        tmp, fd = create_temp(dir_fd, mode)
-    try:
+    if fd is not None:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            if fsync:
-                os.fsync(fd)
-            if tmp is None:
-                tmp = _link_in(fd, name, dir_fd)
+            _fill(fd, data, fsync)
+            tmp = _link_in(fd, name, dir_fd)
+        except _CannotLink:
+            tmp = ""  # the named temporary, below
         finally:
             os.close(fd)
-        if tmp is not None:
-            os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        if tmp != "":
+            if tmp is not None:
+                _rename_in(tmp, name, dir_fd)
+            return
+    tmp, fd = create_temp(dir_fd, mode)
+    try:
+        try:
+            _fill(fd, data, fsync)
+        finally:
+            os.close(fd)
     except BaseException:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp, dir_fd=dir_fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+    _rename_in(tmp, name, dir_fd)
+
+
+def _fill(fd: int, data: bytes, fsync: bool) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    if fsync:
+        os.fsync(fd)
+
+
+def _rename_in(tmp: str, name: str, dir_fd: int) -> None:
+    """Rename the complete temporary ``tmp`` over ``name``; on any failure, remove it."""
+    try:
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
         raise
 
 
@@ -190,16 +211,31 @@ def _unnamed_temp(dir_fd: int, mode: int) -> int | None:
     return fd
 
 
+# What linking an unnamed file in may answer where the file system makes such files but
+# will not link them (a security module's policy, a FUSE file system): the data is then
+# written again through a named temporary, whose own errors say what is wrong.
+_NO_LINK = frozenset({errno.EPERM, errno.EACCES, errno.EXDEV, errno.EOPNOTSUPP, errno.ENOSYS,
+                      errno.EINVAL, errno.ENOENT})  # fmt: skip
+
+
+class _CannotLink(Exception):
+    """The unnamed file cannot be linked in here."""
+
+
 def _link_in(fd: int, name: str, dir_fd: int) -> str | None:
     """Give the complete unnamed file ``fd`` the name ``name``: None when done; when the
     name is taken (by anything, a symlink included), the fresh temporary name it was given
-    instead, to be renamed over ``name``."""
+    instead, to be renamed over ``name``; _CannotLink when this file system refuses."""
     source = f"/proc/self/fd/{fd}"
     try:
         os.link(source, name, dst_dir_fd=dir_fd, follow_symlinks=True)
         return None
     except FileExistsError:
         pass
+    except OSError as exc:
+        if exc.errno in _NO_LINK:
+            raise _CannotLink from exc
+        raise
     for _ in range(16):
         tmp = temp_name()
         try:

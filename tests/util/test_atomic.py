@@ -1,6 +1,7 @@
 """``atomic.write_atomic``: the file appears whole under its name or not at all, never
 through a symlink, with exactly the mode asked, and nothing else in the directory changes;
-the same whether the file system offers an unnamed temporary (``O_TMPFILE``) or not."""
+the same whether the file system offers an unnamed temporary (``O_TMPFILE``), none, or one
+it will not link in."""
 
 from __future__ import annotations
 
@@ -19,9 +20,19 @@ from neurolink_cli.util import atomic
 pytestmark = pytest.mark.skipif(not hasattr(os, "O_TMPFILE"), reason="Linux: O_TMPFILE")
 
 
-@pytest.fixture(params=["unnamed", "named"])
+@pytest.fixture(params=["unnamed", "named", "unlinkable"])
 def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both ways of writing: the unnamed temporary, and a file system without one."""
+    """Both ways of writing: the unnamed temporary, a file system without one, and one that
+    makes unnamed files but refuses to link them in (then the named temporary)."""
+    if request.param == "unlinkable":
+        real_link = os.link
+
+        def refused(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+            if str(src).startswith("/proc/self/fd/"):
+                raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+            real_link(src, dst, *args, **kwargs)
+
+        monkeypatch.setattr(os, "link", refused)
     if request.param == "named":
         real = os.open
 
