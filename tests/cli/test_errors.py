@@ -115,3 +115,35 @@ def test_stdout_carries_data_only(neurolink_bin, store) -> None:
     import orjson
 
     assert orjson.loads(proc.stdout)["sessionId"] == "d"
+
+
+@pytest.mark.parametrize("where", ["faulthandler", "import", "run"])
+def test_ctrl_c_anywhere_in_main_is_one_line(monkeypatch, capsys, where) -> None:
+    """Ctrl-C while the fault handler is set, while the CLI's modules load, or while a
+    command runs: exit 130 with ``neurolink: interrupted``, never a traceback."""
+    import builtins
+    import faulthandler
+
+    from neurolink_cli import __main__ as entry
+    from neurolink_cli.cli import root
+
+    def interrupt(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    if where == "faulthandler":
+        monkeypatch.setattr(faulthandler, "enable", interrupt)
+    elif where == "import":
+        real_import = builtins.__import__
+
+        def importing(name: str, *args: object, **kwargs: object) -> object:
+            if name == "neurolink_cli.cli.root":
+                raise KeyboardInterrupt
+            return real_import(name, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "__import__", importing)
+    else:
+        monkeypatch.setattr(root, "main", interrupt)
+    with pytest.raises(SystemExit) as stop:
+        entry.main()
+    assert stop.value.code == 130
+    assert capsys.readouterr().err == "neurolink: interrupted\n"
