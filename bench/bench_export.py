@@ -61,13 +61,7 @@ from bench_cluster import (  # noqa: E402
 )
 from bench_floors import floor_cases, floor_targets  # noqa: E402
 from bench_ts import ts_annotate, ts_cases, ts_load, ts_targets, ts_verify  # noqa: E402
-from dataset import (  # noqa: E402
-    RedisServer,
-    describe_machine,
-    load,
-    machine_busy,
-    redis_version,
-)
+from dataset import RedisServer, describe_machine, load, machine_busy, redis_version  # noqa: E402
 
 PREFIX = "bench"
 TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None

@@ -64,6 +64,7 @@ INLINE = 64  # files written in this process before the worker starts (small exp
 BATCH = 64  # jobs per message (~0.5 MB of JSON files)
 AHEAD = 8  # batches the worker holds, received and not yet written (~4 MB)
 BEHIND = 6  # batches of files the worker holds unwritten when this process writes the next
+GONE = "the file writing process stopped unexpectedly"
 
 Job = tuple[Any, ...]
 OsError = Callable[[Path | str, OSError], NeurolinkError]
@@ -128,7 +129,6 @@ class ProcessSink(FileSink):
         self._failure: NeurolinkError | None = None
         self._cut = False  # a message was interrupted (Ctrl-C) halfway into the pipe
         self._kinds: deque[int] = deque()  # per message sent and not yet done: 1 for files
-        self._pending = 0  # batches of files sent and not yet written
 
     def put(self, job: Job) -> None:
         if self._failure is not None:
@@ -153,7 +153,7 @@ class ProcessSink(FileSink):
         logged in their place in the order)."""
         self._hear()
         batch, self._batch = self._batch, []
-        if self._pending >= BEHIND:
+        if sum(self._kinds) >= BEHIND:  # batches of files sent and not yet written
             self._send(self._write_here(batch), files=False)
         else:
             self._send(batch, files=True)
@@ -181,15 +181,13 @@ class ProcessSink(FileSink):
             while self._conn.poll():
                 self._heard(self._conn.recv())
         except (OSError, EOFError):  # gone: after its own error, if it said one
-            self._failure = self._failure or NeurolinkError(
-                "the file writing process stopped unexpectedly"
-            )
+            self._failure = self._failure or NeurolinkError(GONE)
         if self._failure is not None:
             raise self._failure
 
     def _heard(self, word: tuple[str, Any]) -> None:
         if word[0] == "done":
-            self._pending -= self._kinds.popleft()
+            self._kinds.popleft()
         elif self._failure is None:  # its first error (or a final word out of turn)
             self._failure = NeurolinkError(word[1] or "the file writing process stopped")
 
@@ -200,12 +198,9 @@ class ProcessSink(FileSink):
             self._conn.send(batch)
             self._cut = False
         except OSError:
-            self._failure = self._outcome() or NeurolinkError(
-                "the file writing process stopped unexpectedly"
-            )
+            self._failure = self._outcome() or NeurolinkError(GONE)
             raise self._failure from None
         self._kinds.append(int(files))
-        self._pending += int(files)
 
     def finish(self) -> NeurolinkError | None:
         """Send what is left and the end mark, wait for the worker; the error that stopped
@@ -232,7 +227,7 @@ class ProcessSink(FileSink):
             try:
                 word = self._conn.recv()
             except (OSError, EOFError):
-                word = ("error", "the file writing process stopped unexpectedly")
+                word = ("error", GONE)
             if word[0] in ("done", "failed"):
                 self._heard(word)
                 continue
@@ -289,13 +284,7 @@ def _serve(conn: Connection, sink: ProcessSink) -> None:
     try:
         for batch in _received(conn):
             for job in batch:
-                if failure is None or job[0] == "log":
-                    try:
-                        FileSink.put(sink, job)
-                    except NeurolinkError as exc:
-                        if failure is None:
-                            failure = exc
-                            _say(conn, ("failed", str(exc)))
+                failure = _run(sink, job, failure, conn)
             sink.log.flush()  # killed later, it leaves these listed (one write a batch)
             _say(conn, ("done", None))
         failure = failure or FileSink.finish(sink)
@@ -308,6 +297,21 @@ def _serve(conn: Connection, sink: ProcessSink) -> None:
         with contextlib.suppress(BaseException):
             sink.log.flush()  # the entries of the files already in place stay listed
         os._exit(0)  # never run the parent's exit handlers or flush its buffers here
+
+
+def _run(sink: ProcessSink, job: Job, failure: NeurolinkError | None,
+         conn: Connection) -> NeurolinkError | None:  # fmt: skip
+    """One job in the worker: a file only while no error has been met, an entry always;
+    the first error met, said at once."""
+    if failure is not None and job[0] == "file":
+        return failure
+    try:
+        FileSink.put(sink, job)
+    except NeurolinkError as exc:
+        if failure is None:
+            _say(conn, ("failed", str(exc)))
+        return failure or exc
+    return failure
 
 
 def _say(conn: Connection, word: tuple[str, Any]) -> None:

@@ -36,9 +36,9 @@ import fcntl
 import functools
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from neurolink_cli.errors import NeurolinkError
 
@@ -73,20 +73,30 @@ def is_temp_name(name: str) -> bool:
 
 def create_temp(dir_fd: int, mode: int) -> tuple[str, int]:
     """Create a new temporary file in the directory ``dir_fd``; (its name, an fd open for writing)."""
+    name, fd = _fresh_temp(lambda tmp: os.open(tmp, _CREATE, mode, dir_fd=dir_fd))
+    try:
+        os.fchmod(fd, mode)
+    except OSError:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=dir_fd)
+        raise
+    return name, fd
+
+
+T = TypeVar("T")
+
+
+def _fresh_temp(claim: Callable[[str], T]) -> tuple[str, T]:
+    """``(name, claim(name))`` for the first fresh temporary name that ``claim`` (an
+    exclusive create, a link) finds free: a name taken by anything, a symlink included, is
+    passed over for another."""
     for _ in range(16):
         name = temp_name()
         try:
-            fd = os.open(name, _CREATE, mode, dir_fd=dir_fd)
-        except FileExistsError:  # a name taken (by anything, a symlink included): another one
+            return name, claim(name)
+        except FileExistsError:
             continue
-        try:
-            os.fchmod(fd, mode)
-        except OSError:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(name, dir_fd=dir_fd)
-            raise
-        return name, fd
     raise FileExistsError(errno.EEXIST, "no free temporary name")
 
 
@@ -144,19 +154,8 @@ def write_atomic(name: str, data: bytes, dir_fd: int, mode: int, *, fsync: bool 
     """Write ``data`` as ``name`` in ``dir_fd`` through a temporary, unnamed where the file
     system allows (see above; no fsync by default: ``export-all`` makes the whole directory
     durable once, with :func:`sync_filesystem`, before its manifest)."""
-    fd = _unnamed_temp(dir_fd, mode)
-    if fd is not None:
-        try:
-            _fill(fd, data, fsync)
-            tmp = _link_in(fd, name, dir_fd)
-        except _CannotLink:
-            tmp = ""  # the named temporary, below
-        finally:
-            os.close(fd)
-        if tmp != "":
-            if tmp is not None:
-                _rename_in(tmp, name, dir_fd)
-            return
+    if _write_unnamed(name, data, dir_fd, mode, fsync):
+        return
     tmp, fd = create_temp(dir_fd, mode)
     try:
         try:
@@ -168,6 +167,24 @@ def write_atomic(name: str, data: bytes, dir_fd: int, mode: int, *, fsync: bool 
             os.unlink(tmp, dir_fd=dir_fd)
         raise
     _rename_in(tmp, name, dir_fd)
+
+
+def _write_unnamed(name: str, data: bytes, dir_fd: int, mode: int, fsync: bool) -> bool:
+    """:func:`write_atomic` through an unnamed temporary; False (nothing written) where this
+    file system has none or will not link one in."""
+    fd = _unnamed_temp(dir_fd, mode)
+    if fd is None:
+        return False
+    try:
+        _fill(fd, data, fsync)
+        tmp = _link_in(fd, name, dir_fd)
+    except _CannotLink:
+        return False
+    finally:
+        os.close(fd)
+    if tmp is not None:
+        _rename_in(tmp, name, dir_fd)
+    return True
 
 
 def _fill(fd: int, data: bytes, fsync: bool) -> None:
@@ -227,8 +244,12 @@ def _link_in(fd: int, name: str, dir_fd: int) -> str | None:
     name is taken (by anything, a symlink included), the fresh temporary name it was given
     instead, to be renamed over ``name``; _CannotLink when this file system refuses."""
     source = f"/proc/self/fd/{fd}"
+
+    def link(target: str) -> None:
+        os.link(source, target, dst_dir_fd=dir_fd, follow_symlinks=True)
+
     try:
-        os.link(source, name, dst_dir_fd=dir_fd, follow_symlinks=True)
+        link(name)
         return None
     except FileExistsError:
         pass
@@ -236,14 +257,7 @@ def _link_in(fd: int, name: str, dir_fd: int) -> str | None:
         if exc.errno in _NO_LINK:
             raise _CannotLink from exc
         raise
-    for _ in range(16):
-        tmp = temp_name()
-        try:
-            os.link(source, tmp, dst_dir_fd=dir_fd, follow_symlinks=True)
-            return tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(errno.EEXIST, "no free temporary name")
+    return _fresh_temp(link)[0]
 
 
 _TMPFILE = getattr(os, "O_TMPFILE", 0) | os.O_WRONLY | os.O_CLOEXEC
